@@ -1,0 +1,124 @@
+# mandate build. Everything but src/main.c goes into build/<variant>/libmandate.a,
+# which the binary, the unit tests and the fuzzers link.
+#
+#   make            build build/mandate
+#   make run        install dependencies, build, start on 127.0.0.1:8080 with ./var/mandate.db
+#   make test       install dependencies, build, run every test (unit, unit under ASan+UBSan,
+#                   black-box, third-party SCIM suites, fuzz smoke)
+#   make fuzz       build the libFuzzer drivers (clang)
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson sqlite3 openssl
+WARN    := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings -fno-common
+ifdef WERROR
+WARN    += -Werror
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Isrc $(PKG_CFLAGS)
+
+SRCS      := $(sort $(filter-out src/main.c,$(wildcard src/*/*.c)))
+HDRS      := $(wildcard src/*/*.h)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*/*.c))
+FUZZ_SRCS := $(sort $(wildcard fuzz/*.c))
+
+B        := build
+OBJS     := $(SRCS:src/%.c=$(B)/obj/%.o)
+ASAN_DIR := $(B)/asan
+ASAN_OBJS:= $(SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps run test unit unit-asan it conformance fuzz fuzz-smoke clean format
+
+all: $(B)/mandate
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c $< -o $@
+
+$(B)/libmandate.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/mandate: src/main.c $(B)/libmandate.a
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $< $(B)/libmandate.a $(PKG_LIBS) -o $@
+
+$(B)/unit_tests: $(UNIT_SRCS) $(B)/libmandate.a
+	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) -Wno-missing-prototypes $(CFLAGS) $(UNIT_SRCS) \
+	    $(B)/libmandate.a $(PKG_LIBS) -lcriterion -o $@
+
+# The same library and tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(ASAN_DIR)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) -c $< -o $@
+
+$(ASAN_DIR)/libmandate.a: $(ASAN_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(ASAN_DIR)/unit_tests: $(UNIT_SRCS) $(ASAN_DIR)/libmandate.a
+	$(CC) $(CPPFLAGS) -Itests/unit $(WARN) -Wno-missing-prototypes -O1 -g $(SAN) $(UNIT_SRCS) \
+	    $(ASAN_DIR)/libmandate.a $(PKG_LIBS) -lcriterion -o $@
+
+$(ASAN_DIR)/mandate: src/main.c $(ASAN_DIR)/libmandate.a
+	$(CC) $(CPPFLAGS) $(WARN) -O1 -g $(SAN) $< $(ASAN_DIR)/libmandate.a $(PKG_LIBS) -o $@
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory $(B)/mandate
+	@mkdir -p var
+	$(B)/mandate serve --listen $${MANDATE_LISTEN:-127.0.0.1:8080} --db $${MANDATE_DB:-./var/mandate.db}
+
+unit: $(B)/unit_tests
+	$(B)/unit_tests --jobs 2
+
+unit-asan: $(ASAN_DIR)/unit_tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(ASAN_DIR)/unit_tests --jobs 2
+
+it: $(B)/mandate
+	@scripts/it.sh
+
+conformance: $(B)/mandate
+	@scripts/conformance.sh
+
+# libFuzzer drivers: the library rebuilt by clang with coverage instrumentation.
+FUZZ_DIR  := $(B)/fuzz
+FUZZ_OBJS := $(SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_FLAGS:= -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_DIR)/%)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(WARN) $(FUZZ_FLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libmandate.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_DIR)/libmandate.a
+	clang $(CPPFLAGS) $(WARN) -Wno-missing-prototypes -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $< $(FUZZ_DIR)/libmandate.a $(PKG_LIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+
+# A short run of every driver over its corpus, as CI does.
+fuzz-smoke: fuzz
+	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
+
+test: deps
+	@$(MAKE) --no-print-directory WERROR=1 all $(B)/unit_tests $(ASAN_DIR)/unit_tests
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory conformance
+	@$(MAKE) --no-print-directory it
+	@$(MAKE) --no-print-directory unit
+
+format:
+	clang-format -i $(SRCS) src/main.c $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS)
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,54 @@
+/*
+ * The HTTP front: libmicrohttpd with epoll and a thread pool, routing to the handler modules,
+ * bearer-token authentication, request ids and one log line per request.
+ */
+#ifndef MANDATE_HTTP_HTTP_H
+#define MANDATE_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct http_config {
+    const char *host;       /* listen address, e.g. "127.0.0.1" or "::1" */
+    uint16_t port;          /* 0: let the OS choose (see http_server_port) */
+    int threads;            /* worker threads; 0: twice the number of CPUs, at least 4 */
+    const char *public_url; /* base of absolute URLs (Location, meta.location); NULL: from Host */
+    struct store *store;    /* borrowed; outlives the server */
+};
+
+struct http_server;
+
+/* Binds and starts serving. *out is stopped and freed by http_server_stop. */
+enum md_err http_server_start(const struct http_config *cfg, struct http_server **out,
+                              struct md_error *e);
+/* The bound port. */
+uint16_t http_server_port(const struct http_server *srv);
+/*
+ * Stops accepting connections, lets in-flight requests finish (up to grace_ms), then stops the
+ * threads and frees srv.
+ */
+void http_server_stop(struct http_server *srv, int grace_ms);
+
+/* ---- Tokens (table tokens, owned by this module) ---- */
+
+#define HTTP_TOKEN_KIND_SCIM "scim"
+
+/*
+ * Creates a token: 32 random bytes (256 bits), shown as "mdt_<kind>_<base64url>"; only its
+ * SHA-256 is stored. *plain_out (heap, caller frees) is the only copy of the token, to be shown
+ * once. id_out receives the token's id.
+ */
+enum md_err http_token_create(struct store *s, const char *kind, const char *name,
+                              char **plain_out, char id_out[64], struct md_error *e);
+
+/*
+ * Checks a presented token: found by hash, unrevoked, of the given kind, compared in constant
+ * time. MD_ERR_UNAUTHORIZED otherwise. out may be NULL.
+ */
+enum md_err http_token_verify(struct store_conn *c, const char *plain, const char *kind,
+                              struct store_token *out, struct md_error *e);
+
+#endif

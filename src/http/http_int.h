@@ -1,0 +1,57 @@
+/* What stays inside the http module: the request and response of one exchange. */
+#ifndef MANDATE_HTTP_INT_H
+#define MANDATE_HTTP_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "scim/scim.h"
+#include "store/store.h"
+
+struct MHD_Connection;
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url; /* the decoded path, without the query */
+    const char *body; /* NULL when empty */
+    size_t body_len;
+    bool body_too_large;
+    const char *rid;
+    const char *public_url;
+    struct store *store;
+    const struct scim_limits *limits;
+    char actor[64]; /* set by authentication: the token id */
+};
+
+#define HTTP_MAX_HEADERS 8
+
+struct http_resp {
+    int status;
+    const char *content_type; /* static string */
+    char *body;               /* heap, owned */
+    size_t body_len;
+    struct {
+        char name[48];
+        char value[512];
+    } headers[HTTP_MAX_HEADERS];
+    int nheaders;
+};
+
+/* A request header or decoded query parameter, or NULL. Borrowed for the request's life. */
+const char *http_req_header(const struct http_req *r, const char *name);
+const char *http_req_query(const struct http_req *r, const char *name);
+
+/* Takes ownership of body (heap, may be NULL). */
+void http_resp_set_body(struct http_resp *resp, int status, const char *content_type, char *body,
+                        size_t len);
+void http_resp_add_header(struct http_resp *resp, const char *name, const char *value);
+/* Serialises body (borrowed; NULL for none). */
+void http_resp_json(struct http_resp *resp, int status, const char *content_type, json_t *body);
+void http_resp_problem(struct http_resp *resp, int status, const char *title, const char *detail);
+
+/* /scim/v2...: rest is the path below /scim/v2. */
+void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest);
+
+#endif

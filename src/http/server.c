@@ -1,0 +1,313 @@
+/*
+ * libmicrohttpd glue: one epoll thread pool, a request context per request that gathers the
+ * body under a cap, a router by path prefix, and one log line per request.
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/str.h"
+#include "core/time.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct http_config cfg;
+    struct scim_limits limits;
+    uint16_t port;
+    atomic_int inflight;
+};
+
+/* Per-request state, from the first callback to the completion callback. */
+struct req_ctx {
+    struct buf body;
+    bool too_large;
+    int64_t start_ms;
+    char rid[24];
+};
+
+static void new_request_id(char out[24])
+{
+    unsigned char r[8];
+    static const char hex[] = "0123456789abcdef";
+    if (crypto_random(r, sizeof r))
+        memset(r, 0, sizeof r);
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 15];
+    }
+    out[16] = '\0';
+}
+
+/* Percent-decoding that also reads '+' as a space, as HTML forms and Microsoft's tests send. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *w = s;
+    (void)cls;
+    (void)c;
+    for (char *r = s; *r; r++) {
+        if (*r == '+') {
+            *w++ = ' ';
+        } else if (*r == '%' && r[1] && r[2] && strchr("0123456789abcdefABCDEF", r[1]) &&
+                   strchr("0123456789abcdefABCDEF", r[2])) {
+            char hexs[3] = {r[1], r[2], '\0'};
+            *w++ = (char)strtol(hexs, NULL, 16);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_req_query(const struct http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void http_resp_set_body(struct http_resp *resp, int status, const char *content_type, char *body,
+                        size_t len)
+{
+    free(resp->body);
+    resp->status = status;
+    resp->content_type = content_type;
+    resp->body = body;
+    resp->body_len = len;
+}
+
+void http_resp_add_header(struct http_resp *resp, const char *name, const char *value)
+{
+    if (resp->nheaders >= HTTP_MAX_HEADERS)
+        return;
+    snprintf(resp->headers[resp->nheaders].name, sizeof resp->headers[0].name, "%s", name);
+    snprintf(resp->headers[resp->nheaders].value, sizeof resp->headers[0].value, "%s", value);
+    resp->nheaders++;
+}
+
+void http_resp_json(struct http_resp *resp, int status, const char *content_type, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (body && !text) {
+        http_resp_set_body(resp, 500, "text/plain", NULL, 0);
+        return;
+    }
+    http_resp_set_body(resp, status, content_type, text, text ? strlen(text) : 0);
+}
+
+/* A problem+json body (RFC 9457) for the routes that are not SCIM. */
+void http_resp_problem(struct http_resp *resp, int status, const char *title, const char *detail)
+{
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title,
+                          "status", status, "detail", detail ? detail : "");
+    http_resp_json(resp, status, "application/problem+json", p);
+    json_decref(p);
+}
+
+static void route(struct http_req *req, struct http_resp *resp)
+{
+    const char *url = req->url;
+    if (strcmp(url, "/healthz") == 0) {
+        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+            http_resp_add_header(resp, "Allow", "GET, HEAD");
+            http_resp_problem(resp, 405, "Method Not Allowed", "use GET");
+            return;
+        }
+        json_t *ok = json_pack("{s:s}", "status", "ok");
+        http_resp_json(resp, 200, "application/json", ok);
+        json_decref(ok);
+        return;
+    }
+    if (strncasecmp(url, "/scim/v2", 8) == 0 && (url[8] == '\0' || url[8] == '/')) {
+        http_route_scim(req, resp, url + 8);
+        return;
+    }
+    http_resp_problem(resp, 404, "Not Found", "no such endpoint");
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx *ctx,
+                                     struct http_resp *resp)
+{
+    static char empty[1];
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : empty,
+                                        resp->body ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(resp->body);
+        return MHD_NO;
+    }
+    resp->body = NULL;
+    if (resp->content_type && resp->body_len)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    for (int i = 0; i < resp->nheaders; i++)
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+    MHD_add_response_header(r, "X-Request-Id", ctx->rid);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct req_ctx *ctx = *con_cls;
+    struct http_req req;
+    struct http_resp resp;
+    enum MHD_Result ret;
+    (void)version;
+
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        buf_init(&ctx->body, srv->limits.max_body);
+        ctx->start_ms = time_mono_ms();
+        new_request_id(ctx->rid);
+        atomic_fetch_add(&srv->inflight, 1);
+        *con_cls = ctx;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ctx->too_large) {
+            buf_append(&ctx->body, upload_data, *upload_data_size);
+            if (ctx->body.err) {
+                ctx->too_large = true;
+                buf_free(&ctx->body);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    log_set_request_id(ctx->rid);
+    memset(&req, 0, sizeof req);
+    memset(&resp, 0, sizeof resp);
+    req.conn = conn;
+    req.method = method;
+    req.url = url;
+    req.body = ctx->body.p;
+    req.body_len = ctx->body.len;
+    req.rid = ctx->rid;
+    req.store = srv->cfg.store;
+    req.public_url = srv->cfg.public_url;
+    req.limits = &srv->limits;
+    req.body_too_large = ctx->too_large;
+    route(&req, &resp);
+    ret = send_response(conn, ctx, &resp);
+    log_info("method=%s path=%s status=%d ms=%lld bytes_in=%zu actor=%s", method, url,
+             resp.status, (long long)(time_mono_ms() - ctx->start_ms), ctx->body.len,
+             req.actor[0] ? req.actor : "-");
+    log_set_request_id(NULL);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *srv = cls;
+    struct req_ctx *ctx = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (!ctx)
+        return;
+    buf_free(&ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+enum md_err http_server_start(const struct http_config *cfg, struct http_server **out,
+                              struct md_error *e)
+{
+    struct http_server *srv;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const union MHD_DaemonInfo *info;
+    int threads = cfg->threads;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+    *out = NULL;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(cfg->host, ':')) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(cfg->port);
+        if (inet_pton(AF_INET6, cfg->host, &a6->sin6_addr) != 1)
+            return md_error_set(e, MD_ERR_VALUE, "invalid listen address %s", cfg->host);
+        sslen = sizeof *a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(cfg->port);
+        if (inet_pton(AF_INET, cfg->host, &a4->sin_addr) != 1)
+            return md_error_set(e, MD_ERR_VALUE, "invalid listen address %s", cfg->host);
+        sslen = sizeof *a4;
+    }
+    (void)sslen;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n * 2 : 4;
+        if (threads < 4)
+            threads = 4;
+    }
+    srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    srv->cfg = *cfg;
+    srv->limits = scim_default_limits;
+    srv->daemon = MHD_start_daemon(
+        flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!srv->daemon) {
+        free(srv);
+        return md_error_set(e, MD_ERR_IO, "cannot listen on %s:%u", cfg->host,
+                            (unsigned)cfg->port);
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : cfg->port;
+    *out = srv;
+    return MD_OK;
+}
+
+uint16_t http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}
+
+void http_server_stop(struct http_server *srv, int grace_ms)
+{
+    int64_t deadline = time_mono_ms() + grace_ms;
+    MHD_socket s = MHD_quiesce_daemon(srv->daemon);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+    while (atomic_load(&srv->inflight) > 0 && time_mono_ms() < deadline)
+        usleep(10000);
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}

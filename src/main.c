@@ -1,0 +1,475 @@
+/*
+ * mandate: the command line. Parses arguments and dispatches to a command; nothing else.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "core/time.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#ifndef MANDATE_VERSION
+#define MANDATE_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_DB "./var/mandate.db"
+
+/* The options every command may take; a command reads the ones it documents. */
+struct opts {
+    const char *listen;
+    const char *db;
+    const char *kind;
+    const char *name;
+    const char *public_url;
+    const char *threads;
+    const char *positional[4];
+    int npositional;
+    bool help;
+};
+
+struct opt_def {
+    const char *flag;
+    size_t offset;
+};
+
+static const struct opt_def opt_defs[] = {
+    {"--listen", offsetof(struct opts, listen)},
+    {"--db", offsetof(struct opts, db)},
+    {"--kind", offsetof(struct opts, kind)},
+    {"--name", offsetof(struct opts, name)},
+    {"--public-url", offsetof(struct opts, public_url)},
+    {"--threads", offsetof(struct opts, threads)},
+};
+
+static const char usage_main[] =
+    "usage: mandate <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve          run the server (SCIM 2.0 at /scim/v2)\n"
+    "  token create   create a token and print it once\n"
+    "  token list     list tokens (never their values)\n"
+    "  token revoke   revoke a token by id\n"
+    "  version        print the version\n"
+    "\n"
+    "Run `mandate <command> --help` for a command's options.\n";
+
+static const char usage_serve[] =
+    "usage: mandate serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
+    "\n"
+    "  --listen HOST:PORT  address to listen on (env MANDATE_LISTEN; default " DEFAULT_LISTEN ")\n"
+    "  --db PATH           SQLite database file (env MANDATE_DB; default " DEFAULT_DB ")\n"
+    "  --public-url URL    base of the URLs mandate returns, e.g. https://mandate.example.com\n"
+    "                      (env MANDATE_PUBLIC_URL; default: from the request's Host header)\n"
+    "  --threads N         worker threads (default: twice the CPUs, at least 4)\n"
+    "\n"
+    "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
+    "URL. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
+
+static const char usage_token_create[] =
+    "usage: mandate token create --kind scim [--name NAME] [--db PATH]\n"
+    "\n"
+    "Creates a token and prints only the token on stdout. It is shown this once: mandate keeps\n"
+    "only its SHA-256 hash.\n";
+
+static const char usage_token_list[] =
+    "usage: mandate token list [--db PATH]\n"
+    "\n"
+    "Lists tokens: id, kind, name, created, last used, status. Token values are never shown.\n";
+
+static const char usage_token_revoke[] =
+    "usage: mandate token revoke ID [--db PATH]\n"
+    "\n"
+    "Revokes the token with this id; requests with it fail from then on.\n";
+
+static const char usage_version[] = "usage: mandate version\n\nPrints the version.\n";
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        bool matched = false;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->help = true;
+            continue;
+        }
+        for (size_t d = 0; d < sizeof opt_defs / sizeof opt_defs[0]; d++) {
+            size_t fl = strlen(opt_defs[d].flag);
+            const char **slot = (const char **)(void *)((char *)o + opt_defs[d].offset);
+            if (strcmp(a, opt_defs[d].flag) == 0) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "mandate: %s needs a value\n", a);
+                    return -1;
+                }
+                *slot = argv[++i];
+                matched = true;
+            } else if (strncmp(a, opt_defs[d].flag, fl) == 0 && a[fl] == '=') {
+                *slot = a + fl + 1;
+                matched = true;
+            }
+            if (matched)
+                break;
+        }
+        if (matched)
+            continue;
+        if (a[0] == '-') {
+            fprintf(stderr, "mandate: unknown option %s\n", a);
+            return -1;
+        }
+        if (o->npositional >= 4) {
+            fprintf(stderr, "mandate: too many arguments\n");
+            return -1;
+        }
+        o->positional[o->npositional++] = a;
+    }
+    return 0;
+}
+
+static const char *db_path(const struct opts *o)
+{
+    const char *env = getenv("MANDATE_DB");
+    if (o->db)
+        return o->db;
+    return env && *env ? env : DEFAULT_DB;
+}
+
+/* Creates the parent directories of a database file, as `mkdir -p` would. */
+static void make_parent_dirs(const char *path)
+{
+    char tmp[4096];
+    if (strncmp(path, "sqlite:", 7) == 0)
+        path += 7;
+    if (strstr(path, "://") || strlen(path) >= sizeof tmp)
+        return;
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return;
+            *p = '/';
+        }
+    }
+}
+
+static struct store *open_store(const struct opts *o, int pool)
+{
+    struct store *s = NULL;
+    struct md_error e;
+    md_error_clear(&e);
+    make_parent_dirs(db_path(o));
+    if (store_open(db_path(o), pool, &s, &e)) {
+        fprintf(stderr, "mandate: cannot open the database: %s\n", e.msg);
+        return NULL;
+    }
+    return s;
+}
+
+static int cmd_token_create(const struct opts *o)
+{
+    struct store *s;
+    struct md_error e;
+    char *plain = NULL;
+    char id[64];
+    int rc = 1;
+
+    if (!o->kind) {
+        fprintf(stderr, "mandate: --kind is required\n%s", usage_token_create);
+        return 2;
+    }
+    if (strcmp(o->kind, HTTP_TOKEN_KIND_SCIM) != 0) {
+        fprintf(stderr, "mandate: unknown token kind '%s' (known: scim)\n", o->kind);
+        return 2;
+    }
+    s = open_store(o, 1);
+    if (!s)
+        return 1;
+    md_error_clear(&e);
+    if (http_token_create(s, o->kind, o->name ? o->name : "", &plain, id, &e) == MD_OK) {
+        printf("%s\n", plain);
+        rc = 0;
+    } else {
+        fprintf(stderr, "mandate: cannot create the token: %s\n", e.msg);
+    }
+    free(plain);
+    store_close(s);
+    return rc;
+}
+
+static int print_token(void *ctx, const struct store_token *t)
+{
+    char created[TIME_RFC3339_LEN], used[TIME_RFC3339_LEN];
+    (void)ctx;
+    time_format_ms(t->created_ms, created);
+    if (t->last_used_ms)
+        time_format_ms(t->last_used_ms, used);
+    else
+        snprintf(used, sizeof used, "never");
+    printf("%-36s  %-6s  %-20s  %-24s  %-24s  %s\n", t->id, t->kind, t->name[0] ? t->name : "-",
+           created, used, t->revoked ? "revoked" : "active");
+    return 0;
+}
+
+static int with_conn(const struct opts *o, int (*fn)(struct store_conn *, const struct opts *))
+{
+    struct store *s = open_store(o, 1);
+    struct store_conn *c = NULL;
+    struct md_error e;
+    int rc;
+    if (!s)
+        return 1;
+    md_error_clear(&e);
+    if (store_acquire(s, &c, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        store_close(s);
+        return 1;
+    }
+    rc = fn(c, o);
+    store_release(c);
+    store_close(s);
+    return rc;
+}
+
+static int token_list(struct store_conn *c, const struct opts *o)
+{
+    struct md_error e;
+    (void)o;
+    md_error_clear(&e);
+    printf("%-36s  %-6s  %-20s  %-24s  %-24s  %s\n", "ID", "KIND", "NAME", "CREATED", "LAST USED",
+           "STATUS");
+    if (store_token_list(c, print_token, NULL, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int token_revoke(struct store_conn *c, const struct opts *o)
+{
+    struct md_error e;
+    enum md_err rc;
+    md_error_clear(&e);
+    rc = store_begin(c, &e);
+    if (rc == MD_OK)
+        rc = store_token_revoke(c, o->positional[2], &e);
+    if (rc == MD_OK)
+        rc = store_commit(c, &e);
+    if (rc) {
+        store_rollback(c);
+        fprintf(stderr, "mandate: %s\n",
+                rc == MD_ERR_NOTFOUND ? "no token has this id" : e.msg);
+        return 1;
+    }
+    printf("revoked %s\n", o->positional[2]);
+    return 0;
+}
+
+static int first_start(struct store *s, const char *host, uint16_t port, const char *public_url)
+{
+    struct store_conn *c = NULL;
+    struct md_error e;
+    int64_t n = 0;
+    char *plain = NULL;
+    char id[64];
+    enum md_err rc;
+
+    md_error_clear(&e);
+    rc = store_acquire(s, &c, &e);
+    if (rc == MD_OK)
+        rc = store_token_count(c, HTTP_TOKEN_KIND_SCIM, &n, &e);
+    if (c)
+        store_release(c);
+    if (rc) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        return 1;
+    }
+    if (n > 0)
+        return 0;
+    if (http_token_create(s, HTTP_TOKEN_KIND_SCIM, "initial", &plain, id, &e)) {
+        fprintf(stderr, "mandate: cannot create the first SCIM token: %s\n", e.msg);
+        return 1;
+    }
+    printf("mandate: first start. Connect your identity provider (Okta, Entra ID) with:\n");
+    if (public_url)
+        printf("  SCIM base URL: %s/scim/v2\n", public_url);
+    else if (strchr(host, ':'))
+        printf("  SCIM base URL: http://[%s]:%u/scim/v2\n", host, (unsigned)port);
+    else
+        printf("  SCIM base URL: http://%s:%u/scim/v2\n", host, (unsigned)port);
+    printf("  SCIM token:    %s\n", plain);
+    printf("The token is shown only this once. More: mandate token create --kind scim\n");
+    fflush(stdout);
+    free(plain);
+    return 0;
+}
+
+static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
+{
+    const char *colon = strrchr(listen, ':');
+    long long p;
+    size_t hl;
+    if (!colon)
+        return -1;
+    hl = (size_t)(colon - listen);
+    if (hl >= 2 && listen[0] == '[' && listen[hl - 1] == ']') {
+        listen++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hostsz || !str_to_ll(colon + 1, strlen(colon + 1), 0, 65535, &p))
+        return -1;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int cmd_serve(const struct opts *o)
+{
+    const char *listen = o->listen ? o->listen : getenv("MANDATE_LISTEN");
+    const char *public_url = o->public_url ? o->public_url : getenv("MANDATE_PUBLIC_URL");
+    char host[256];
+    uint16_t port;
+    long long threads = 0;
+    struct http_config cfg;
+    struct http_server *srv = NULL;
+    struct store *s;
+    struct md_error e;
+    sigset_t set;
+    int sig = 0;
+
+    if (!listen || !*listen)
+        listen = DEFAULT_LISTEN;
+    if (split_listen(listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "mandate: --listen wants HOST:PORT, got '%s'\n", listen);
+        return 2;
+    }
+    if (o->threads && !str_to_ll(o->threads, strlen(o->threads), 1, 1024, &threads)) {
+        fprintf(stderr, "mandate: --threads wants a number from 1 to 1024\n");
+        return 2;
+    }
+    if (public_url && !*public_url)
+        public_url = NULL;
+    /* Signals go to sigwait below, never to a worker thread. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.threads = (int)threads;
+    s = open_store(o, cfg.threads ? cfg.threads + 2 : 32);
+    if (!s)
+        return 1;
+    if (first_start(s, host, port, public_url) != 0) {
+        store_close(s);
+        return 1;
+    }
+    cfg.host = host;
+    cfg.port = port;
+    cfg.public_url = public_url;
+    cfg.store = s;
+    md_error_clear(&e);
+    if (http_server_start(&cfg, &srv, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        store_close(s);
+        return 1;
+    }
+    log_info("event=listening addr=%s:%u db=%s version=%s", host,
+             (unsigned)http_server_port(srv), db_path(o), MANDATE_VERSION);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    log_info("event=stopping signal=%d", sig);
+    http_server_stop(srv, 10000);
+    store_close(s);
+    log_info("event=stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+        strcmp(cmd, "help") == 0) {
+        fputs(usage_main, cmd ? stdout : stderr);
+        return cmd ? 0 : 2;
+    }
+    if (parse_opts(argc - 2, argv + 2, &o) != 0) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (o.help) {
+            fputs(usage_version, stdout);
+            return 0;
+        }
+        printf("mandate %s\n", MANDATE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        if (o.help) {
+            fputs(usage_serve, stdout);
+            return 0;
+        }
+        if (o.npositional) {
+            fputs(usage_serve, stderr);
+            return 2;
+        }
+        return cmd_serve(&o);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        const char *sub = o.npositional ? o.positional[0] : NULL;
+        if (!sub) {
+            fputs(o.help ? usage_token_create : usage_main, o.help ? stdout : stderr);
+            if (o.help) {
+                fputs(usage_token_list, stdout);
+                fputs(usage_token_revoke, stdout);
+            }
+            return o.help ? 0 : 2;
+        }
+        /* positional[0] is the subcommand; shift so that positional[2] is revoke's ID. */
+        o.positional[2] = o.npositional > 1 ? o.positional[1] : NULL;
+        if (strcmp(sub, "create") == 0) {
+            if (o.help) {
+                fputs(usage_token_create, stdout);
+                return 0;
+            }
+            return cmd_token_create(&o);
+        }
+        if (strcmp(sub, "list") == 0) {
+            if (o.help) {
+                fputs(usage_token_list, stdout);
+                return 0;
+            }
+            return with_conn(&o, token_list);
+        }
+        if (strcmp(sub, "revoke") == 0) {
+            if (o.help) {
+                fputs(usage_token_revoke, stdout);
+                return 0;
+            }
+            if (!o.positional[2] || o.npositional != 2) {
+                fputs(usage_token_revoke, stderr);
+                return 2;
+            }
+            return with_conn(&o, token_revoke);
+        }
+        fprintf(stderr, "mandate: unknown token command '%s'\n", sub);
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    fprintf(stderr, "mandate: unknown command '%s'\n", cmd);
+    fputs(usage_main, stderr);
+    return 2;
+}
