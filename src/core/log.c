@@ -1,6 +1,7 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,4 +47,43 @@ void log_event(enum log_level lvl, const char *fmt, ...)
         len = sizeof line - 1;
     }
     fwrite(line, 1, len, stderr);
+}
+
+const char *log_quote(const char *s, char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    bool quoted = false;
+    if (n < 8) {
+        if (n)
+            out[0] = '\0';
+        return out;
+    }
+    if (!s)
+        s = "-";
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=')
+            quoted = true;
+    }
+    if (quoted)
+        out[o++] = '"';
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool esc = c < ' ' || c >= 0x7f || c == '"' || c == '\\';
+        if (o + (esc ? 4 : 1) + 2 >= n)
+            break;
+        if (esc) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (quoted)
+        out[o++] = '"';
+    out[o] = '\0';
+    return out;
 }

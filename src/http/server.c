@@ -49,7 +49,10 @@ static void new_request_id(char out[24])
     out[16] = '\0';
 }
 
-/* Percent-decoding that also reads '+' as a space, as HTML forms and Microsoft's tests send. */
+/*
+ * Percent-decoding that also reads '+' as a space, as HTML forms and Microsoft's tests send.
+ * "%00" stays as it is: a NUL would silently cut the path or parameter short.
+ */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
     char *w = s;
@@ -58,7 +61,7 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     for (char *r = s; *r; r++) {
         if (*r == '+') {
             *w++ = ' ';
-        } else if (*r == '%' && r[1] && r[2] && strchr("0123456789abcdefABCDEF", r[1]) &&
+        } else if (*r == '%' && r[1] && r[2] && !(r[1] == '0' && r[2] == '0') && strchr("0123456789abcdefABCDEF", r[1]) &&
                    strchr("0123456789abcdefABCDEF", r[2])) {
             char hexs[3] = {r[1], r[2], '\0'};
             *w++ = (char)strtol(hexs, NULL, 16);
@@ -216,7 +219,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.body_too_large = ctx->too_large;
     route(&req, &resp);
     ret = send_response(conn, ctx, &resp);
-    log_info("method=%s path=%s status=%d ms=%lld bytes_in=%zu actor=%s", method, url,
+    char qpath[512], qmethod[40];
+    log_info("method=%s path=%s status=%d ms=%lld bytes_in=%zu actor=%s",
+             log_quote(method, qmethod, sizeof qmethod), log_quote(url, qpath, sizeof qpath),
              resp.status, (long long)(time_mono_ms() - ctx->start_ms), ctx->body.len,
              req.actor[0] ? req.actor : "-");
     log_set_request_id(NULL);

@@ -68,7 +68,7 @@ static bool substitute(const struct scim_bulk_ids *ids, json_t *v, int depth)
 static json_t *op_error(enum md_err code, const char *detail)
 {
     struct scim_response r;
-    char status[8];
+    char status[16];
     memset(&r, 0, sizeof r);
     scim_error(&r, code, detail);
     snprintf(status, sizeof status, "%d", r.status);
@@ -185,7 +185,7 @@ static bool run_op(struct scim_ctx *x, struct scim_bulk_ids *ids, const json_t *
     y.limits = x->limits;
     scim_resource_handle(&y, rt, id[0] ? id : NULL);
     {
-        char status[8];
+        char status[16];
         snprintf(status, sizeof status, "%d", sr.status);
         entry = json_pack("{s:s}", "status", status);
     }
@@ -239,6 +239,8 @@ void scim_bulk_handle(struct scim_ctx *x)
     body = scim_parse_body(x);
     if (!body)
         return;
+    if (!scim_require_schema(x, body, SCIM_URN_BULKREQ))
+        goto out;
     ops = json_object_iget(body, "Operations");
     if (!json_is_array(ops)) {
         md_error_set(&x->err, MD_ERR_SYNTAX, "a BulkRequest needs an Operations array");

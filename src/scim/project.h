@@ -1,8 +1,8 @@
 /*
  * Projection of a resource for a response (RFC 7644 section 3.9): "attributes" and
- * "excludedAttributes", with each attribute's "returned" characteristic: always (id, and
- * userName for Users... as RFC 7643 declares them, plus schemas) survives both, never is
- * never returned, request only when named in "attributes".
+ * "excludedAttributes", with each attribute's "returned" characteristic as RFC 7643 declares
+ * it: always (id, and "schemas") survives both, never (password) is never returned, request
+ * only when named in "attributes".
  */
 #ifndef MANDATE_SCIM_PROJECT_H
 #define MANDATE_SCIM_PROJECT_H
@@ -28,6 +28,8 @@ void scim_attr_list_free(struct scim_attr_list *l);
 /* True when the list names attr (or one of its sub-attributes): tells a handler whether it
  * must load an expensive attribute such as a group's members. A NULL list names nothing. */
 bool scim_attr_list_names(const struct scim_attr_list *l, const char *attr);
+/* True when the list names attr itself, not only some of its sub-attributes. */
+bool scim_attr_list_names_whole(const struct scim_attr_list *l, const char *attr);
 
 /*
  * Projects the full resource representation res (with id, meta, schemas, and members or groups)

@@ -63,7 +63,7 @@ static bool wanted(const struct scim_attr_list *attrs, const struct scim_attr_li
 {
     if (attrs)
         return scim_attr_list_names(attrs, name);
-    return !scim_attr_list_names(excluded, name);
+    return !scim_attr_list_names_whole(excluded, name);
 }
 
 json_t *scim_render(struct scim_ctx *x, const struct scim_rtype *rt, const struct store_row *row,
@@ -471,6 +471,44 @@ out:
     lists_free(&l);
 }
 
+static int collect_direct(void *ctx, const char *group_id, const char *display, bool direct)
+{
+    (void)display;
+    if (direct && json_array_append_new(ctx, json_string(group_id)) != 0)
+        return 1;
+    return 0;
+}
+
+/*
+ * Deleting a resource removes its membership rows, which changes the groups that held it: their
+ * version and lastModified move, so that an ETag never vouches for a stale member list.
+ */
+static enum md_err delete_and_touch_groups(struct scim_ctx *x, const struct scim_rtype *rt,
+                                           const char *id)
+{
+    json_t *groups = json_array();
+    size_t i;
+    json_t *g;
+    int64_t now = time_now_ms(), v;
+    enum md_err rc;
+
+    if (!groups)
+        return MD_ERR_NOMEM;
+    rc = store_member_groups(x->conn, id, collect_direct, groups, &x->err);
+    if (rc == MD_OK)
+        rc = store_res_delete(x->conn, scim_kind(rt), id, &x->err);
+    json_array_foreach(groups, i, g)
+    {
+        if (rc)
+            break;
+        rc = store_res_touch(x->conn, STORE_GROUPS, json_string_value(g), now, &v, &x->err);
+        if (rc == MD_ERR_NOTFOUND) /* the group was the resource itself (a cycle) */
+            rc = MD_OK;
+    }
+    json_decref(groups);
+    return rc;
+}
+
 static void handle_delete(struct scim_ctx *x, const struct scim_rtype *rt, const char *id)
 {
     struct store_row cur;
@@ -488,7 +526,7 @@ static void handle_delete(struct scim_ctx *x, const struct scim_rtype *rt, const
     if (rc == MD_OK)
         rc = check_if_match(x, cur.version);
     if (rc == MD_OK)
-        rc = store_res_delete(x->conn, scim_kind(rt), id, &x->err);
+        rc = delete_and_touch_groups(x, rt, id);
     if (rc == MD_OK)
         rc = store_commit(x->conn, &x->err);
     if (rc) {
@@ -726,6 +764,10 @@ void scim_search_handle(struct scim_ctx *x, const struct scim_rtype *rt)
 
     if (!body)
         return;
+    if (!scim_require_schema(x, body, SCIM_URN_SEARCH)) {
+        json_decref(body);
+        return;
+    }
     memset(&p, 0, sizeof p);
     buf_init(&ab, 64 * 1024);
     buf_init(&eb, 64 * 1024);

@@ -27,7 +27,7 @@ void scim_response_clear(struct scim_response *resp)
 
 void scim_error(struct scim_response *resp, enum md_err code, const char *detail)
 {
-    char status[8];
+    char status[16];
     const char *type = md_err_scim_type(code);
     int http = md_err_http_status(code);
     json_t *body;
@@ -101,6 +101,21 @@ json_t *scim_parse_body(struct scim_ctx *x)
         return NULL;
     }
     return v;
+}
+
+bool scim_require_schema(struct scim_ctx *x, const json_t *body, const char *urn)
+{
+    const json_t *schemas = json_object_iget(body, "schemas");
+    size_t i;
+    json_t *s;
+    json_array_foreach(schemas, i, s)
+    {
+        if (json_is_string(s) && strcasecmp(json_string_value(s), urn) == 0)
+            return true;
+    }
+    md_error_set(&x->err, MD_ERR_SYNTAX, "\"schemas\" must contain %s", urn);
+    scim_fail(x, MD_ERR_SYNTAX);
+    return false;
 }
 
 enum store_kind scim_kind(const struct scim_rtype *rt)

@@ -38,6 +38,12 @@ const char *scim_query_param(const struct scim_ctx *x, const char *name);
 /* Parses the request body as JSON under the limits; on error fills the response, NULL. */
 json_t *scim_parse_body(struct scim_ctx *x);
 
+/*
+ * Checks that a request message's "schemas" holds urn (RFC 7644 section 3.1 and 8.2); on
+ * failure fills the response with 400 invalidSyntax and returns false.
+ */
+bool scim_require_schema(struct scim_ctx *x, const json_t *body, const char *urn);
+
 /* Sets an error response from x->err (or code and msg when x->err is clear). */
 void scim_fail(struct scim_ctx *x, enum md_err code);
 

@@ -1,0 +1,491 @@
+/*
+ * The backend-neutral half of the store: the URL names a backend, a pool hands out its
+ * connections, and every store.h call is checked here and dispatched through the backend's
+ * vtable (store_int.h).
+ */
+#include "store/store_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/log.h"
+
+/*
+ * URL schemes, tried in order. A NULL ops marks a backend that this build does not have yet,
+ * so that the user hears that it is unsupported rather than that the file could not be opened.
+ */
+static const struct {
+    const char *prefix;
+    const struct store_backend_ops *ops;
+} schemes[] = {
+    {"postgres://", NULL},
+    {"postgresql://", NULL},
+    {"sqlite:", &store__sqlite_ops},
+};
+
+static bool id_ok(const char *id)
+{
+    return id && id[0] && strnlen(id, STORE_ID_MAX + 1) <= STORE_ID_MAX;
+}
+
+static bool kind_ok(enum store_kind k)
+{
+    return k == STORE_USERS || k == STORE_GROUPS;
+}
+
+/*
+ * Splits url into a backend and the target it opens. "sqlite:PATH" and a plain PATH are SQLite;
+ * "sqlite:///abs/path" is accepted too, as URL-minded users write it. The URL itself never goes
+ * into a message, because a PostgreSQL URL may carry a password.
+ */
+static enum md_err parse_url(const char *url, const struct store_backend_ops **ops,
+                             const char **target, struct md_error *e)
+{
+    size_t i;
+
+    if (!url || !url[0])
+        return md_error_set(e, MD_ERR_VALUE, "the database URL is empty");
+    for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncasecmp(url, schemes[i].prefix, n) != 0)
+            continue;
+        if (!schemes[i].ops)
+            return md_error_set(e, MD_ERR_UNSUPPORTED,
+                                "PostgreSQL is not supported by this build yet; use a SQLite "
+                                "database (sqlite:PATH or a plain file path)");
+        *ops = schemes[i].ops;
+        *target = url + n;
+        if (strncmp(*target, "//", 2) == 0)
+            *target += 2;
+        goto check;
+    }
+    if (strstr(url, "://"))
+        return md_error_set(e, MD_ERR_UNSUPPORTED,
+                            "unknown database URL scheme; use sqlite:PATH or a plain file path");
+    *ops = &store__sqlite_ops;
+    *target = url;
+check:
+    if (!(*target)[0])
+        return md_error_set(e, MD_ERR_VALUE, "the database URL names no file");
+    /* Each pooled connection would get a database of its own. */
+    if (strcmp(*target, ":memory:") == 0)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "an in-memory SQLite database cannot be shared by a connection "
+                            "pool; use a file");
+    return MD_OK;
+}
+
+enum md_err store_open(const char *url, int pool_size, struct store **out, struct md_error *e)
+{
+    const struct store_backend_ops *ops = NULL;
+    const char *target = NULL;
+    struct store *s = NULL;
+    struct store_conn *c = NULL;
+    pthread_condattr_t ca;
+    enum md_err err;
+    bool opened = false;
+
+    *out = NULL;
+    err = parse_url(url, &ops, &target, e);
+    if (err)
+        goto out;
+    if (pool_size < 0 || pool_size > STORE_POOL_MAX) {
+        err =
+            md_error_set(e, MD_ERR_VALUE, "the pool size must be between 1 and %d", STORE_POOL_MAX);
+        goto out;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    s->ops = ops;
+    s->pool_size = pool_size ? pool_size : STORE_POOL_DEFAULT;
+    /* The pool waits on the monotonic clock, so that a wall-clock step cannot stall it. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->mu, NULL);
+
+    err = ops->open(s, target, e);
+    if (err)
+        goto out;
+    opened = true;
+    /* One connection up front, so that a database that cannot serve fails at start. */
+    err = store_acquire(s, &c, e);
+    if (err)
+        goto out;
+    store_release(c);
+    *out = s;
+    s = NULL;
+out:
+    if (s) {
+        if (opened)
+            store_close(s);
+        else {
+            pthread_cond_destroy(&s->cv);
+            pthread_mutex_destroy(&s->mu);
+            free(s);
+        }
+    }
+    return err;
+}
+
+void store_close(struct store *s)
+{
+    struct store_conn *c;
+
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->n_idle != s->n_open)
+        log_error("event=store_close_busy taken=%d msg=\"connections still taken at close\"",
+                  s->n_open - s->n_idle);
+    assert(s->n_idle == s->n_open);
+    while ((c = s->idle) != NULL) {
+        s->idle = c->next_idle;
+        s->ops->conn_close(c);
+    }
+    s->n_idle = 0;
+    pthread_mutex_unlock(&s->mu);
+    s->ops->close(s);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static void deadline_after_ms(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/*
+ * Connections are opened lazily up to pool_size. A slot is reserved (n_open++) before the
+ * open, which runs outside the lock, so that a slow open does not hold up other threads.
+ */
+enum md_err store_acquire(struct store *s, struct store_conn **out, struct md_error *e)
+{
+    struct store_conn *c = NULL;
+    struct timespec deadline;
+    enum md_err err = MD_OK;
+    int rc;
+
+    *out = NULL;
+    deadline_after_ms(&deadline, STORE_ACQUIRE_TIMEOUT_MS);
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->idle) {
+            c = s->idle;
+            s->idle = c->next_idle;
+            s->n_idle--;
+            break;
+        }
+        if (s->n_open < s->pool_size) {
+            s->n_open++;
+            break;
+        }
+        rc = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
+        if (rc == ETIMEDOUT && !s->idle && s->n_open >= s->pool_size) {
+            pthread_mutex_unlock(&s->mu);
+            return md_error_set(e, MD_ERR_UNAVAILABLE,
+                                "no database connection became free in time");
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!c) {
+        err = s->ops->conn_open(s, &c, e);
+        if (err) {
+            pthread_mutex_lock(&s->mu);
+            s->n_open--;
+            pthread_cond_signal(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            return err;
+        }
+        c->store = s;
+    }
+    c->next_idle = NULL;
+    *out = c;
+    return MD_OK;
+}
+
+/* A transaction left open would hold the database's write lock forever: roll it back. */
+void store_release(struct store_conn *c)
+{
+    struct store *s;
+
+    if (!c)
+        return;
+    s = c->store;
+    if (s->ops->in_tx(c)) {
+        log_warn("event=store_release_open_tx msg=\"transaction rolled back at release\"");
+        s->ops->rollback(c);
+    }
+    pthread_mutex_lock(&s->mu);
+    c->next_idle = s->idle;
+    s->idle = c;
+    s->n_idle++;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+enum md_err store_begin(struct store_conn *c, struct md_error *e)
+{
+    return c->store->ops->begin(c, e);
+}
+
+enum md_err store_commit(struct store_conn *c, struct md_error *e)
+{
+    return c->store->ops->commit(c, e);
+}
+
+void store_rollback(struct store_conn *c)
+{
+    if (c)
+        c->store->ops->rollback(c);
+}
+
+void store_row_free(struct store_row *r)
+{
+    if (!r)
+        return;
+    free(r->doc);
+    free(r->user_name);
+    free(r->display_name);
+    free(r->external_id);
+    r->doc = r->user_name = r->display_name = r->external_id = NULL;
+}
+
+void store_rows_free(struct store_rows *rs)
+{
+    size_t i;
+
+    if (!rs)
+        return;
+    for (i = 0; i < rs->n; i++)
+        store_row_free(&rs->rows[i]);
+    free(rs->rows);
+    rs->rows = NULL;
+    rs->n = 0;
+    rs->total = 0;
+}
+
+/* ---- resources ---- */
+
+static enum md_err bad_kind(struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_INTERNAL, "unknown resource kind");
+}
+
+static enum md_err bad_id(struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_VALUE, "an id must have 1 to %d bytes", STORE_ID_MAX);
+}
+
+static enum md_err not_found(enum store_kind k, struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_NOTFOUND, "%s not found", k == STORE_USERS ? "User" : "Group");
+}
+
+enum md_err store_res_insert(struct store_conn *c, enum store_kind k, const struct store_row *r,
+                             struct md_error *e)
+{
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(r->id))
+        return bad_id(e);
+    if (k == STORE_USERS && (!r->user_name || !r->user_name[0]))
+        return md_error_set(e, MD_ERR_VALUE, "a User needs a userName");
+    return c->store->ops->res_insert(c, k, r, e);
+}
+
+enum md_err store_res_update(struct store_conn *c, enum store_kind k, const struct store_row *r,
+                             int64_t expect_version, int64_t *new_version, struct md_error *e)
+{
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(r->id))
+        return not_found(k, e);
+    if (k == STORE_USERS && (!r->user_name || !r->user_name[0]))
+        return md_error_set(e, MD_ERR_VALUE, "a User needs a userName");
+    return c->store->ops->res_update(c, k, r, expect_version, new_version, e);
+}
+
+enum md_err store_res_touch(struct store_conn *c, enum store_kind k, const char *id,
+                            int64_t modified_ms, int64_t *new_version, struct md_error *e)
+{
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return not_found(k, e);
+    return c->store->ops->res_touch(c, k, id, modified_ms, new_version, e);
+}
+
+enum md_err store_res_delete(struct store_conn *c, enum store_kind k, const char *id,
+                             struct md_error *e)
+{
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return not_found(k, e);
+    return c->store->ops->res_delete(c, k, id, e);
+}
+
+enum md_err store_res_get(struct store_conn *c, enum store_kind k, const char *id,
+                          struct store_row *out, struct md_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return not_found(k, e);
+    return c->store->ops->res_get(c, k, id, out, e);
+}
+
+enum md_err store_res_exists(struct store_conn *c, enum store_kind k, const char *id, bool *exists,
+                             struct md_error *e)
+{
+    *exists = false;
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return MD_OK;
+    return c->store->ops->res_exists(c, k, id, exists, e);
+}
+
+enum md_err store_res_query(struct store_conn *c, enum store_kind k, const struct store_query *q,
+                            struct store_rows *out, struct md_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!kind_ok(k))
+        return bad_kind(e);
+    return c->store->ops->res_query(c, k, q, out, e);
+}
+
+/* ---- membership ---- */
+
+enum md_err store_member_add(struct store_conn *c, const char *group_id, const char *member_id,
+                             enum store_member_type type, const char *display, bool *added,
+                             struct md_error *e)
+{
+    *added = false;
+    if (!id_ok(group_id) || !id_ok(member_id))
+        return bad_id(e);
+    if (type != STORE_MEMBER_USER && type != STORE_MEMBER_GROUP)
+        return md_error_set(e, MD_ERR_VALUE, "unknown member type");
+    return c->store->ops->member_add(c, group_id, member_id, type, display, added, e);
+}
+
+enum md_err store_member_remove(struct store_conn *c, const char *group_id, const char *member_id,
+                                bool *removed, struct md_error *e)
+{
+    *removed = false;
+    if (!id_ok(group_id) || !id_ok(member_id))
+        return MD_OK;
+    return c->store->ops->member_remove(c, group_id, member_id, removed, e);
+}
+
+enum md_err store_member_clear(struct store_conn *c, const char *group_id, struct md_error *e)
+{
+    if (!id_ok(group_id))
+        return MD_OK;
+    return c->store->ops->member_clear(c, group_id, e);
+}
+
+enum md_err store_member_has(struct store_conn *c, const char *group_id, const char *member_id,
+                             bool *has, struct md_error *e)
+{
+    *has = false;
+    if (!id_ok(group_id) || !id_ok(member_id))
+        return MD_OK;
+    return c->store->ops->member_has(c, group_id, member_id, has, e);
+}
+
+enum md_err store_member_list(struct store_conn *c, const char *group_id, store_member_fn fn,
+                              void *ctx, struct md_error *e)
+{
+    if (!id_ok(group_id))
+        return MD_OK;
+    return c->store->ops->member_list(c, group_id, fn, ctx, e);
+}
+
+enum md_err store_member_groups(struct store_conn *c, const char *member_id, store_group_fn fn,
+                                void *ctx, struct md_error *e)
+{
+    if (!id_ok(member_id))
+        return MD_OK;
+    return c->store->ops->member_groups(c, member_id, fn, ctx, e);
+}
+
+/* ---- tokens ---- */
+
+enum md_err store_token_insert(struct store_conn *c, const struct store_token *t,
+                               struct md_error *e)
+{
+    if (!id_ok(t->id) || !t->kind[0] || !t->hash[0])
+        return md_error_set(e, MD_ERR_VALUE, "a token needs an id, a kind and a hash");
+    if (strnlen(t->kind, sizeof t->kind) == sizeof t->kind ||
+        strnlen(t->name, sizeof t->name) == sizeof t->name ||
+        strnlen(t->hash, sizeof t->hash) == sizeof t->hash)
+        return md_error_set(e, MD_ERR_VALUE, "a token field is not terminated");
+    return c->store->ops->token_insert(c, t, e);
+}
+
+enum md_err store_token_find(struct store_conn *c, const char *hash, struct store_token *out,
+                             struct md_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!hash || !hash[0] || strnlen(hash, sizeof out->hash) >= sizeof out->hash)
+        return md_error_set(e, MD_ERR_NOTFOUND, "token not found");
+    return c->store->ops->token_find(c, hash, out, e);
+}
+
+enum md_err store_token_list(struct store_conn *c, store_token_fn fn, void *ctx, struct md_error *e)
+{
+    return c->store->ops->token_list(c, fn, ctx, e);
+}
+
+enum md_err store_token_revoke(struct store_conn *c, const char *id, struct md_error *e)
+{
+    if (!id_ok(id))
+        return md_error_set(e, MD_ERR_NOTFOUND, "token not found");
+    return c->store->ops->token_revoke(c, id, e);
+}
+
+enum md_err store_token_touch(struct store_conn *c, const char *id, int64_t when_ms,
+                              struct md_error *e)
+{
+    if (!id_ok(id))
+        return md_error_set(e, MD_ERR_NOTFOUND, "token not found");
+    return c->store->ops->token_touch(c, id, when_ms, e);
+}
+
+enum md_err store_token_count(struct store_conn *c, const char *kind, int64_t *n,
+                              struct md_error *e)
+{
+    *n = 0;
+    if (!kind)
+        return md_error_set(e, MD_ERR_VALUE, "a token kind is needed");
+    return c->store->ops->token_count(c, kind, n, e);
+}
+
+enum md_err store__explain(struct store_conn *c, enum store_kind k, const struct store_query *q,
+                           const char *name, char **plan, struct md_error *e)
+{
+    *plan = NULL;
+    if (!kind_ok(k))
+        return bad_kind(e);
+    if (!c->store->ops->explain)
+        return md_error_set(e, MD_ERR_UNSUPPORTED, "this backend has no query plans");
+    return c->store->ops->explain(c, k, q, name, plan, e);
+}

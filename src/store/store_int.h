@@ -1,0 +1,130 @@
+/*
+ * Inside the store: the backend vtable and the parts of struct store and struct store_conn that
+ * every backend shares (the connection pool). store.c parses the URL, runs the pool and
+ * dispatches each store.h call through the vtable; a backend (sqlite.c, later pg.c) implements
+ * the operations on one connection. Nothing outside src/store includes this header, except the
+ * store's own unit tests.
+ *
+ * Contracts between store.c and a backend:
+ *  - store.c checks arguments before dispatching: connections, kinds and output pointers are
+ *    valid, ids and member ids are NUL-terminated strings of 1..STORE_ID_MAX bytes (an id that
+ *    is too long to exist is answered "not found" by store.c without a backend call), rows to
+ *    insert or update carry an id of that size. A backend may assert these.
+ *  - A backend's connection structure starts with a struct store_conn (its first member), so
+ *    that store.c can keep it in the pool and the backend can cast back.
+ *  - Every operation runs on the caller's connection, inside the caller's transaction when one
+ *    is open; an operation made of several statements is atomic on its own when none is.
+ */
+#ifndef MANDATE_STORE_STORE_INT_H
+#define MANDATE_STORE_STORE_INT_H
+
+#include <pthread.h>
+
+#include "store/store.h"
+
+/* Longest id, member id or group id (bytes, without the NUL), as store_row.id allows. */
+#define STORE_ID_MAX 63
+#define STORE_POOL_DEFAULT 8
+#define STORE_POOL_MAX 256
+/* How long store_acquire waits for a free connection before answering MD_ERR_UNAVAILABLE. */
+#define STORE_ACQUIRE_TIMEOUT_MS 30000
+/* Predicate trees deeper or larger than this are refused with MD_ERR_FILTER. */
+#define STORE_PRED_MAX_DEPTH 64
+#define STORE_PRED_MAX_NODES 1024
+
+struct store_backend_ops {
+    const char *name; /* "sqlite", for messages */
+
+    /*
+     * Opens (creating and migrating when needed) the database at target, the URL without its
+     * scheme, and sets s->impl. Called once, before any conn_open.
+     */
+    enum md_err (*open)(struct store *s, const char *target, struct md_error *e);
+    /* Frees s->impl; every connection has been closed already. */
+    void (*close)(struct store *s);
+    /* A new connection; store.c fills in the struct store_conn part. */
+    enum md_err (*conn_open)(struct store *s, struct store_conn **out, struct md_error *e);
+    void (*conn_close)(struct store_conn *c);
+    /* Whether a transaction is open on c (store_release rolls back a forgotten one). */
+    bool (*in_tx)(struct store_conn *c);
+
+    enum md_err (*begin)(struct store_conn *c, struct md_error *e);
+    enum md_err (*commit)(struct store_conn *c, struct md_error *e);
+    void (*rollback)(struct store_conn *c);
+
+    enum md_err (*res_insert)(struct store_conn *c, enum store_kind k, const struct store_row *r,
+                              struct md_error *e);
+    enum md_err (*res_update)(struct store_conn *c, enum store_kind k, const struct store_row *r,
+                              int64_t expect_version, int64_t *new_version, struct md_error *e);
+    enum md_err (*res_touch)(struct store_conn *c, enum store_kind k, const char *id,
+                             int64_t modified_ms, int64_t *new_version, struct md_error *e);
+    enum md_err (*res_delete)(struct store_conn *c, enum store_kind k, const char *id,
+                              struct md_error *e);
+    enum md_err (*res_get)(struct store_conn *c, enum store_kind k, const char *id,
+                           struct store_row *out, struct md_error *e);
+    enum md_err (*res_exists)(struct store_conn *c, enum store_kind k, const char *id, bool *exists,
+                              struct md_error *e);
+    enum md_err (*res_query)(struct store_conn *c, enum store_kind k, const struct store_query *q,
+                             struct store_rows *out, struct md_error *e);
+
+    enum md_err (*member_add)(struct store_conn *c, const char *group_id, const char *member_id,
+                              enum store_member_type type, const char *display, bool *added,
+                              struct md_error *e);
+    enum md_err (*member_remove)(struct store_conn *c, const char *group_id, const char *member_id,
+                                 bool *removed, struct md_error *e);
+    enum md_err (*member_clear)(struct store_conn *c, const char *group_id, struct md_error *e);
+    enum md_err (*member_has)(struct store_conn *c, const char *group_id, const char *member_id,
+                              bool *has, struct md_error *e);
+    enum md_err (*member_list)(struct store_conn *c, const char *group_id, store_member_fn fn,
+                               void *ctx, struct md_error *e);
+    enum md_err (*member_groups)(struct store_conn *c, const char *member_id, store_group_fn fn,
+                                 void *ctx, struct md_error *e);
+
+    enum md_err (*token_insert)(struct store_conn *c, const struct store_token *t,
+                                struct md_error *e);
+    enum md_err (*token_find)(struct store_conn *c, const char *hash, struct store_token *out,
+                              struct md_error *e);
+    enum md_err (*token_list)(struct store_conn *c, store_token_fn fn, void *ctx,
+                              struct md_error *e);
+    enum md_err (*token_revoke)(struct store_conn *c, const char *id, struct md_error *e);
+    enum md_err (*token_touch)(struct store_conn *c, const char *id, int64_t when_ms,
+                               struct md_error *e);
+    enum md_err (*token_count)(struct store_conn *c, const char *kind, int64_t *n,
+                               struct md_error *e);
+
+    /*
+     * Diagnostics: the backend's query plan, one step a line, for the page statement that
+     * res_query would run for (k, q) when name is NULL, else for the fixed statement of that
+     * name (e.g. "user_get", "member_add"; see the backend). *plan is heap, caller frees.
+     * MD_ERR_NOTFOUND for an unknown name. May be NULL in a backend that has no plans.
+     */
+    enum md_err (*explain)(struct store_conn *c, enum store_kind k, const struct store_query *q,
+                           const char *name, char **plan, struct md_error *e);
+};
+
+/* The shared part of every backend's connection; the first member of the backend's struct. */
+struct store_conn {
+    struct store *store;
+    struct store_conn *next_idle; /* link in store.idle while pooled */
+};
+
+struct store {
+    const struct store_backend_ops *ops;
+    void *impl; /* the backend's state, owned by it */
+
+    /* The pool: up to pool_size connections, opened on demand, idle ones on a stack. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pool_size;
+    int n_open; /* connections that exist, idle or taken (and ones being opened) */
+    int n_idle;
+    struct store_conn *idle;
+};
+
+extern const struct store_backend_ops store__sqlite_ops;
+
+/* Dispatches to c's backend explain operation (see above). */
+enum md_err store__explain(struct store_conn *c, enum store_kind k, const struct store_query *q,
+                           const char *name, char **plan, struct md_error *e);
+
+#endif
