@@ -30,7 +30,7 @@ ASAN_DIR := $(B)/asan
 ASAN_OBJS:= $(SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps run test unit unit-asan it conformance fuzz fuzz-smoke clean format
+.PHONY: all deps run test unit unit-asan it it-asan conformance fuzz fuzz-smoke clean format
 
 all: $(B)/mandate
 
@@ -82,10 +82,15 @@ unit-asan: $(ASAN_DIR)/unit_tests
 it: $(B)/mandate
 	@scripts/it.sh
 
+# The black-box suite against the binary built with AddressSanitizer and UBSan.
+it-asan: $(ASAN_DIR)/mandate
+	@MANDATE_BIN=$(ASAN_DIR)/mandate ASAN_OPTIONS=detect_leaks=1 scripts/it.sh
+
 conformance: $(B)/mandate
 	@scripts/conformance.sh
 
-# libFuzzer drivers: the library rebuilt by clang with coverage instrumentation.
+# libFuzzer drivers: the library rebuilt by clang with coverage instrumentation (which also
+# keeps the code clean under clang's warnings).
 FUZZ_DIR  := $(B)/fuzz
 FUZZ_OBJS := $(SRCS:src/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_FLAGS:= -g -O1 -fsanitize=fuzzer-no-link,address,undefined
@@ -109,13 +114,15 @@ fuzz: $(FUZZ_BINS)
 fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
 
+# Every test; the last lines are the runners' own summaries (Criterion, then node:test).
 test: deps
-	@$(MAKE) --no-print-directory WERROR=1 all $(B)/unit_tests $(ASAN_DIR)/unit_tests
+	@$(MAKE) --no-print-directory WERROR=1 all $(B)/unit_tests $(ASAN_DIR)/unit_tests $(ASAN_DIR)/mandate
 	@$(MAKE) --no-print-directory unit-asan
-	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory WERROR=1 fuzz-smoke
 	@$(MAKE) --no-print-directory conformance
-	@$(MAKE) --no-print-directory it
+	@$(MAKE) --no-print-directory it-asan
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory it
 
 format:
 	clang-format -i $(SRCS) src/main.c $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS)

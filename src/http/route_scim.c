@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/time.h"
 #include "http/http.h"
 #include "http/http_int.h"
 #include "scim/scim.h"
@@ -55,9 +56,17 @@ static enum md_err authenticate(struct http_req *req, struct md_error *e)
     if (rc)
         return rc;
     rc = http_token_verify(c, tok, HTTP_TOKEN_KIND_SCIM, &t, e);
-    store_release(c);
-    if (rc == MD_OK)
+    if (rc == MD_OK) {
+        int64_t now = time_now_ms();
         snprintf(req->actor, sizeof req->actor, "%s", t.id);
+        /* "last used" for `mandate token list`, written at most once a minute per token. */
+        if (now - t.last_used_ms > 60000) {
+            struct md_error ignored;
+            if (store_token_touch(c, t.id, now, &ignored))
+                log_warn("event=token_touch_failed token=%s", t.id);
+        }
+    }
+    store_release(c);
     return rc;
 }
 

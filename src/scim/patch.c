@@ -808,7 +808,8 @@ out:
 /* ---- group members, which go to the caller's callbacks ---- */
 
 /* One member as the callbacks take it: {"value", "display"?, "type"?} from an object whose keys
- * may be in any case ("Value") and whose "$ref" may be null, or from a bare id string. */
+ * may be in any case ("Value") and whose "$ref" may be null, or from a bare id string (as
+ * Microsoft's test collection sends). */
 static enum md_err member_one(struct patch_ctx *c, const json_t *in, size_t idx, json_t **out)
 {
     json_t *m = json_object();
@@ -829,12 +830,15 @@ static enum md_err member_one(struct patch_ctx *c, const json_t *in, size_t idx,
     }
     json_object_foreach((json_t *)(uintptr_t)in, k, v)
     {
-        const char *canon = cstr_ieq(k, "value")     ? "value"
-                            : cstr_ieq(k, "display") ? "display"
-                            : cstr_ieq(k, "type")    ? "type"
-                                                     : NULL;
-        /* "$ref" is derived from "value", and unknown sub-attributes are ignored. */
-        if (!canon || json_is_null(v))
+        const char *canon = cstr_ieq(k, "value")         ? "value"
+                            : cstr_ieq(k, "display")     ? "display"
+                            : cstr_ieq(k, "displayName") ? "display"
+                            : cstr_ieq(k, "type")        ? "type"
+                                                         : NULL;
+        /* "$ref" is derived from "value", and unknown sub-attributes are ignored. Microsoft's
+         * test collection names the display "displayName"; "display" wins over it. */
+        if (!canon || json_is_null(v) ||
+            (cstr_ieq(k, "displayName") && json_object_get(m, "display")))
             continue;
         if (!json_is_string(v)) {
             rc =
@@ -964,7 +968,7 @@ static enum md_err op_extension(struct patch_ctx *c, enum patch_op op, const str
     json_t *v;
     enum md_err rc = MD_OK;
 
-    if (op == PATCH_REMOVE || json_is_null(value)) {
+    if (op == PATCH_REMOVE || is_clear(value)) {
         json_object_idel(c->doc, s->id);
         schemas_del(c, s->id);
         return MD_OK;

@@ -383,14 +383,16 @@ struct sq_arg {
     bool is_int;
 };
 
-#define ARG_S(x)                                                                                   \
-    {                                                                                              \
-        .s = (x)                                                                                   \
-    }
-#define ARG_I(x)                                                                                   \
-    {                                                                                              \
-        .i = (x), .is_int = true                                                                   \
-    }
+static struct sq_arg arg_s(const char *s)
+{
+    return (struct sq_arg){.s = s};
+}
+
+static struct sq_arg arg_i(int64_t i)
+{
+    return (struct sq_arg){.i = i, .is_int = true};
+}
+
 #define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /*
@@ -447,7 +449,7 @@ static enum md_err sq_run(struct sq_conn *c, enum sq_id id, const struct sq_arg 
 static enum md_err run2(struct sq_conn *c, enum sq_id id, const char *a, const char *b,
                         int *changes, bool *row, struct md_error *e)
 {
-    struct sq_arg args[2] = {ARG_S(a), ARG_S(b)};
+    struct sq_arg args[2] = {arg_s(a), arg_s(b)};
     return sq_run(c, id, args, a ? (b ? 2 : 1) : 0, changes, row, e);
 }
 
@@ -758,16 +760,14 @@ static enum md_err sq_res_insert(struct store_conn *bc, enum store_kind k,
                                  const struct store_row *r, struct md_error *e)
 {
     int64_t created = r->created_ms > 0 ? r->created_ms : time_now_ms();
-    struct sq_arg a[] = {
-        ARG_S(r->id),
-        ARG_S(r->user_name),
-        ARG_S(r->display_name),
-        ARG_S(r->external_id),
-        ARG_I(r->active ? 1 : 0),
-        ARG_I(created),
-        ARG_I(r->modified_ms > 0 ? r->modified_ms : created),
-        ARG_S(r->doc ? r->doc : "{}"),
-    };
+    struct sq_arg a[] = {arg_s(r->id),
+                         arg_s(r->user_name),
+                         arg_s(r->display_name),
+                         arg_s(r->external_id),
+                         arg_i(r->active ? 1 : 0),
+                         arg_i(created),
+                         arg_i(r->modified_ms > 0 ? r->modified_ms : created),
+                         arg_s(r->doc ? r->doc : "{}")};
 
     return sq_run(sq(bc), by_kind(Q_INSERT_U, k), a, NARGS(a), NULL, NULL, e);
 }
@@ -781,17 +781,15 @@ static enum md_err sq_res_update(struct store_conn *bc, enum store_kind k,
                                  int64_t *new_version, struct md_error *e)
 {
     struct sq_conn *c = sq(bc);
-    struct sq_arg a[] = {
-        ARG_S(r->id),
-        ARG_S(r->user_name),
-        ARG_S(r->display_name),
-        ARG_S(r->external_id),
-        ARG_I(r->active ? 1 : 0),
-        ARG_I(0),
-        ARG_I(r->modified_ms > 0 ? r->modified_ms : time_now_ms()),
-        ARG_S(r->doc ? r->doc : "{}"),
-        ARG_I(expect_version),
-    };
+    struct sq_arg a[] = {arg_s(r->id),
+                         arg_s(r->user_name),
+                         arg_s(r->display_name),
+                         arg_s(r->external_id),
+                         arg_i(r->active ? 1 : 0),
+                         arg_i(0),
+                         arg_i(r->modified_ms > 0 ? r->modified_ms : time_now_ms()),
+                         arg_s(r->doc ? r->doc : "{}"),
+                         arg_i(expect_version)};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -820,7 +818,7 @@ static enum md_err sq_res_update(struct store_conn *bc, enum store_kind k,
 static enum md_err sq_res_touch(struct store_conn *bc, enum store_kind k, const char *id,
                                 int64_t modified_ms, int64_t *new_version, struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(id), ARG_I(modified_ms > 0 ? modified_ms : time_now_ms())};
+    struct sq_arg a[] = {arg_s(id), arg_i(modified_ms > 0 ? modified_ms : time_now_ms())};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -863,7 +861,7 @@ static enum md_err sq_res_delete(struct store_conn *bc, enum store_kind k, const
 static enum md_err sq_res_get(struct store_conn *bc, enum store_kind k, const char *id,
                               struct store_row *out, struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(id)};
+    struct sq_arg a[] = {arg_s(id)};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -888,8 +886,8 @@ static enum md_err sq_member_add(struct store_conn *bc, const char *group_id, co
                                  enum store_member_type type, const char *display, bool *added,
                                  struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(group_id), ARG_S(member_id),
-                         ARG_S(type == STORE_MEMBER_GROUP ? "Group" : "User"), ARG_S(display)};
+    struct sq_arg a[] = {arg_s(group_id), arg_s(member_id),
+                         arg_s(type == STORE_MEMBER_GROUP ? "Group" : "User"), arg_s(display)};
     int n = 0;
     enum md_err err = sq_run(sq(bc), Q_MEMBER_ADD, a, NARGS(a), &n, NULL, e);
 
@@ -922,7 +920,7 @@ static enum md_err sq_member_list(struct store_conn *bc, const char *group_id, s
                                   void *ctx, struct md_error *e)
 {
     struct sq_conn *c = sq(bc);
-    struct sq_arg a[] = {ARG_S(group_id)};
+    struct sq_arg a[] = {arg_s(group_id)};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -955,7 +953,7 @@ static enum md_err sq_member_groups(struct store_conn *bc, const char *member_id
                                     void *ctx, struct md_error *e)
 {
     struct sq_conn *c = sq(bc);
-    struct sq_arg a[] = {ARG_S(member_id)};
+    struct sq_arg a[] = {arg_s(member_id)};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -988,15 +986,13 @@ static void token_read(sqlite3_stmt *st, struct store_token *t)
 static enum md_err sq_token_insert(struct store_conn *bc, const struct store_token *t,
                                    struct md_error *e)
 {
-    struct sq_arg a[] = {
-        ARG_S(t->id),
-        ARG_S(t->kind),
-        ARG_S(t->name),
-        ARG_S(t->hash),
-        ARG_I(t->created_ms > 0 ? t->created_ms : time_now_ms()),
-        ARG_I(t->last_used_ms),
-        ARG_I(t->revoked ? 1 : 0),
-    };
+    struct sq_arg a[] = {arg_s(t->id),
+                         arg_s(t->kind),
+                         arg_s(t->name),
+                         arg_s(t->hash),
+                         arg_i(t->created_ms > 0 ? t->created_ms : time_now_ms()),
+                         arg_i(t->last_used_ms),
+                         arg_i(t->revoked ? 1 : 0)};
 
     return sq_run(sq(bc), Q_TOKEN_INSERT, a, NARGS(a), NULL, NULL, e);
 }
@@ -1004,7 +1000,7 @@ static enum md_err sq_token_insert(struct store_conn *bc, const struct store_tok
 static enum md_err sq_token_find(struct store_conn *bc, const char *hash, struct store_token *out,
                                  struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(hash)};
+    struct sq_arg a[] = {arg_s(hash)};
     struct sq_lease l;
     enum md_err err;
     int rc;
@@ -1053,7 +1049,7 @@ static enum md_err sq_token_revoke(struct store_conn *bc, const char *id, struct
 static enum md_err sq_token_touch(struct store_conn *bc, const char *id, int64_t when_ms,
                                   struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(id), ARG_I(when_ms)};
+    struct sq_arg a[] = {arg_s(id), arg_i(when_ms)};
     int n = 0;
     enum md_err err = sq_run(sq(bc), Q_TOKEN_TOUCH, a, NARGS(a), &n, NULL, e);
 
@@ -1065,7 +1061,7 @@ static enum md_err sq_token_touch(struct store_conn *bc, const char *id, int64_t
 static enum md_err sq_token_count(struct store_conn *bc, const char *kind, int64_t *n,
                                   struct md_error *e)
 {
-    struct sq_arg a[] = {ARG_S(kind)};
+    struct sq_arg a[] = {arg_s(kind)};
     struct sq_lease l;
     enum md_err err;
     int rc;

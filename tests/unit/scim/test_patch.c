@@ -855,6 +855,62 @@ Test(test_patch, errors_stop_at_the_failing_operation)
     json_decref(doc);
 }
 
+/* A resource type of the tests' own, for what the SCIM schemas do not exercise: an immutable
+ * attribute and a simple multi-valued one. */
+static const struct scim_attr device_attrs[] = {
+    {.name = "serial", .type = SCIM_T_STRING, .mutability = SCIM_MUT_IMMUTABLE},
+    {.name = "tags", .type = SCIM_T_STRING, .multi = true},
+    {.name = "label", .type = SCIM_T_STRING},
+    {.name = NULL},
+};
+static const struct scim_schema device_schema = {
+    .id = "urn:example:params:scim:schemas:Device", .name = "Device", .attrs = device_attrs};
+static const struct scim_rtype device_rtype = {
+    .id = "Device", .name = "Device", .endpoint = "/Devices", .schema = &device_schema};
+
+Test(test_patch, immutable_attribute_gets_a_value_once)
+{
+    struct md_error e;
+    json_t *doc = J("{'schemas':['urn:example:params:scim:schemas:Device']}");
+
+    /* Removing an immutable attribute that has no value changes nothing. */
+    assert_ok(run_ops(&device_rtype, doc, "[{'op':'remove','path':'serial'}]", NULL, &e), &e);
+    assert_ok(run_ops(&device_rtype, doc, "[{'op':'add','path':'serial','value':'S1'}]", NULL, &e),
+              &e);
+    assert_json(json_object_get(doc, "serial"), "'S1'");
+    assert_err(
+        run_ops(&device_rtype, doc, "[{'op':'replace','path':'serial','value':'S2'}]", NULL, &e),
+        &e, MD_ERR_MUTABILITY, "immutable");
+    assert_err(run_ops(&device_rtype, doc, "[{'op':'remove','path':'serial'}]", NULL, &e), &e,
+               MD_ERR_MUTABILITY, NULL);
+    assert_json(json_object_get(doc, "serial"), "'S1'");
+    json_decref(doc);
+}
+
+Test(test_patch, simple_multi_valued_attribute)
+{
+    struct md_error e;
+    json_t *doc = J("{'schemas':['urn:example:params:scim:schemas:Device'],'tags':['a','b']}");
+
+    assert_ok(run_ops(&device_rtype, doc,
+                      "[{'op':'add','path':'tags','value':['b','c']},"
+                      "{'op':'add','path':'tags','value':'d'}]",
+                      NULL, &e),
+              &e);
+    assert_json(json_object_get(doc, "tags"), "['a','b','c','d']");
+    assert_ok(
+        run_ops(&device_rtype, doc, "[{'op':'remove','path':'tags','value':['a','d']}]", NULL, &e),
+        &e);
+    assert_json(json_object_get(doc, "tags"), "['b','c']");
+    assert_err(
+        run_ops(&device_rtype, doc, "[{'op':'remove','path':'tags[value eq \\'b\\']'}]", NULL, &e),
+        &e, MD_ERR_PATH, "complex");
+    assert_ok(run_ops(&device_rtype, doc, "[{'op':'replace','path':'tags','value':'z'}]", NULL, &e),
+              &e);
+    assert_json(json_object_get(doc, "tags"), "['z']");
+    json_decref(doc);
+}
+
 /* ---- group members ---- */
 
 static void group_ok(const struct scim_patch_members *m, json_t *doc, const char *ops)
@@ -880,6 +936,26 @@ Test(test_patch, members_add_with_path_normalises_values)
                          "{'fn':'add','values':[{'value':'u2','display':'Two'}]}]");
     assert_json(r.list, "[{'value':'f648f8d5ea4e4cd38e9c'},{'value':'u2','display':'Two'}]");
     cr_assert_null(json_object_get(doc, "members"));
+    rec_free(&r);
+    json_decref(doc);
+}
+
+Test(test_patch, members_microsoft_collection_shapes)
+{
+    struct rec r;
+    struct scim_patch_members m;
+    json_t *doc = group_doc();
+
+    rec_init(&r, &m, NULL);
+    group_ok(&m, doc,
+             "[{'name':'addMember','op':'add','path':'members',"
+             "'value':[{'displayName':'new User','value':'id4'}]}]");
+    group_ok(&m, doc, "[{'op':'add','path':'members','value':'string id 1'}]");
+    group_ok(&m, doc,
+             "[{'op':'add','path':'members','value':[{'display':'D','displayName':'N',"
+             "'value':'id5'}]}]");
+    assert_json(r.list, "[{'value':'id4','display':'new User'},{'value':'string id 1'},"
+                        "{'value':'id5','display':'D'}]");
     rec_free(&r);
     json_decref(doc);
 }

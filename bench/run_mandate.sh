@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark mandate with the shared, implementation-agnostic SCIM load script.
+#
+#   bench/run_mandate.sh [--large] [RESULTS_DIR]
+#
+# Each run starts a fresh mandate on a free loopback port with an empty temporary database,
+# creates a SCIM token, waits for /healthz, runs
+#   ${MANDATE_SHARED:-../shared}/bench/scim_bench.sh BASE_URL TOKEN PID
+# with OUTDIR=RESULTS_DIR/runN, then stops the server (SIGTERM) and removes the database.
+# RESULTS_DIR/runN/ then holds scim_bench.sh's files plus server.log.gz (mandate's stderr) and
+# rss.tsv (VmRSS/VmHWM of the server sampled every second, with the step scim_bench.sh was in).
+#
+#   default:  N_USERS=10000  N_MEMBERS=5000  RUNS=2   (lookup, GET by id, page of 100, p99 at 32 conns)
+#   --large:  N_USERS=100000 N_MEMBERS=20000 RUNS=1   (provisioning 100,000 users, membership PATCH
+#             cost for the first and last 500 of 20,000 members, peak RSS with 100,000 users)
+#
+# env (passed through to scim_bench.sh): N_USERS N_MEMBERS DUR THREADS CONNS
+#     PROVISION_TIME_LIMIT_S MEMBERS_TIME_LIMIT_S; RUNS; MANDATE_BIN (default build/mandate,
+#     built with `make build/mandate` if missing); MANDATE_SHARED (default ../shared beside the repo).
+# Tables: node ../shared/bench/summarize.mjs scim RESULTS_DIR:mandate
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LARGE=0
+if [[ "${1:-}" == "--large" ]]; then LARGE=1; shift; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n 2,22p "$0"; exit 0; fi
+if [[ $LARGE == 1 ]]; then
+  export N_USERS="${N_USERS:-100000}" N_MEMBERS="${N_MEMBERS:-20000}"; RUNS="${RUNS:-1}"
+  export PROVISION_TIME_LIMIT_S="${PROVISION_TIME_LIMIT_S:-900}" MEMBERS_TIME_LIMIT_S="${MEMBERS_TIME_LIMIT_S:-1800}"
+else
+  export N_USERS="${N_USERS:-10000}" N_MEMBERS="${N_MEMBERS:-5000}"; RUNS="${RUNS:-2}"
+fi
+export DUR="${DUR:-10s}" THREADS="${THREADS:-2}" CONNS="${CONNS:-32}"
+TAG=$([[ $LARGE == 1 ]] && echo mandate-large || echo mandate)
+RES="${1:-$REPO/bench/results/$TAG-$(date -u +%Y%m%dT%H%M%SZ)}"; mkdir -p "$RES"; RES="$(cd "$RES" && pwd)"
+
+SHARED="${MANDATE_SHARED:-$REPO/../shared}"
+SHARED="$(cd "$SHARED" && pwd)"
+BENCH="$SHARED/bench/scim_bench.sh"
+[[ -x "$BENCH" ]] || { echo "no load script at $BENCH (set MANDATE_SHARED)" >&2; exit 2; }
+for t in wrk node curl; do command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 2; }; done
+
+BIN="${MANDATE_BIN:-$REPO/build/mandate}"
+if [[ ! -x "$BIN" ]]; then (cd "$REPO" && make build/mandate); fi
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+SP=""; SAMPLER=""; TMPD=""
+cleanup() {
+  [[ -n "$SAMPLER" ]] && kill "$SAMPLER" 2>/dev/null || true
+  if [[ -n "$SP" ]] && kill -0 "$SP" 2>/dev/null; then kill -TERM "$SP"; wait "$SP" 2>/dev/null || true; fi
+  [[ -n "$TMPD" ]] && rm -rf "$TMPD"
+  SP=""; SAMPLER=""; TMPD=""
+}
+trap cleanup EXIT INT TERM
+
+{
+  echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ) host_nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
+  echo "mandate=$("$BIN" version 2>/dev/null || echo '?') bin=$BIN shared=$SHARED"
+  echo "N_USERS=$N_USERS N_MEMBERS=$N_MEMBERS DUR=$DUR THREADS=$THREADS CONNS=$CONNS RUNS=$RUNS"
+  echo "loadavg_before=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
+} > "$RES/env.txt"
+cat "$RES/env.txt"
+
+for run in $(seq "$RUNS"); do
+  OUT="$RES/run$run"; mkdir -p "$OUT"
+  TMPD="$(mktemp -d /tmp/mandate_bench.XXXXXX)"; DB="$TMPD/mandate.db"
+  TOKEN="$("$BIN" token create --kind scim --name bench --db "$DB")"
+  PORT="$(free_port)"
+  "$BIN" serve --listen "127.0.0.1:$PORT" --db "$DB" > "$OUT/server.log" 2>&1 &
+  SP=$!
+  ok=0
+  for _ in $(seq 100); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz"; then ok=1; break; fi
+    kill -0 "$SP" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ $ok == 1 ]] || { echo "mandate did not come up on port $PORT:" >&2; tail -20 "$OUT/server.log" >&2; exit 1; }
+  echo "run $run: mandate pid=$SP port=$PORT db=$DB loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+
+  # VmRSS/VmHWM every second, tagged with the last step scim_bench.sh has finished (last line of its summary.txt)
+  (
+    set +e +o pipefail
+    printf 't_s\tstep\tVmRSS_kB\tVmHWM_kB\tloadavg1\n'
+    t0=$(date +%s)
+    while [[ -r /proc/$SP/status ]]; do
+      st=$(tail -n1 "$OUT/summary.txt" 2>/dev/null | cut -d' ' -f1 | tr -d ':' || true)
+      la=$(cut -d' ' -f1 /proc/loadavg)
+      awk -v t=$(( $(date +%s) - t0 )) -v s="$st" -v la="$la" '/^VmRSS/{r=$2} /^VmHWM/{h=$2} END{printf "%s\t%s\t%s\t%s\t%s\n", t, s, r, h, la}' "/proc/$SP/status" 2>/dev/null || break
+      sleep 1
+    done
+  ) > "$OUT/rss.tsv" &
+  SAMPLER=$!
+
+  OUTDIR="$OUT" "$BENCH" "http://127.0.0.1:$PORT/scim/v2" "$TOKEN" "$SP" || echo "run $run: scim_bench.sh failed" >&2
+
+  # database size after the run (main file + WAL), then stop the server
+  echo "loadavg_after=\"$(cut -d' ' -f1-3 /proc/loadavg)\"" >> "$OUT/summary.txt"
+  du -k "$TMPD"/* 2>/dev/null | awk '{s+=$1} END{print "db_size_kB=" s}' >> "$OUT/summary.txt"
+  cleanup
+  gzip -f "$OUT/server.log"
+done
+echo "results in $RES"
+node "$SHARED/bench/summarize.mjs" scim "$RES:$TAG"

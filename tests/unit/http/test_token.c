@@ -1,0 +1,94 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static char dir[64];
+static struct store *st;
+
+static void setup(void)
+{
+    char path[128];
+    struct md_error e;
+    snprintf(dir, sizeof dir, "/tmp/mandate-token-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    cr_assert_eq(store_open(path, 2, &st, &e), MD_OK, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    store_close(st);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(test_token, .init = setup, .fini = teardown);
+
+static int count_tokens(void *ctx, const struct store_token *t)
+{
+    (void)t;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+Test(test_token, create_stores_only_the_hash_and_verifies)
+{
+    struct md_error e;
+    struct store_conn *c;
+    struct store_token t;
+    char *plain = NULL, id[64], hash[CRYPTO_SHA256_HEX_LEN];
+    int n = 0;
+
+    cr_assert_eq(http_token_create(st, "scim", "okta", &plain, id, &e), MD_OK, "%s", e.msg);
+    cr_assert(strncmp(plain, "mdt_scim_", 9) == 0);
+    cr_assert_geq(strlen(plain) - 9, 43, "at least 256 bits of base64url");
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, plain, "scim", &t, &e), MD_OK);
+    cr_assert_str_eq(t.id, id);
+    cr_assert_str_eq(t.name, "okta");
+    crypto_sha256_hex(plain, strlen(plain), hash);
+    cr_assert_str_eq(t.hash, hash);
+    cr_assert(strstr(t.hash, plain + 9) == NULL);
+    cr_assert_eq(store_token_list(c, count_tokens, &n, &e), MD_OK);
+    cr_assert_eq(n, 1);
+    store_release(c);
+    free(plain);
+}
+
+Test(test_token, refuses_wrong_revoked_and_other_kind)
+{
+    struct md_error e;
+    struct store_conn *c;
+    char *plain = NULL, id[64];
+
+    cr_assert_eq(http_token_create(st, "scim", NULL, &plain, id, &e), MD_OK);
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, "mdt_scim_nope", "scim", NULL, &e), MD_ERR_UNAUTHORIZED);
+    cr_assert_eq(http_token_verify(c, "", "scim", NULL, &e), MD_ERR_UNAUTHORIZED);
+    cr_assert_eq(http_token_verify(c, plain, "admin", NULL, &e), MD_ERR_UNAUTHORIZED);
+    cr_assert_eq(store_begin(c, &e), MD_OK);
+    cr_assert_eq(store_token_revoke(c, id, &e), MD_OK);
+    cr_assert_eq(store_commit(c, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, plain, "scim", NULL, &e), MD_ERR_UNAUTHORIZED);
+    store_release(c);
+    free(plain);
+}
+
+Test(test_token, tokens_are_distinct)
+{
+    struct md_error e;
+    char *a = NULL, *b = NULL, ida[64], idb[64];
+    cr_assert_eq(http_token_create(st, "scim", "a", &a, ida, &e), MD_OK);
+    cr_assert_eq(http_token_create(st, "scim", "b", &b, idb, &e), MD_OK);
+    cr_assert_str_neq(a, b);
+    cr_assert_str_neq(ida, idb);
+    free(a);
+    free(b);
+}
