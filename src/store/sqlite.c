@@ -1080,10 +1080,10 @@ static enum md_err sq_token_count(struct store_conn *bc, const char *kind, int64
  * parameters (?N) for every value and every JSON path: nothing from the tree is pasted into
  * the SQL text except the fixed operators, column names and aliases chosen here.
  *
- * A leaf may evaluate to NULL (an absent attribute). In a positive context NULL acts as false,
- * as AND and OR keep it; only negation would turn "unknown" into a wrong answer, so NOT is
- * compiled as (a) IS NOT 1, true for 0 and NULL, and ne as "not eq": an absent attribute is
- * "ne" any value. Leaves on indexed columns stay in the bare form (r.user_name_lc = lower(?N),
+ * The semantics are store_int.h's. A leaf may evaluate to NULL (an absent attribute). In a
+ * positive context NULL acts as false, as AND and OR keep it; only negation would turn
+ * "unknown" into a wrong answer, so NOT is compiled as (a) IS NOT 1, true for 0 and NULL.
+ * Leaves on indexed columns stay in the bare form (r.user_name_lc = lower(?N),
  * r.external_id = ?N) that SQLite answers from the index.
  *
  * SQLite's parser has a small stack (about 100 entries), which nested parentheses and function
@@ -1091,10 +1091,8 @@ static enum md_err sq_token_count(struct store_conn *bc, const char *kind, int64
  * a parenthesized operand is written first where the operator allows, and negation costs one
  * parenthesis; a tree that still overflows the parser is refused as too complex.
  *
- * JSON typing: a string value matches only a JSON string, a number only a JSON number, a
- * boolean only JSON true or false (json_extract alone would give 1 and 0 for those and match
- * numbers), null means absent or JSON null. A dateTime in the document is compared as a time,
- * by SQLite's julianday(), which reads the RFC 3339 forms SCIM uses.
+ * JSON values are typed by json_type(), as json_extract() alone gives 1 and 0 for true and
+ * false; a dateTime in the document is read by julianday(), which knows the RFC 3339 forms.
  */
 
 enum qp_type { QP_TEXT, QP_REAL, QP_INT };
@@ -1436,6 +1434,24 @@ static void qc_present(struct qc *q, const struct subj *s)
     }
 }
 
+/* The subject holds a value other than JSON null. */
+static void qc_has_value(struct qc *q, const struct subj *s)
+{
+    if (q->err)
+        return;
+    switch (s->kind) {
+    case SJ_JSON:
+        buf_appendf(q->out, "(%s IS NOT NULL AND %s <> 'null')", s->t, s->t);
+        break;
+    case SJ_TEXT_NULL:
+        buf_appendf(q->out, "%s IS NOT NULL", s->v);
+        break;
+    default:
+        qc_put(q, "1");
+        break;
+    }
+}
+
 static void qc_cmp(struct qc *q, const struct store_pred *p, int any)
 {
     struct subj s;
@@ -1445,9 +1461,13 @@ static void qc_cmp(struct qc *q, const struct store_pred *p, int any)
     if (p->cmp == SC_PR) {
         qc_present(q, &s);
     } else if (p->cmp == SC_NE) {
+        /* ne needs a value: an absent or null attribute satisfies neither eq nor ne, as in
+         * scim_filter_match (so that a condition on an argument never sent does not hold). */
         qc_put(q, "(");
+        qc_has_value(q, &s);
+        qc_put(q, " AND (");
         qc_test(q, p, &s, SC_EQ);
-        qc_put(q, ") IS NOT 1");
+        qc_put(q, ") IS NOT 1)");
     } else {
         qc_test(q, p, &s, p->cmp);
     }

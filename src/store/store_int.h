@@ -22,6 +22,25 @@
 
 #include "store/store.h"
 
+/*
+ * What a predicate means, in every backend (store.h gives the tree; these are the corners):
+ *  - An absent attribute makes a comparison unknown, which counts as false, and "not" of an
+ *    unknown is true: not (a) holds wherever a does not. ne needs a value: it holds where the
+ *    attribute is present, not null, and not equal, so an absent attribute satisfies neither
+ *    eq nor ne (as scim_filter_match has it); `not (a eq v)` includes absent attributes.
+ *  - Types are not coerced: SV_STRING matches only a JSON string, SV_NUMBER only a JSON number,
+ *    SV_BOOL only JSON true or false, SV_NULL with eq means absent or JSON null (ne: present and
+ *    not null). SV_TIME against a JSON string compares the instant it spells (RFC 3339).
+ *  - SC_PR: present and not null, "", [] or {}.
+ *  - Strings order by code point; case-insensitive comparisons fold both sides first. co, sw
+ *    and ew take every character of the value literally.
+ *  - Ids (SCOL_ID, member and group ids of SP_MEMBER / SP_MEMBER_OF) are caseExact (RFC 7643
+ *    section 3.1): eq and ne compare them exactly whatever case_exact says.
+ *  - SP_ANY needs an array at its path; its leaves may not hold another SP_ANY.
+ *  - A tree deeper than STORE_PRED_MAX_DEPTH (a flat chain of one operator counts once) or
+ *    larger than STORE_PRED_MAX_NODES, or one the backend cannot run, is MD_ERR_FILTER.
+ */
+
 /* Longest id, member id or group id (bytes, without the NUL), as store_row.id allows. */
 #define STORE_ID_MAX 63
 #define STORE_POOL_DEFAULT 8

@@ -6,7 +6,6 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,7 +248,8 @@ Test(test_filter, numbers)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct filter_node *f = parse_ok(cases[i].text);
         cr_expect_eq(f->value.type, FVAL_NUMBER, "%s", cases[i].text);
-        cr_expect_float_eq(f->value.num, cases[i].num, 1e-9 * (1 + fabs(cases[i].num)), "%s",
+        cr_expect_float_eq(f->value.num, cases[i].num,
+                           1e-9 * (1 + (cases[i].num < 0 ? -cases[i].num : cases[i].num)), "%s",
                            cases[i].text);
         cr_expect_str_eq(f->value.str, cases[i].text + 5);
         scim_filter_free(f);
