@@ -395,6 +395,27 @@ static enum md_err check_required(struct scim_ctx *x, const struct scim_rtype *r
     return MD_OK;
 }
 
+/*
+ * The PATCH engine ignores "id" inside a pathless value, as Okta sends the resource's own id
+ * there when it renames a group; a different id is an attempt to change a readOnly attribute.
+ */
+static enum md_err check_id_unchanged(struct scim_ctx *x, const json_t *body, const char *id)
+{
+    const json_t *ops = json_object_iget(body, "Operations");
+    size_t i;
+    json_t *op;
+    json_array_foreach(ops, i, op)
+    {
+        const json_t *path = json_object_iget(op, "path");
+        const char *v = json_istr(json_object_iget(op, "value"), "id");
+        if ((!path || json_is_null(path) || json_string_length(path) == 0) && v &&
+            strcmp(v, id) != 0)
+            return md_error_set(&x->err, MD_ERR_MUTABILITY,
+                                "Operations[%zu]: id is readOnly and cannot be changed", i);
+    }
+    return MD_OK;
+}
+
 static void handle_patch(struct scim_ctx *x, const struct scim_rtype *rt, const char *id)
 {
     json_t *body = NULL, *doc = NULL;
@@ -424,6 +445,8 @@ static void handle_patch(struct scim_ctx *x, const struct scim_rtype *rt, const 
     }
     if (rc == MD_OK)
         rc = check_if_match(x, cur.version);
+    if (rc == MD_OK)
+        rc = check_id_unchanged(x, body, id);
     if (rc == MD_OK)
         rc = json_parse_limited(cur.doc, strlen(cur.doc), (size_t)64 << 20, 64, &doc, &x->err);
     if (rc)
