@@ -50,17 +50,16 @@ static const struct opt_def opt_defs[] = {
     {"--threads", offsetof(struct opts, threads)},
 };
 
-static const char usage_main[] =
-    "usage: mandate <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  serve          run the server (SCIM 2.0 at /scim/v2)\n"
-    "  token create   create a token and print it once\n"
-    "  token list     list tokens (never their values)\n"
-    "  token revoke   revoke a token by id\n"
-    "  version        print the version\n"
-    "\n"
-    "Run `mandate <command> --help` for a command's options.\n";
+static const char usage_main[] = "usage: mandate <command> [options]\n"
+                                 "\n"
+                                 "commands:\n"
+                                 "  serve          run the server (SCIM 2.0 at /scim/v2)\n"
+                                 "  token create   create a token and print it once\n"
+                                 "  token list     list tokens (never their values)\n"
+                                 "  token revoke   revoke a token by id\n"
+                                 "  version        print the version\n"
+                                 "\n"
+                                 "Run `mandate <command> --help` for a command's options.\n";
 
 static const char usage_serve[] =
     "usage: mandate serve [--listen HOST:PORT] [--db PATH] [--public-url URL] [--threads N]\n"
@@ -265,8 +264,7 @@ static int token_revoke(struct store_conn *c, const struct opts *o)
         rc = store_commit(c, &e);
     if (rc) {
         store_rollback(c);
-        fprintf(stderr, "mandate: %s\n",
-                rc == MD_ERR_NOTFOUND ? "no token has this id" : e.msg);
+        fprintf(stderr, "mandate: %s\n", rc == MD_ERR_NOTFOUND ? "no token has this id" : e.msg);
         return 1;
     }
     printf("revoked %s\n", o->positional[2]);
@@ -384,8 +382,8 @@ static int cmd_serve(const struct opts *o)
         store_close(s);
         return 1;
     }
-    log_info("event=listening addr=%s:%u db=%s version=%s", host,
-             (unsigned)http_server_port(srv), db_path(o), MANDATE_VERSION);
+    log_info("event=listening addr=%s:%u db=%s version=%s", host, (unsigned)http_server_port(srv),
+             db_path(o), MANDATE_VERSION);
     while (sigwait(&set, &sig) != 0)
         ;
     log_info("event=stopping signal=%d", sig);
@@ -400,8 +398,7 @@ int main(int argc, char **argv)
     struct opts o;
     const char *cmd = argc > 1 ? argv[1] : NULL;
 
-    if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
-        strcmp(cmd, "help") == 0) {
+    if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(usage_main, cmd ? stdout : stderr);
         return cmd ? 0 : 2;
     }

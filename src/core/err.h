@@ -11,26 +11,26 @@
 
 enum md_err {
     MD_OK = 0,
-    MD_ERR_NOMEM,        /* allocation failed */
-    MD_ERR_INTERNAL,     /* a bug or an unexpected library failure */
-    MD_ERR_IO,           /* disk or database failure */
-    MD_ERR_UNAVAILABLE,  /* a dependency (database) is down: 503 */
-    MD_ERR_SYNTAX,       /* malformed request body: 400 invalidSyntax */
-    MD_ERR_FILTER,       /* malformed or unsupported filter: 400 invalidFilter */
-    MD_ERR_PATH,         /* malformed PATCH path: 400 invalidPath */
-    MD_ERR_NOTARGET,     /* PATCH path matched nothing where it must: 400 noTarget */
-    MD_ERR_VALUE,        /* a value of the wrong type or shape: 400 invalidValue */
-    MD_ERR_MUTABILITY,   /* write to a readOnly/immutable attribute: 400 mutability */
-    MD_ERR_UNIQUENESS,   /* unique attribute already taken: 409 uniqueness */
-    MD_ERR_TOOMANY,      /* too many results: 400 tooMany */
-    MD_ERR_NOTFOUND,     /* 404 */
-    MD_ERR_PRECONDITION, /* If-Match failed: 412 */
-    MD_ERR_NOTMODIFIED,  /* If-None-Match matched: 304 */
-    MD_ERR_TOOLARGE,     /* body over the limit: 413 */
-    MD_ERR_UNAUTHORIZED, /* 401 */
-    MD_ERR_FORBIDDEN,    /* 403 */
-    MD_ERR_METHOD,       /* 405 */
-    MD_ERR_UNSUPPORTED,  /* a feature this server does not offer: 501 */
+    MD_ERR_NOMEM,             /* allocation failed */
+    MD_ERR_INTERNAL,          /* a bug or an unexpected library failure */
+    MD_ERR_IO,                /* disk or database failure */
+    MD_ERR_UNAVAILABLE,       /* a dependency (database) is down: 503 */
+    MD_ERR_SYNTAX,            /* malformed request body: 400 invalidSyntax */
+    MD_ERR_FILTER,            /* malformed or unsupported filter: 400 invalidFilter */
+    MD_ERR_PATH,              /* malformed PATCH path: 400 invalidPath */
+    MD_ERR_NOTARGET,          /* PATCH path matched nothing where it must: 400 noTarget */
+    MD_ERR_VALUE,             /* a value of the wrong type or shape: 400 invalidValue */
+    MD_ERR_MUTABILITY,        /* write to a readOnly/immutable attribute: 400 mutability */
+    MD_ERR_UNIQUENESS,        /* unique attribute already taken: 409 uniqueness */
+    MD_ERR_TOOMANY,           /* too many results: 400 tooMany */
+    MD_ERR_NOTFOUND,          /* 404 */
+    MD_ERR_PRECONDITION,      /* If-Match failed: 412 */
+    MD_ERR_NOTMODIFIED,       /* If-None-Match matched: 304 */
+    MD_ERR_TOOLARGE,          /* body over the limit: 413 */
+    MD_ERR_UNAUTHORIZED,      /* 401 */
+    MD_ERR_FORBIDDEN,         /* 403 */
+    MD_ERR_METHOD,            /* 405 */
+    MD_ERR_UNSUPPORTED,       /* a feature this server does not offer: 501 */
     MD_ERR_UNSUPPORTED_MEDIA, /* 415 */
     MD_ERR__COUNT
 };

@@ -44,15 +44,15 @@ enum md_err json_parse_limited(const char *text, size_t len, size_t max_size, in
 
     *out = NULL;
     if (len > max_size)
-        return md_error_set(e, MD_ERR_TOOLARGE, "body of %zu bytes exceeds the limit of %zu",
-                            len, max_size);
+        return md_error_set(e, MD_ERR_TOOLARGE, "body of %zu bytes exceeds the limit of %zu", len,
+                            max_size);
     if (!depth_ok(text, len, max_depth, &where))
         return md_error_set(e, MD_ERR_SYNTAX, "JSON nested deeper than %d levels at offset %zu",
                             max_depth, where);
     v = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!v)
-        return md_error_set(e, MD_ERR_SYNTAX, "malformed JSON at line %d column %d: %s",
-                            jerr.line, jerr.column, jerr.text);
+        return md_error_set(e, MD_ERR_SYNTAX, "malformed JSON at line %d column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
     *out = v;
     return MD_OK;
 }

@@ -41,8 +41,8 @@ void http_server_stop(struct http_server *srv, int grace_ms);
  * SHA-256 is stored. *plain_out (heap, caller frees) is the only copy of the token, to be shown
  * once. id_out receives the token's id.
  */
-enum md_err http_token_create(struct store *s, const char *kind, const char *name,
-                              char **plain_out, char id_out[64], struct md_error *e);
+enum md_err http_token_create(struct store *s, const char *kind, const char *name, char **plain_out,
+                              char id_out[64], struct md_error *e);
 
 /*
  * Checks a presented token: found by hash, unrevoked, of the given kind, compared in constant

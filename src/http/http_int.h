@@ -14,7 +14,7 @@ struct MHD_Connection;
 struct http_req {
     struct MHD_Connection *conn;
     const char *method;
-    const char *url; /* the decoded path, without the query */
+    const char *url;  /* the decoded path, without the query */
     const char *body; /* NULL when empty */
     size_t body_len;
     bool body_too_large;

@@ -5,12 +5,12 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdio.h>
-#include <sys/socket.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
@@ -61,7 +61,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     for (char *r = s; *r; r++) {
         if (*r == '+') {
             *w++ = ' ';
-        } else if (*r == '%' && r[1] && r[2] && !(r[1] == '0' && r[2] == '0') && strchr("0123456789abcdefABCDEF", r[1]) &&
+        } else if (*r == '%' && r[1] && r[2] && !(r[1] == '0' && r[2] == '0') &&
+                   strchr("0123456789abcdefABCDEF", r[1]) &&
                    strchr("0123456789abcdefABCDEF", r[2])) {
             char hexs[3] = {r[1], r[2], '\0'};
             *w++ = (char)strtol(hexs, NULL, 16);
@@ -116,8 +117,8 @@ void http_resp_json(struct http_resp *resp, int status, const char *content_type
 /* A problem+json body (RFC 9457) for the routes that are not SCIM. */
 void http_resp_problem(struct http_resp *resp, int status, const char *title, const char *detail)
 {
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title,
-                          "status", status, "detail", detail ? detail : "");
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", title, "status",
+                          status, "detail", detail ? detail : "");
     http_resp_json(resp, status, "application/problem+json", p);
     json_decref(p);
 }
@@ -170,9 +171,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http_server *srv = cls;
     struct req_ctx *ctx = *con_cls;
@@ -284,15 +284,14 @@ enum md_err http_server_start(const struct http_config *cfg, struct http_server 
     srv->cfg = *cfg;
     srv->limits = scim_default_limits;
     srv->daemon = MHD_start_daemon(
-        flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)1024, MHD_OPTION_END);
     if (!srv->daemon) {
         free(srv);
-        return md_error_set(e, MD_ERR_IO, "cannot listen on %s:%u", cfg->host,
-                            (unsigned)cfg->port);
+        return md_error_set(e, MD_ERR_IO, "cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : cfg->port;

@@ -8,8 +8,8 @@
 
 #define TOKEN_RANDOM_BYTES 32
 
-enum md_err http_token_create(struct store *s, const char *kind, const char *name,
-                              char **plain_out, char id_out[64], struct md_error *e)
+enum md_err http_token_create(struct store *s, const char *kind, const char *name, char **plain_out,
+                              char id_out[64], struct md_error *e)
 {
     unsigned char raw[TOKEN_RANDOM_BYTES];
     char b64[64];

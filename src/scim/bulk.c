@@ -231,10 +231,8 @@ void scim_bulk_handle(struct scim_ctx *x)
     if (x->req->body_len > x->limits->max_bulk_payload) {
         md_error_set(&x->err, MD_ERR_TOOLARGE, "the bulk request exceeds maxPayloadSize %zu",
                      x->limits->max_bulk_payload);
-        {
-            scim_fail(x, MD_ERR_TOOLARGE);
-            return;
-        }
+        scim_fail(x, MD_ERR_TOOLARGE);
+        return;
     }
     body = scim_parse_body(x);
     if (!body)

@@ -22,8 +22,8 @@ static json_t *service_provider_config(struct scim_ctx *x)
         (json_int_t)x->limits->max_results, "changePassword", "supported", 0, "sort", "supported",
         1, "etag", "supported", 1, "authenticationSchemes", "type", "oauthbearertoken", "name",
         "OAuth Bearer Token", "description",
-        "A SCIM bearer token created with `mandate token create --kind scim`", "primary", 1,
-        "meta", "resourceType", "ServiceProviderConfig", "location", loc);
+        "A SCIM bearer token created with `mandate token create --kind scim`", "primary", 1, "meta",
+        "resourceType", "ServiceProviderConfig", "location", loc);
 }
 
 static json_t *list_of(json_t *resources)
@@ -46,49 +46,40 @@ void scim_discovery_handle(struct scim_ctx *x, const char *endpoint, const char 
     json_t *arr;
 
     if (strcasecmp(endpoint, "ServiceProviderConfig") == 0) {
-        if (id)
-            {
-                not_found(x, "endpoint", id);
-                return;
-            }
-        {
-            scim_reply(x, 200, service_provider_config(x));
+        if (id) {
+            not_found(x, "endpoint", id);
             return;
         }
+        scim_reply(x, 200, service_provider_config(x));
+        return;
     }
     if (strcasecmp(endpoint, "ResourceTypes") == 0) {
         for (int i = 0; scim_rtypes[i]; i++) {
-            if (id && strcasecmp(id, scim_rtypes[i]->id) == 0)
-                {
-                    scim_reply(x, 200, scim_rtype_to_json(scim_rtypes[i], base));
-                    return;
-                }
-        }
-        if (id)
-            {
-                not_found(x, "ResourceType", id);
+            if (id && strcasecmp(id, scim_rtypes[i]->id) == 0) {
+                scim_reply(x, 200, scim_rtype_to_json(scim_rtypes[i], base));
                 return;
             }
+        }
+        if (id) {
+            not_found(x, "ResourceType", id);
+            return;
+        }
         arr = json_array();
         for (int i = 0; scim_rtypes[i]; i++)
             json_array_append_new(arr, scim_rtype_to_json(scim_rtypes[i], base));
-        {
-            scim_reply(x, 200, list_of(arr));
-            return;
-        }
+        scim_reply(x, 200, list_of(arr));
+        return;
     }
     for (int i = 0; scim_schemas[i]; i++) {
-        if (id && strcasecmp(id, scim_schemas[i]->id) == 0)
-            {
-                scim_reply(x, 200, scim_schema_to_json(scim_schemas[i], base));
-                return;
-            }
-    }
-    if (id)
-        {
-            not_found(x, "Schema", id);
+        if (id && strcasecmp(id, scim_schemas[i]->id) == 0) {
+            scim_reply(x, 200, scim_schema_to_json(scim_schemas[i], base));
             return;
         }
+    }
+    if (id) {
+        not_found(x, "Schema", id);
+        return;
+    }
     arr = json_array();
     for (int i = 0; scim_schemas[i]; i++)
         json_array_append_new(arr, scim_schema_to_json(scim_schemas[i], base));

@@ -46,9 +46,9 @@ struct filter_path {
 
 struct filter_value {
     enum filter_vtype type;
-    char *str;   /* FVAL_STRING: unescaped text; FVAL_NUMBER: the literal as written */
-    double num;  /* FVAL_NUMBER */
-    bool b;      /* FVAL_BOOL */
+    char *str;  /* FVAL_STRING: unescaped text; FVAL_NUMBER: the literal as written */
+    double num; /* FVAL_NUMBER */
+    bool b;     /* FVAL_BOOL */
 };
 
 struct filter_node {
@@ -99,7 +99,7 @@ void scim_patch_path_free(struct scim_patch_path *p);
  * gt/ge/lt/le on booleans are false.
  * scope: for paths inside a VALPATH, the element is the object; the matcher handles that itself.
  */
-bool scim_filter_match(const struct filter_node *f, const json_t *obj,
-                       const struct scim_rtype *rt, bool case_exact_default);
+bool scim_filter_match(const struct filter_node *f, const json_t *obj, const struct scim_rtype *rt,
+                       bool case_exact_default);
 
 #endif

@@ -32,8 +32,9 @@ static enum md_err add_one(struct scim_members_ctx *m, const json_t *el, struct 
     if (json_is_object(el) && !display)
         display = json_istr(el, "displayName"); /* Microsoft's test collection sends this */
     if (!id || !*id || strlen(id) >= 64)
-        return md_error_set(e, MD_ERR_VALUE, "a member needs a \"value\" holding the id of a "
-                                             "User or Group");
+        return md_error_set(e, MD_ERR_VALUE,
+                            "a member needs a \"value\" holding the id of a "
+                            "User or Group");
     /* The type a client declares is a hint; what the id names decides. */
     if (!type || !cstr_ieq(type, "Group")) {
         rc = store_res_exists(m->x->conn, STORE_USERS, id, &exists, e);
@@ -114,8 +115,8 @@ static int collect_match(void *ctx, const struct store_member *mem)
  */
 static const char *value_eq(const struct filter_node *f)
 {
-    if (f->kind != FILTER_CMP || f->op != FOP_EQ || f->value.type != FVAL_STRING ||
-        f->path.urn || f->path.sub || !cstr_ieq(f->path.attr, "value"))
+    if (f->kind != FILTER_CMP || f->op != FOP_EQ || f->value.type != FVAL_STRING || f->path.urn ||
+        f->path.sub || !cstr_ieq(f->path.attr, "value"))
         return NULL;
     return f->value.str;
 }

@@ -199,7 +199,8 @@ void scim_attr_list_free(struct scim_attr_list *l)
     free(l);
 }
 
-bool scim_attr_list_names(const struct scim_attr_list *l, const char *attr)
+/* Does l name attr (a core attribute), whole or, unless whole_only, through a sub-attribute? */
+static bool list_names(const struct scim_attr_list *l, const char *attr, bool whole_only)
 {
     size_t i;
 
@@ -207,24 +208,20 @@ bool scim_attr_list_names(const struct scim_attr_list *l, const char *attr)
         return false;
     for (i = 0; i < l->n; i++) {
         const struct attr_ref *r = &l->refs[i];
-        if (r->attr && !r->extension && cstr_ieq(r->attr->name, attr))
+        if (r->attr && !r->extension && (!whole_only || !r->sub) && cstr_ieq(r->attr->name, attr))
             return true;
     }
     return false;
 }
 
+bool scim_attr_list_names(const struct scim_attr_list *l, const char *attr)
+{
+    return list_names(l, attr, false);
+}
+
 bool scim_attr_list_names_whole(const struct scim_attr_list *l, const char *attr)
 {
-    size_t i;
-
-    if (!l || !attr)
-        return false;
-    for (i = 0; i < l->n; i++) {
-        const struct attr_ref *r = &l->refs[i];
-        if (r->attr && !r->extension && !r->sub && cstr_ieq(r->attr->name, attr))
-            return true;
-    }
-    return false;
+    return list_names(l, attr, true);
 }
 
 /* ---- Matching ---- */

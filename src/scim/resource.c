@@ -162,9 +162,9 @@ static enum md_err lists_from_query(struct scim_ctx *x, const struct scim_rtype 
 static void columns_from_doc(const struct scim_rtype *rt, const json_t *doc, struct store_row *row)
 {
     const json_t *active = json_object_get(doc, "active");
-    row->user_name = rt == &scim_rtype_user ? (char *)(uintptr_t)json_string_value(
-                                                  json_object_get(doc, "userName"))
-                                            : NULL;
+    row->user_name = rt == &scim_rtype_user
+                         ? (char *)(uintptr_t)json_string_value(json_object_get(doc, "userName"))
+                         : NULL;
     row->display_name = (char *)(uintptr_t)json_string_value(json_object_get(doc, "displayName"));
     row->external_id = (char *)(uintptr_t)json_string_value(json_object_get(doc, "externalId"));
     /* A user without "active" is taken as active, as identity providers treat it. */
@@ -247,11 +247,10 @@ static void handle_get(struct scim_ctx *x, const struct scim_rtype *rt, const ch
     enum md_err rc;
 
     memset(&row, 0, sizeof row);
-    if (lists_from_query(x, rt, &l))
-        {
-            scim_fail(x, x->err.code);
-            return;
-        }
+    if (lists_from_query(x, rt, &l)) {
+        scim_fail(x, x->err.code);
+        return;
+    }
     rc = store_res_get(x->conn, scim_kind(rt), id, &row, &x->err);
     if (rc == MD_ERR_NOTFOUND) {
         not_found(x, rt, id);
@@ -275,11 +274,10 @@ static void handle_create(struct scim_ctx *x, const struct scim_rtype *rt)
     enum md_err rc;
 
     memset(&row, 0, sizeof row);
-    if (lists_from_query(x, rt, &l))
-        {
-            scim_fail(x, x->err.code);
-            return;
-        }
+    if (lists_from_query(x, rt, &l)) {
+        scim_fail(x, x->err.code);
+        return;
+    }
     body = scim_parse_body(x);
     if (!body)
         goto out;
@@ -318,6 +316,56 @@ out:
     lists_free(&l);
 }
 
+/*
+ * The first steps of every change to an existing resource: open the write transaction, load
+ * the current row, and check If-Match. On MD_ERR_NOTFOUND the response is already set (404);
+ * on any error the transaction is rolled back.
+ */
+static enum md_err begin_change(struct scim_ctx *x, const struct scim_rtype *rt, const char *id,
+                                struct store_row *cur)
+{
+    enum md_err rc = store_begin(x->conn, &x->err);
+    if (rc)
+        return rc;
+    rc = store_res_get(x->conn, scim_kind(rt), id, cur, &x->err);
+    if (rc == MD_ERR_NOTFOUND)
+        not_found(x, rt, id);
+    else if (rc == MD_OK)
+        rc = check_if_match(x, cur->version);
+    if (rc)
+        store_rollback(x->conn);
+    return rc;
+}
+
+/*
+ * Writes doc as the new state of cur's resource: its indexed columns, lastModified and the next
+ * version (into row, whose doc text the caller frees).
+ */
+static enum md_err save_doc(struct scim_ctx *x, const struct scim_rtype *rt,
+                            const struct store_row *cur, const json_t *doc, struct store_row *row)
+{
+    snprintf(row->id, sizeof row->id, "%s", cur->id);
+    columns_from_doc(rt, doc, row);
+    row->doc = json_dump_compact(doc);
+    if (!row->doc)
+        return md_error_set(&x->err, MD_ERR_NOMEM, "out of memory");
+    row->created_ms = cur->created_ms;
+    row->modified_ms = time_now_ms();
+    return store_res_update(x->conn, scim_kind(rt), row, cur->version, &row->version, &x->err);
+}
+
+/* Ends a change: commits when rc is MD_OK, else rolls back and answers with the error. */
+static enum md_err end_change(struct scim_ctx *x, enum md_err rc)
+{
+    if (rc == MD_OK)
+        rc = store_commit(x->conn, &x->err);
+    if (rc) {
+        store_rollback(x->conn);
+        scim_fail(x, rc);
+    }
+    return rc;
+}
+
 static void handle_replace(struct scim_ctx *x, const struct scim_rtype *rt, const char *id)
 {
     json_t *body = NULL, *doc = NULL;
@@ -327,55 +375,33 @@ static void handle_replace(struct scim_ctx *x, const struct scim_rtype *rt, cons
 
     memset(&cur, 0, sizeof cur);
     memset(&row, 0, sizeof row);
-    if (lists_from_query(x, rt, &l))
-        {
-            scim_fail(x, x->err.code);
-            return;
-        }
+    if (lists_from_query(x, rt, &l)) {
+        scim_fail(x, x->err.code);
+        return;
+    }
     body = scim_parse_body(x);
     if (!body)
         goto out;
     rc = scim_resource_from_json(rt, body, &doc, &x->err);
-    if (rc)
-        goto fail;
-    if ((rc = store_begin(x->conn, &x->err)))
-        goto fail;
-    rc = store_res_get(x->conn, scim_kind(rt), id, &cur, &x->err);
-    if (rc == MD_ERR_NOTFOUND) {
-        store_rollback(x->conn);
-        not_found(x, rt, id);
+    if (rc) {
+        scim_fail(x, rc);
         goto out;
     }
-    if (rc == MD_OK)
-        rc = check_if_match(x, cur.version);
-    if (rc)
-        goto rollback;
-    snprintf(row.id, sizeof row.id, "%s", cur.id);
-    columns_from_doc(rt, doc, &row);
-    row.doc = json_dump_compact(doc);
-    row.created_ms = cur.created_ms;
-    row.modified_ms = time_now_ms();
-    if (!row.doc) {
-        rc = MD_ERR_NOMEM;
-        goto rollback;
+    rc = begin_change(x, rt, id, &cur);
+    if (rc) {
+        if (rc != MD_ERR_NOTFOUND)
+            scim_fail(x, rc);
+        goto out;
     }
-    rc = store_res_update(x->conn, scim_kind(rt), &row, cur.version, &row.version, &x->err);
+    rc = save_doc(x, rt, &cur, doc, &row);
     /* PUT replaces the whole resource, members included. */
     if (rc == MD_OK && rt == &scim_rtype_group) {
         rc = store_member_clear(x->conn, row.id, &x->err);
         if (rc == MD_OK)
             rc = add_body_members(x, row.id, body);
     }
-    if (rc == MD_OK)
-        rc = store_commit(x->conn, &x->err);
-    if (rc)
-        goto rollback;
-    reply_resource(x, rt, 200, &row, &l);
-    goto out;
-rollback:
-    store_rollback(x->conn);
-fail:
-    scim_fail(x, rc);
+    if (end_change(x, rc) == MD_OK)
+        reply_resource(x, rt, 200, &row, &l);
 out:
     store_row_free(&cur);
     free(row.doc);
@@ -427,50 +453,31 @@ static void handle_patch(struct scim_ctx *x, const struct scim_rtype *rt, const 
 
     memset(&cur, 0, sizeof cur);
     memset(&row, 0, sizeof row);
-    if (lists_from_query(x, rt, &l))
-        {
-            scim_fail(x, x->err.code);
-            return;
-        }
+    if (lists_from_query(x, rt, &l)) {
+        scim_fail(x, x->err.code);
+        return;
+    }
     body = scim_parse_body(x);
     if (!body)
         goto out;
-    if ((rc = store_begin(x->conn, &x->err)))
-        goto fail;
-    rc = store_res_get(x->conn, scim_kind(rt), id, &cur, &x->err);
-    if (rc == MD_ERR_NOTFOUND) {
-        store_rollback(x->conn);
-        not_found(x, rt, id);
+    rc = begin_change(x, rt, id, &cur);
+    if (rc) {
+        if (rc != MD_ERR_NOTFOUND)
+            scim_fail(x, rc);
         goto out;
     }
-    if (rc == MD_OK)
-        rc = check_if_match(x, cur.version);
-    if (rc == MD_OK)
-        rc = check_id_unchanged(x, body, id);
+    rc = check_id_unchanged(x, body, id);
     if (rc == MD_OK)
         rc = json_parse_limited(cur.doc, strlen(cur.doc), (size_t)64 << 20, 64, &doc, &x->err);
-    if (rc)
-        goto rollback;
     scim_members_callbacks(&mctx, &cb);
-    rc = scim_patch_apply(rt, doc, body, rt == &scim_rtype_group ? &cb : NULL, &x->err);
+    if (rc == MD_OK)
+        rc = scim_patch_apply(rt, doc, body, rt == &scim_rtype_group ? &cb : NULL, &x->err);
     if (rc == MD_OK)
         rc = check_required(x, rt, doc);
-    if (rc)
-        goto rollback;
-    snprintf(row.id, sizeof row.id, "%s", cur.id);
-    columns_from_doc(rt, doc, &row);
-    row.doc = json_dump_compact(doc);
-    row.created_ms = cur.created_ms;
-    row.modified_ms = time_now_ms();
-    if (!row.doc) {
-        rc = MD_ERR_NOMEM;
-        goto rollback;
-    }
-    rc = store_res_update(x->conn, scim_kind(rt), &row, cur.version, &row.version, &x->err);
     if (rc == MD_OK)
-        rc = store_commit(x->conn, &x->err);
-    if (rc)
-        goto rollback;
+        rc = save_doc(x, rt, &cur, doc, &row);
+    if (end_change(x, rc) != MD_OK)
+        goto out;
     /*
      * 204 unless the client asked for attributes: identity providers do not read the body,
      * and rendering a large group on every membership change would make it cost O(members).
@@ -481,11 +488,6 @@ static void handle_patch(struct scim_ctx *x, const struct scim_rtype *rt, const 
         x->resp->status = 204;
         scim_etag(row.version, x->resp->etag);
     }
-    goto out;
-rollback:
-    store_rollback(x->conn);
-fail:
-    scim_fail(x, rc);
 out:
     store_row_free(&cur);
     free(row.doc);
@@ -538,28 +540,14 @@ static void handle_delete(struct scim_ctx *x, const struct scim_rtype *rt, const
     enum md_err rc;
 
     memset(&cur, 0, sizeof cur);
-    if ((rc = store_begin(x->conn, &x->err)))
-        goto fail;
-    rc = store_res_get(x->conn, scim_kind(rt), id, &cur, &x->err);
-    if (rc == MD_ERR_NOTFOUND) {
-        store_rollback(x->conn);
-        not_found(x, rt, id);
+    rc = begin_change(x, rt, id, &cur);
+    if (rc) {
+        if (rc != MD_ERR_NOTFOUND)
+            scim_fail(x, rc);
         goto out;
     }
-    if (rc == MD_OK)
-        rc = check_if_match(x, cur.version);
-    if (rc == MD_OK)
-        rc = delete_and_touch_groups(x, rt, id);
-    if (rc == MD_OK)
-        rc = store_commit(x->conn, &x->err);
-    if (rc) {
-        store_rollback(x->conn);
-        goto fail;
-    }
-    x->resp->status = 204;
-    goto out;
-fail:
-    scim_fail(x, rc);
+    if (end_change(x, delete_and_touch_groups(x, rt, id)) == MD_OK)
+        x->resp->status = 204;
 out:
     store_row_free(&cur);
 }
@@ -661,8 +649,7 @@ static void list(struct scim_ctx *x, const struct scim_rtype *rt, struct list_pa
             goto fail;
         if ((rc = lists_parse(x, &scim_rtype_group, p->attrs, p->excluded, &lg)))
             goto fail;
-        ru = query_type(x, &scim_rtype_user, f, p, p->start_index, p->count, &l, resources,
-                        &total);
+        ru = query_type(x, &scim_rtype_user, f, p, p->start_index, p->count, &l, resources, &total);
         if (ru && ru != MD_ERR_FILTER) {
             lists_free(&lg);
             rc = ru;
@@ -718,11 +705,10 @@ static void handle_list(struct scim_ctx *x, const struct scim_rtype *rt)
     rc = parse_int_param(x, "startIndex", scim_query_param(x, "startIndex"), &p.start_index);
     if (rc == MD_OK)
         rc = parse_int_param(x, "count", scim_query_param(x, "count"), &p.count);
-    if (rc)
-        {
-            scim_fail(x, rc);
-            return;
-        }
+    if (rc) {
+        scim_fail(x, rc);
+        return;
+    }
     list(x, rt, &p);
 }
 
@@ -808,8 +794,8 @@ void scim_search_handle(struct scim_ctx *x, const struct scim_rtype *rt)
     if (rc == MD_OK)
         rc = join_list(x, json_object_iget(body, "attributes"), "attributes", &ab, &p.attrs);
     if (rc == MD_OK)
-        rc = join_list(x, json_object_iget(body, "excludedAttributes"), "excludedAttributes",
-                       &eb, &p.excluded);
+        rc = join_list(x, json_object_iget(body, "excludedAttributes"), "excludedAttributes", &eb,
+                       &p.excluded);
     if (rc)
         scim_fail(x, rc);
     else
@@ -829,11 +815,10 @@ void scim_resource_handle(struct scim_ctx *x, const struct scim_rtype *rt, const
             handle_list(x, rt);
         return;
     }
-    if (!id_ok(id))
-        {
-            not_found(x, rt, id);
-            return;
-        }
+    if (!id_ok(id)) {
+        not_found(x, rt, id);
+        return;
+    }
     if (strcmp(m, "GET") == 0)
         handle_get(x, rt, id);
     else if (strcmp(m, "PUT") == 0)

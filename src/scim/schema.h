@@ -25,7 +25,8 @@
 #define SCIM_URN_RESOURCETYPE "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
 #define SCIM_URN_SCHEMA "urn:ietf:params:scim:schemas:core:2.0:Schema"
 /* Entra ID sends this extra schema on groups; it carries nothing we store. */
-#define SCIM_URN_ADSCIM_GROUP "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+#define SCIM_URN_ADSCIM_GROUP                                                                      \
+    "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
 enum scim_type {
     SCIM_T_STRING,
@@ -38,7 +39,12 @@ enum scim_type {
     SCIM_T_COMPLEX,
 };
 
-enum scim_mutability { SCIM_MUT_READWRITE, SCIM_MUT_READONLY, SCIM_MUT_IMMUTABLE, SCIM_MUT_WRITEONLY };
+enum scim_mutability {
+    SCIM_MUT_READWRITE,
+    SCIM_MUT_READONLY,
+    SCIM_MUT_IMMUTABLE,
+    SCIM_MUT_WRITEONLY
+};
 enum scim_returned { SCIM_RET_DEFAULT, SCIM_RET_ALWAYS, SCIM_RET_NEVER, SCIM_RET_REQUEST };
 enum scim_uniqueness { SCIM_UNIQ_NONE, SCIM_UNIQ_SERVER, SCIM_UNIQ_GLOBAL };
 

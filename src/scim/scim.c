@@ -160,98 +160,79 @@ static bool split_path(const char *path, char *first, size_t first_sz, char *sec
 
 static void method_not_allowed(struct scim_ctx *x, const char *allow)
 {
-    md_error_set(&x->err, MD_ERR_METHOD, "%s is not supported here; use %s", x->req->method,
-                 allow);
+    md_error_set(&x->err, MD_ERR_METHOD, "%s is not supported here; use %s", x->req->method, allow);
     scim_fail(x, MD_ERR_METHOD);
     snprintf(x->resp->allow, sizeof x->resp->allow, "%s", allow);
 }
+
+/* Is method one of the comma-separated list allow ("GET, POST")? */
+static bool method_in(const char *method, const char *allow)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n) {
+        if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    }
+    return false;
+}
+
+enum endpoint { EP_NONE, EP_RESOURCE, EP_SEARCH, EP_BULK, EP_DISCOVERY, EP_ME };
 
 static void route(struct scim_ctx *x)
 {
     char first[64], second[512];
     bool extra;
-    const char *m = x->req->method;
     const struct scim_rtype *rt = NULL;
+    enum endpoint ep = EP_NONE;
+    const char *allow = "";
 
-    if (!split_path(x->req->path, first, sizeof first, second, sizeof second, &extra) || extra) {
+    if (split_path(x->req->path, first, sizeof first, second, sizeof second, &extra) && !extra) {
+        if (strcasecmp(first, "Users") == 0)
+            rt = &scim_rtype_user;
+        else if (strcasecmp(first, "Groups") == 0)
+            rt = &scim_rtype_group;
+        if (rt && strcmp(second, ".search") == 0)
+            ep = EP_SEARCH, allow = "POST";
+        else if (rt)
+            ep = EP_RESOURCE, allow = second[0] ? "GET, PUT, PATCH, DELETE" : "GET, POST";
+        else if (strcmp(first, ".search") == 0 && !second[0])
+            ep = EP_SEARCH, allow = "POST";
+        else if (strcasecmp(first, "Bulk") == 0 && !second[0])
+            ep = EP_BULK, allow = "POST";
+        else if (strcasecmp(first, "ServiceProviderConfig") == 0 ||
+                 strcasecmp(first, "ResourceTypes") == 0 || strcasecmp(first, "Schemas") == 0)
+            ep = EP_DISCOVERY, allow = "GET";
+        else if (strcasecmp(first, "Me") == 0)
+            ep = EP_ME;
+    }
+    if (ep == EP_NONE) {
         md_error_set(&x->err, MD_ERR_NOTFOUND, "no such endpoint");
         scim_fail(x, MD_ERR_NOTFOUND);
         return;
     }
-    if (strcasecmp(first, "Users") == 0)
-        rt = &scim_rtype_user;
-    else if (strcasecmp(first, "Groups") == 0)
-        rt = &scim_rtype_group;
-
-    if (rt) {
-        if (strcmp(second, ".search") == 0) {
-            if (strcmp(m, "POST") != 0)
-                {
-                    method_not_allowed(x, "POST");
-                    return;
-                }
-            {
-                scim_search_handle(x, rt);
-                return;
-            }
-        }
-        if (!second[0] && strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0)
-            {
-                method_not_allowed(x, "GET, POST");
-                return;
-            }
-        if (second[0] && strcmp(m, "GET") != 0 && strcmp(m, "PUT") != 0 &&
-            strcmp(m, "PATCH") != 0 && strcmp(m, "DELETE") != 0)
-            {
-                method_not_allowed(x, "GET, PUT, PATCH, DELETE");
-                return;
-            }
-        {
-            scim_resource_handle(x, rt, second[0] ? second : NULL);
-            return;
-        }
-    }
-    if (strcmp(first, ".search") == 0 && !second[0]) {
-        if (strcmp(m, "POST") != 0)
-            {
-                method_not_allowed(x, "POST");
-                return;
-            }
-        {
-            scim_search_handle(x, NULL);
-            return;
-        }
-    }
-    if (strcasecmp(first, "Bulk") == 0 && !second[0]) {
-        if (strcmp(m, "POST") != 0)
-            {
-                method_not_allowed(x, "POST");
-                return;
-            }
-        {
-            scim_bulk_handle(x);
-            return;
-        }
-    }
-    if (strcasecmp(first, "ServiceProviderConfig") == 0 || strcasecmp(first, "ResourceTypes") == 0 ||
-        strcasecmp(first, "Schemas") == 0) {
-        if (strcmp(m, "GET") != 0)
-            {
-                method_not_allowed(x, "GET");
-                return;
-            }
-        {
-            scim_discovery_handle(x, first, second[0] ? second : NULL);
-            return;
-        }
-    }
-    if (strcasecmp(first, "Me") == 0) {
+    if (ep == EP_ME) {
         md_error_set(&x->err, MD_ERR_UNSUPPORTED, "/Me is not supported: tokens are not users");
         scim_fail(x, MD_ERR_UNSUPPORTED);
         return;
     }
-    md_error_set(&x->err, MD_ERR_NOTFOUND, "no such endpoint");
-    scim_fail(x, MD_ERR_NOTFOUND);
+    if (!method_in(x->req->method, allow)) {
+        method_not_allowed(x, allow);
+        return;
+    }
+    switch (ep) {
+    case EP_RESOURCE:
+        scim_resource_handle(x, rt, second[0] ? second : NULL);
+        break;
+    case EP_SEARCH:
+        scim_search_handle(x, rt);
+        break;
+    case EP_BULK:
+        scim_bulk_handle(x);
+        break;
+    default:
+        scim_discovery_handle(x, first, second[0] ? second : NULL);
+        break;
+    }
 }
 
 void scim_handle(const struct scim_request *req, struct scim_response *resp)

@@ -25,9 +25,9 @@ struct scim_limits {
 extern const struct scim_limits scim_default_limits;
 
 struct scim_request {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* below the base URL: "/Users/2819c223", "/Users/", "/users" */
-    const char *body;    /* may be NULL */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* below the base URL: "/Users/2819c223", "/Users/", "/users" */
+    const char *body;   /* may be NULL */
     size_t body_len;
     const char *content_type; /* NULL when absent */
     const char *if_match;
@@ -43,10 +43,10 @@ struct scim_request {
 
 struct scim_response {
     int status;
-    json_t *body;      /* owned; NULL for no body */
+    json_t *body; /* owned; NULL for no body */
     char location[512];
-    char etag[80];     /* W/"<version>" or "" */
-    char allow[64];    /* for 405 */
+    char etag[80];  /* W/"<version>" or "" */
+    char allow[64]; /* for 405 */
 };
 
 /* Handles one request; never fails (errors become SCIM Error responses). */

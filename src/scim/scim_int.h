@@ -17,7 +17,7 @@ struct scim_bulk_ids;
 struct scim_ctx {
     const struct scim_request *req;
     struct scim_response *resp;
-    struct store_conn *conn;        /* acquired for the request */
+    struct store_conn *conn; /* acquired for the request */
     const struct scim_limits *limits;
     struct scim_bulk_ids *bulk_ids; /* within /Bulk, else NULL */
     struct md_error err;

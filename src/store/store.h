@@ -91,8 +91,8 @@ enum md_err store_res_get(struct store_conn *c, enum store_kind k, const char *i
                           struct store_row *out, struct md_error *e);
 
 /* *exists tells whether a resource of kind k with this id exists. */
-enum md_err store_res_exists(struct store_conn *c, enum store_kind k, const char *id,
-                             bool *exists, struct md_error *e);
+enum md_err store_res_exists(struct store_conn *c, enum store_kind k, const char *id, bool *exists,
+                             struct md_error *e);
 
 /* ---- Queries: a predicate tree that a backend compiles to SQL with bound parameters ---- */
 
@@ -197,8 +197,8 @@ enum md_err store_member_add(struct store_conn *c, const char *group_id, const c
                              enum store_member_type type, const char *display, bool *added,
                              struct md_error *e);
 /* Removes one member; *removed false when it was not a member. */
-enum md_err store_member_remove(struct store_conn *c, const char *group_id,
-                                const char *member_id, bool *removed, struct md_error *e);
+enum md_err store_member_remove(struct store_conn *c, const char *group_id, const char *member_id,
+                                bool *removed, struct md_error *e);
 /* Removes every member of the group. */
 enum md_err store_member_clear(struct store_conn *c, const char *group_id, struct md_error *e);
 enum md_err store_member_has(struct store_conn *c, const char *group_id, const char *member_id,
@@ -222,9 +222,9 @@ enum md_err store_member_groups(struct store_conn *c, const char *member_id, sto
 
 struct store_token {
     char id[64];
-    char kind[16];   /* "scim", later "admin", "agent" */
+    char kind[16]; /* "scim", later "admin", "agent" */
     char name[128];
-    char hash[65];   /* lowercase hex SHA-256 of the token */
+    char hash[65]; /* lowercase hex SHA-256 of the token */
     int64_t created_ms;
     int64_t last_used_ms; /* 0 when never used */
     bool revoked;
