@@ -111,6 +111,7 @@ enum md_err store_open(const char *url, int pool_size, struct store **out, struc
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->watch_mu, NULL);
 
     err = ops->open(s, target, e);
     if (err)
@@ -130,6 +131,7 @@ out:
         else {
             pthread_cond_destroy(&s->cv);
             pthread_mutex_destroy(&s->mu);
+            pthread_mutex_destroy(&s->watch_mu);
             free(s);
         }
     }
@@ -149,6 +151,7 @@ void store_close(struct store *s)
     assert(s->n_idle == s->n_open);
     while ((c = s->idle) != NULL) {
         s->idle = c->next_idle;
+        free(c->pending);
         s->ops->conn_close(c);
     }
     s->n_idle = 0;
@@ -156,6 +159,7 @@ void store_close(struct store *s)
     s->ops->close(s);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->watch_mu);
     free(s);
 }
 
@@ -231,6 +235,7 @@ void store_release(struct store_conn *c)
         log_warn("event=store_release_open_tx msg=\"transaction rolled back at release\"");
         s->ops->rollback(c);
     }
+    store__feed_discard(c);
     pthread_mutex_lock(&s->mu);
     c->next_idle = s->idle;
     s->idle = c;
@@ -244,15 +249,50 @@ enum md_err store_begin(struct store_conn *c, struct md_error *e)
     return c->store->ops->begin(c, e);
 }
 
+/* The changes are announced inside the transaction, and told to this node once it commits. */
 enum md_err store_commit(struct store_conn *c, struct md_error *e)
 {
-    return c->store->ops->commit(c, e);
+    enum md_err rc = store__feed_announce(c, e);
+    if (rc == MD_OK)
+        rc = c->store->ops->commit(c, e);
+    if (rc == MD_OK)
+        store__feed_committed(c);
+    else
+        store__feed_discard(c);
+    return rc;
 }
 
 void store_rollback(struct store_conn *c)
 {
-    if (c)
+    if (c) {
         c->store->ops->rollback(c);
+        store__feed_discard(c);
+    }
+}
+
+/*
+ * A change runs in the caller's transaction, or in one of its own, so that it is announced
+ * by a commit like every other. own tells auto_end which it was.
+ */
+static enum md_err auto_begin(struct store_conn *c, bool *own, struct md_error *e)
+{
+    *own = !c->store->ops->in_tx(c);
+    return *own ? store_begin(c, e) : MD_OK;
+}
+
+static enum md_err auto_end(struct store_conn *c, bool own, enum md_err rc, struct md_error *e)
+{
+    if (!own)
+        return rc;
+    if (rc == MD_OK)
+        return store_commit(c, e);
+    store_rollback(c);
+    return rc;
+}
+
+static enum store_change_kind change_kind(enum store_kind k)
+{
+    return k == STORE_USERS ? STORE_CHANGE_USER : STORE_CHANGE_GROUP;
 }
 
 void store_row_free(struct store_row *r)
@@ -300,45 +340,77 @@ static enum md_err not_found(enum store_kind k, struct md_error *e)
 enum md_err store_res_insert(struct store_conn *c, enum store_kind k, const struct store_row *r,
                              struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!kind_ok(k))
         return bad_kind(e);
     if (!id_ok(r->id))
         return bad_id(e);
     if (k == STORE_USERS && (!r->user_name || !r->user_name[0]))
         return md_error_set(e, MD_ERR_VALUE, "a User needs a userName");
-    return c->store->ops->res_insert(c, k, r, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->res_insert(c, k, r, e);
+    if (rc == MD_OK)
+        store__feed_record(c, change_kind(k), r->id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_res_update(struct store_conn *c, enum store_kind k, const struct store_row *r,
                              int64_t expect_version, int64_t *new_version, struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!kind_ok(k))
         return bad_kind(e);
     if (!id_ok(r->id))
         return not_found(k, e);
     if (k == STORE_USERS && (!r->user_name || !r->user_name[0]))
         return md_error_set(e, MD_ERR_VALUE, "a User needs a userName");
-    return c->store->ops->res_update(c, k, r, expect_version, new_version, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->res_update(c, k, r, expect_version, new_version, e);
+    if (rc == MD_OK)
+        store__feed_record(c, change_kind(k), r->id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_res_touch(struct store_conn *c, enum store_kind k, const char *id,
                             int64_t modified_ms, int64_t *new_version, struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!kind_ok(k))
         return bad_kind(e);
     if (!id_ok(id))
         return not_found(k, e);
-    return c->store->ops->res_touch(c, k, id, modified_ms, new_version, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->res_touch(c, k, id, modified_ms, new_version, e);
+    if (rc == MD_OK)
+        store__feed_record(c, change_kind(k), id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_res_delete(struct store_conn *c, enum store_kind k, const char *id,
                              struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!kind_ok(k))
         return bad_kind(e);
     if (!id_ok(id))
         return not_found(k, e);
-    return c->store->ops->res_delete(c, k, id, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->res_delete(c, k, id, e);
+    if (rc == MD_OK)
+        store__feed_record(c, change_kind(k), id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_res_get(struct store_conn *c, enum store_kind k, const char *id,
@@ -378,28 +450,52 @@ enum md_err store_member_add(struct store_conn *c, const char *group_id, const c
                              enum store_member_type type, const char *display, bool *added,
                              struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     *added = false;
     if (!id_ok(group_id) || !id_ok(member_id))
         return bad_id(e);
     if (type != STORE_MEMBER_USER && type != STORE_MEMBER_GROUP)
         return md_error_set(e, MD_ERR_VALUE, "unknown member type");
-    return c->store->ops->member_add(c, group_id, member_id, type, display, added, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->member_add(c, group_id, member_id, type, display, added, e);
+    if (rc == MD_OK && *added)
+        store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_member_remove(struct store_conn *c, const char *group_id, const char *member_id,
                                 bool *removed, struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     *removed = false;
     if (!id_ok(group_id) || !id_ok(member_id))
         return MD_OK;
-    return c->store->ops->member_remove(c, group_id, member_id, removed, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->member_remove(c, group_id, member_id, removed, e);
+    if (rc == MD_OK && *removed)
+        store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_member_clear(struct store_conn *c, const char *group_id, struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!id_ok(group_id))
         return MD_OK;
-    return c->store->ops->member_clear(c, group_id, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->member_clear(c, group_id, e);
+    if (rc == MD_OK)
+        store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_member_has(struct store_conn *c, const char *group_id, const char *member_id,
@@ -432,13 +528,21 @@ enum md_err store_member_groups(struct store_conn *c, const char *member_id, sto
 enum md_err store_token_insert(struct store_conn *c, const struct store_token *t,
                                struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!id_ok(t->id) || !t->kind[0] || !t->hash[0])
         return md_error_set(e, MD_ERR_VALUE, "a token needs an id, a kind and a hash");
     if (strnlen(t->kind, sizeof t->kind) == sizeof t->kind ||
         strnlen(t->name, sizeof t->name) == sizeof t->name ||
         strnlen(t->hash, sizeof t->hash) == sizeof t->hash)
         return md_error_set(e, MD_ERR_VALUE, "a token field is not terminated");
-    return c->store->ops->token_insert(c, t, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->token_insert(c, t, e);
+    if (rc == MD_OK)
+        store__feed_record(c, STORE_CHANGE_TOKEN, t->id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_token_find(struct store_conn *c, const char *hash, struct store_token *out,
@@ -457,9 +561,17 @@ enum md_err store_token_list(struct store_conn *c, store_token_fn fn, void *ctx,
 
 enum md_err store_token_revoke(struct store_conn *c, const char *id, struct md_error *e)
 {
+    bool own;
+    enum md_err rc;
+
     if (!id_ok(id))
         return md_error_set(e, MD_ERR_NOTFOUND, "token not found");
-    return c->store->ops->token_revoke(c, id, e);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->token_revoke(c, id, e);
+    if (rc == MD_OK)
+        store__feed_record(c, STORE_CHANGE_TOKEN, id);
+    return auto_end(c, own, rc, e);
 }
 
 enum md_err store_token_touch(struct store_conn *c, const char *id, int64_t when_ms,

@@ -247,4 +247,37 @@ enum md_err store_token_touch(struct store_conn *c, const char *id, int64_t when
 enum md_err store_token_count(struct store_conn *c, const char *kind, int64_t *n,
                               struct md_error *e);
 
+/* ---- Change feed ----
+ *
+ * Every committed change to users, groups, memberships and tokens is announced to the
+ * subscribers of every node that shares the database: in-process for SQLite, and through
+ * LISTEN/NOTIFY (with a polled change counter as a fallback) for PostgreSQL. Caches subscribe
+ * here rather than each inventing its own invalidation. A node hears its own changes when
+ * store_commit returns, before the caller answers its request; other nodes' changes within the
+ * backend's bound (about a second for PostgreSQL).
+ */
+enum store_change_kind {
+    STORE_CHANGE_ALL,     /* anything may have changed (missed notifications): drop caches */
+    STORE_CHANGE_USER,    /* a user was created, replaced, patched or deleted */
+    STORE_CHANGE_GROUP,   /* a group was created, changed or deleted */
+    STORE_CHANGE_MEMBERS, /* a group's member list changed (id: the group) */
+    STORE_CHANGE_TOKEN,   /* a token was created or revoked */
+};
+
+struct store_change {
+    enum store_change_kind kind;
+    char id[64]; /* "" for STORE_CHANGE_ALL */
+};
+
+/*
+ * fn runs on the committing thread or on the backend's listener thread: it must be quick,
+ * thread-safe and must not call the store. At most STORE_WATCHERS_MAX subscribers.
+ */
+typedef void (*store_change_fn)(void *ctx, const struct store_change *ch);
+#define STORE_WATCHERS_MAX 8
+enum md_err store_watch(struct store *s, store_change_fn fn, void *ctx, struct md_error *e);
+
+/* A number that grows with every change this node has heard of; cheap to compare. */
+uint64_t store_change_epoch(struct store *s);
+
 #endif

@@ -117,14 +117,29 @@ struct store_backend_ops {
      * name (e.g. "user_get", "member_add"; see the backend). *plan is heap, caller frees.
      * MD_ERR_NOTFOUND for an unknown name. May be NULL in a backend that has no plans.
      */
+    /*
+     * Announces the changes of the open transaction to the other nodes, inside that
+     * transaction, so that they are announced if and only if it commits (PostgreSQL: NOTIFY and
+     * the change counter). NULL for a backend whose database is never shared (SQLite).
+     */
+    enum md_err (*announce)(struct store_conn *c, const struct store_change *ch, size_t n,
+                            struct md_error *e);
+
     enum md_err (*explain)(struct store_conn *c, enum store_kind k, const struct store_query *q,
                            const char *name, char **plan, struct md_error *e);
 };
+
+/* Changes a transaction may list one by one before it announces "everything" instead. */
+#define STORE_PENDING_MAX 256
 
 /* The shared part of every backend's connection; the first member of the backend's struct. */
 struct store_conn {
     struct store *store;
     struct store_conn *next_idle; /* link in store.idle while pooled */
+    /* The changes of the open transaction, announced at commit (feed.c). */
+    struct store_change *pending;
+    size_t npending;
+    bool pending_all;
 };
 
 struct store {
@@ -138,7 +153,28 @@ struct store {
     int n_open; /* connections that exist, idle or taken (and ones being opened) */
     int n_idle;
     struct store_conn *idle;
+
+    /* The change feed's subscribers (feed.c). */
+    pthread_mutex_t watch_mu;
+    struct {
+        store_change_fn fn;
+        void *ctx;
+    } watchers[STORE_WATCHERS_MAX];
+    int nwatchers;
+    _Atomic uint64_t epoch;
 };
+
+/* feed.c: records a change of c's open transaction. */
+void store__feed_record(struct store_conn *c, enum store_change_kind kind, const char *id);
+/* feed.c: announces c's pending changes to other nodes (before the backend's commit). */
+enum md_err store__feed_announce(struct store_conn *c, struct md_error *e);
+/* feed.c: after a commit, tells this node's subscribers; forgets the pending changes. */
+void store__feed_committed(struct store_conn *c);
+/* feed.c: forgets the pending changes (rollback). */
+void store__feed_discard(struct store_conn *c);
+/* feed.c: tells this node's subscribers of changes (a backend's listener calls it for changes
+ * made on other nodes). */
+void store__publish(struct store *s, const struct store_change *ch, size_t n);
 
 extern const struct store_backend_ops store__sqlite_ops;
 
