@@ -36,16 +36,25 @@ struct req_ctx {
     char rid[24];
 };
 
+/*
+ * Request ids need to be unique, not secret: a per-thread xorshift64* generator seeded from the
+ * CSPRNG once, rather than a call into OpenSSL for every request.
+ */
 static void new_request_id(char out[24])
 {
-    unsigned char r[8];
+    static _Thread_local uint64_t state;
     static const char hex[] = "0123456789abcdef";
-    if (crypto_random(r, sizeof r))
-        memset(r, 0, sizeof r);
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hex[r[i] >> 4];
-        out[2 * i + 1] = hex[r[i] & 15];
+    uint64_t v;
+    while (state == 0) {
+        if (crypto_random(&state, sizeof state))
+            state = (uint64_t)time_mono_ms() | 1;
     }
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    v = state * 0x2545F4914F6CDD1DULL;
+    for (int i = 0; i < 16; i++)
+        out[i] = hex[(v >> (60 - 4 * i)) & 15];
     out[16] = '\0';
 }
 

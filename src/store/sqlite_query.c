@@ -682,16 +682,14 @@ out:
     return err;
 }
 
-static enum md_err query_page(struct sq_conn *c, const struct qsql *x, size_t want,
-                              struct store_rows *out, struct md_error *e)
+static enum md_err query_page(struct sq_conn *c, const struct qsql *x, struct store_rows *out,
+                              struct md_error *e)
 {
     struct sq_lease l;
     enum md_err err;
+    size_t cap = 0;
     int rc = SQLITE_DONE;
 
-    out->rows = calloc(want, sizeof *out->rows);
-    if (!out->rows)
-        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     err = sqlite__lease_dyn(c, x->page_sql.p, &l, e);
     if (err)
         return err;
@@ -699,13 +697,24 @@ static enum md_err query_page(struct sq_conn *c, const struct qsql *x, size_t wa
         err = sqlite__bind_fail(c, e);
         goto out;
     }
-    while (out->n < want && (rc = sqlite3_step(l.st)) == SQLITE_ROW) {
+    while ((int64_t)out->n < x->limit && (rc = sqlite3_step(l.st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct store_row *rows = realloc(out->rows, ncap * sizeof *rows);
+            if (!rows) {
+                err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            memset(rows + cap, 0, (ncap - cap) * sizeof *rows);
+            out->rows = rows;
+            cap = ncap;
+        }
         err = sqlite__row_read(l.st, &out->rows[out->n], e);
         if (err)
             goto out;
         out->n++;
     }
-    if (out->n < want && rc != SQLITE_DONE)
+    if ((int64_t)out->n < x->limit && rc != SQLITE_DONE)
         err = sqlite__fail(c->db, rc, "query", e);
 out:
     sqlite__lease_end(&l);
@@ -734,11 +743,16 @@ enum md_err sqlite__res_query(struct store_conn *bc, enum store_kind k,
             goto out;
         own = true;
     }
-    err = query_count(c, &x, &out->total, e);
-    if (!err && x.limit > 0 && x.offset < out->total) {
-        int64_t left = out->total - x.offset;
-        err = query_page(c, &x, (size_t)(left < x.limit ? left : x.limit), out, e);
-    }
+    /*
+     * The page first: a first page with room to spare holds every match, so its size is the
+     * total and the count query is not needed (a lookup by userName is that case).
+     */
+    if (x.limit > 0)
+        err = query_page(c, &x, out, e);
+    if (!err && x.limit > 0 && x.offset == 0 && (int64_t)out->n < x.limit)
+        out->total = (int64_t)out->n;
+    else if (!err)
+        err = query_count(c, &x, &out->total, e);
     if (own) {
         if (!err)
             err = sqlite__run2(c, Q_COMMIT, NULL, NULL, NULL, NULL, e);
