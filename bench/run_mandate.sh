@@ -41,6 +41,9 @@ for t in wrk node curl; do command -v "$t" >/dev/null || { echo "$t is required"
 
 BIN="${MANDATE_BIN:-$REPO/build/mandate}"
 if [[ ! -x "$BIN" ]]; then (cd "$REPO" && make build/mandate); fi
+# Pin the binary: every run of this invocation uses the same one, even if build/ is rebuilt meanwhile.
+PIN="$(mktemp -d /tmp/mandate_bin.XXXXXX)"; cp "$BIN" "$PIN/mandate"
+BIN_SRC="$BIN"; BIN="$PIN/mandate"
 
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
@@ -53,11 +56,12 @@ cleanup() {
   [[ -n "$TMPD" ]] && rm -rf "$TMPD"
   SP=""; SAMPLER=""; TMPD=""
 }
-trap cleanup EXIT INT TERM
+trap 'cleanup; rm -rf "$PIN"' EXIT INT TERM
 
 {
   echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ) host_nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
-  echo "mandate=$("$BIN" version 2>/dev/null || echo '?') bin=$BIN shared=$SHARED"
+  echo "mandate=$("$BIN" version 2>/dev/null || echo '?') bin=$BIN_SRC sha256=$(sha256sum "$BIN" | cut -c1-16) built=$(date -u -r "$BIN_SRC" +%H:%M:%SZ) shared=$SHARED"
+  echo "git_head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?') src_changes_uncommitted=$(git -C "$REPO" status --porcelain -- src Makefile 2>/dev/null | wc -l)"
   echo "N_USERS=$N_USERS N_MEMBERS=$N_MEMBERS DUR=$DUR THREADS=$THREADS CONNS=$CONNS RUNS=$RUNS"
   echo "loadavg_before=\"$(cut -d' ' -f1-3 /proc/loadavg)\""
 } > "$RES/env.txt"

@@ -17,6 +17,11 @@ log() { echo "[$(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" |
 { echo "date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "nproc=$(nproc)"; grep -m1 'model name' /proc/cpuinfo;
   echo "mem_total=$(grep MemTotal /proc/meminfo | tr -s ' ')"; uname -sr; node --version; { wrk --version 2>&1 || true; } | head -1; } > "$S/machine.txt"
 
+# One binary for the whole session, even if build/ is rebuilt meanwhile (run_mandate.sh records its sha256).
+PIN="$(mktemp -d /tmp/mandate_session_bin.XXXXXX)"; trap 'rm -rf "$PIN"' EXIT
+cp "${MANDATE_BIN:-$REPO/build/mandate}" "$PIN/mandate"; export MANDATE_BIN="$PIN/mandate"
+echo "mandate_sha256=$(sha256sum "$MANDATE_BIN" | cut -c1-16) git_head=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null) src_changes_uncommitted=$(git -C "$REPO" status --porcelain -- src Makefile 2>/dev/null | wc -l)" >> "$S/machine.txt"
+
 log "1 mandate 10k users / 5k members x2"
 N_USERS=10000 N_MEMBERS=5000 RUNS=2 "$REPO/bench/run_mandate.sh" "$S/mandate" > "$S/mandate.out" 2>&1 || log "mandate failed"
 log "2 SCIMMY 10k users / ${SCIMMY_MEMBERS:-1000} members x2"
