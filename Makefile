@@ -3,12 +3,16 @@
 #
 #   make            build build/mandate
 #   make run        install dependencies, build, start on 127.0.0.1:8080 with ./var/mandate.db
-#   make test       install dependencies, build, run every test (unit, unit under ASan+UBSan,
-#                   black-box, third-party SCIM suites, fuzz smoke)
+#   make test       install dependencies (with PostgreSQL 15), build, run every test: unit, unit
+#                   under ASan+UBSan, fuzz smoke, third-party SCIM suites and black-box on SQLite
+#                   and on a throwaway PostgreSQL cluster (scripts/test.sh)
 #   make fuzz       build the libFuzzer drivers (clang)
+#
+# `make it` and `make conformance` run on SQLite; MANDATE_TEST_BACKENDS="sqlite postgres" (or
+# "postgres") adds PostgreSQL, on MANDATE_TEST_PG or on a cluster started for the run.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 openssl
+PKGS    := libmicrohttpd jansson sqlite3 openssl libpq
 WARN    := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings -fno-common
 ifdef WERROR
@@ -30,7 +34,7 @@ ASAN_DIR := $(B)/asan
 ASAN_OBJS:= $(SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps run test unit unit-asan it it-asan conformance fuzz fuzz-smoke clean format
+.PHONY: all deps deps-test run test unit unit-asan it it-asan conformance fuzz fuzz-smoke clean format
 
 all: $(B)/mandate
 
@@ -67,6 +71,9 @@ $(ASAN_DIR)/mandate: src/main.c $(ASAN_DIR)/libmandate.a
 
 deps:
 	@scripts/install-deps.sh
+
+deps-test:
+	@scripts/install-deps.sh --test
 
 run: deps
 	@$(MAKE) --no-print-directory $(B)/mandate
@@ -115,14 +122,10 @@ fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
 
 # Every test; the last lines are the runners' own summaries (Criterion, then node:test).
-test: deps
+# scripts/test.sh starts one PostgreSQL cluster for the run and removes it at the end.
+test: deps-test
 	@$(MAKE) --no-print-directory WERROR=1 all $(B)/unit_tests $(ASAN_DIR)/unit_tests $(ASAN_DIR)/mandate
-	@$(MAKE) --no-print-directory unit-asan
-	@$(MAKE) --no-print-directory WERROR=1 fuzz-smoke
-	@$(MAKE) --no-print-directory conformance
-	@$(MAKE) --no-print-directory it-asan
-	@$(MAKE) --no-print-directory unit
-	@$(MAKE) --no-print-directory it
+	@scripts/test.sh
 
 format:
 	clang-format -i $(SRCS) src/main.c $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS)

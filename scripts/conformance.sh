@@ -4,12 +4,17 @@
 #   microsoft   Microsoft's SCIM reference collection, on an empty server
 #   okta-spec   Okta's SCIM 2.0 SPEC test, after seeding one user (it reads Resources[0])
 #   okta-disc   Okta's discovery checks, with RS_SKIP_TIMING=1
-# Prints "<suite>: N passed, N failed" per suite and a final "N passed, N failed" over all of
-# them; exits non-zero when an assertion failed, newman errored or a server died.
+# once per storage backend of MANDATE_TEST_BACKENDS (default "sqlite"; "sqlite postgres" for
+# both): the suite names carry the backend, e.g. microsoft-postgres. A postgres suite gets a
+# database of its own on the server of MANDATE_TEST_PG (a throwaway cluster is started for the
+# run when that is unset: scripts/pg.sh run).
+# Prints "<suite>-<backend>: N passed, N failed" per suite and a final "N passed, N failed" over
+# all of them; exits non-zero when an assertion failed, newman errored or a server died.
 # Reports (newman JSON and CLI output, server logs) go to tests/out/conformance/.
 #
 # Environment: MANDATE_BIN (default build/mandate), MANDATE_SHARED (default ../shared beside the
-# repository), CONFORMANCE_SUITES (a space-separated subset of the suite names above).
+# repository), CONFORMANCE_SUITES (a space-separated subset of the suite names above),
+# MANDATE_TEST_BACKENDS, MANDATE_TEST_PG.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +30,15 @@ die() {
     echo "conformance: $*" >&2
     exit 1
 }
+
+backends=${MANDATE_TEST_BACKENDS:-sqlite}
+for be in $backends; do
+    case "$be" in
+    sqlite) ;;
+    postgres) [ -n "${MANDATE_TEST_PG:-}" ] || exec "$repo/scripts/pg.sh" run "$repo/scripts/conformance.sh" "$@" ;;
+    *) die "unknown backend \"$be\" in MANDATE_TEST_BACKENDS (sqlite, postgres)" ;;
+    esac
+done
 
 [ -d "$suites_dir" ] || die "no suites at $suites_dir (set MANDATE_SHARED)"
 [ -x "$bin" ] || die "no mandate binary at $bin (make build/mandate)"
@@ -51,6 +65,7 @@ rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d)
 server_pid=
+db_name= # the PostgreSQL database of the running suite, dropped with its server
 
 stop_server() {
     local rc=0
@@ -68,6 +83,11 @@ stop_server() {
         rc=$?
         server_pid=
     fi
+    if [ -n "$db_name" ]; then
+        "$repo/scripts/pg.sh" dropdb "$MANDATE_TEST_PG" "$db_name" >/dev/null ||
+            echo "conformance: could not drop the database $db_name" >&2
+        db_name=
+    fi
     return "$rc"
 }
 trap 'stop_server; rm -rf "$work"' EXIT
@@ -76,15 +96,23 @@ free_port() {
     node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-# start_server NAME: a fresh database and token; sets port, token, server_pid, base.
+# start_server NAME BACKEND: a fresh database and token; sets port, token, server_pid, base.
 start_server() {
-    local name=$1 dir=$work/$1
+    local name=$1 dir=$work/$1 db
     mkdir -p "$dir"
-    token=$("$bin" token create --kind scim --name "conformance-$name" --db "$dir/mandate.db" \
+    case "$2" in
+    sqlite) db=$dir/mandate.db ;;
+    postgres)
+        db_name=conformance_${name//-/_}_$$
+        db=$("$repo/scripts/pg.sh" createdb "$MANDATE_TEST_PG" "$db_name" 2>>"$out/$name.token.log") ||
+            { echo "conformance: $name: could not create a PostgreSQL database" >&2; return 1; }
+        ;;
+    esac
+    token=$("$bin" token create --kind scim --name "conformance-$name" --db "$db" \
         2>>"$out/$name.token.log") ||
         { echo "conformance: $name: token create failed" >&2; return 1; }
     port=$(free_port)
-    "$bin" serve --listen "127.0.0.1:$port" --db "$dir/mandate.db" </dev/null \
+    "$bin" serve --listen "127.0.0.1:$port" --db "$db" </dev/null \
         >"$out/$name.server.log" 2>&1 &
     server_pid=$!
     base=http://127.0.0.1:$port/scim/v2
@@ -106,12 +134,12 @@ start_server() {
 }
 
 seed_okta_user() {
-    local code
-    code=$(curl -s -o "$out/okta-spec.seed.json" -w '%{http_code}' -X POST "$base/Users" \
+    local name=$1 code
+    code=$(curl -s -o "$out/$name.seed.json" -w '%{http_code}' -X POST "$base/Users" \
         -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
         -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"seed.user@example.com","name":{"givenName":"Seed","familyName":"User"},"emails":[{"primary":true,"value":"seed.user@example.com","type":"work"}],"active":true}')
     if [ "$code" != 201 ]; then
-        echo "conformance: okta-spec: seeding a user answered $code, not 201" >&2
+        echo "conformance: $name: seeding a user answered $code, not 201" >&2
         return 1
     fi
 }
@@ -145,24 +173,24 @@ total_pass=0
 total_fail=0
 bad=0
 
-# run_suite NAME COLLECTION: one suite on its own server.
+# run_suite SUITE BACKEND COLLECTION: one suite on its own server; NAME is SUITE-BACKEND.
 run_suite() {
-    local name=$1 coll=$suites_dir/$2 json=$out/$1.json nrc src
-    shift 2
+    local suite=$1 name=$1-$2 be=$2 coll=$suites_dir/$3 json=$out/$1-$2.json nrc src
+    shift 3
     s_pass=0
     s_fail=0
-    if ! start_server "$name"; then
+    if ! start_server "$name" "$be"; then
         echo "$name: 0 passed, 0 failed (server did not start)"
         stop_server
         bad=1
         return
     fi
-    case "$name" in
+    case "$suite" in
     microsoft)
         set -- --env-var Protocol=http --env-var Server=127.0.0.1 --env-var "Port=:$port" \
             --env-var Api=scim/v2 --env-var "token=$token" ;;
     okta-spec)
-        seed_okta_user || bad=1
+        seed_okta_user "$name" || bad=1
         set -- --env-var "SCIMBaseURL=$base" --env-var "auth=Bearer $token" ;;
     okta-disc)
         set -- --env-var "SCIMBaseURL=$base" --env-var "auth=Bearer $token" \
@@ -192,13 +220,15 @@ run_suite() {
     fi
 }
 
-for s in ${CONFORMANCE_SUITES:-microsoft okta-spec okta-disc}; do
-    case "$s" in
-    microsoft) run_suite microsoft AzureAD_SCIMReferenceCode_PostmanCollection.no-token.json ;;
-    okta-spec) run_suite okta-spec Okta-SCIM-20-SPEC-Test.postman_collection.json ;;
-    okta-disc) run_suite okta-disc okta_2017_discovery_only.postman_collection.json ;;
-    *) die "unknown suite $s" ;;
-    esac
+for be in $backends; do
+    for s in ${CONFORMANCE_SUITES:-microsoft okta-spec okta-disc}; do
+        case "$s" in
+        microsoft) run_suite microsoft "$be" AzureAD_SCIMReferenceCode_PostmanCollection.no-token.json ;;
+        okta-spec) run_suite okta-spec "$be" Okta-SCIM-20-SPEC-Test.postman_collection.json ;;
+        okta-disc) run_suite okta-disc "$be" okta_2017_discovery_only.postman_collection.json ;;
+        *) die "unknown suite $s" ;;
+        esac
+    done
 done
 
 echo "$total_pass passed, $total_fail failed"

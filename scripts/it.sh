@@ -1,13 +1,47 @@
 #!/usr/bin/env bash
 # Black-box tests: Node's built-in runner over tests/it/*.test.mjs against the real binary
-# (build/mandate, or MANDATE_BIN, e.g. build/asan/mandate). Exit code is the runner's.
+# (build/mandate, or MANDATE_BIN, e.g. build/asan/mandate), once per storage backend named in
+# MANDATE_TEST_BACKENDS (default "sqlite"; "sqlite postgres" for both).
+#
+# The postgres pass creates a database per server on the PostgreSQL server of MANDATE_TEST_PG;
+# when that is unset, a throwaway cluster is started for the run (scripts/pg.sh run) and removed
+# after it. Arguments: test files to run instead of all of tests/it/*.test.mjs.
+#
+# Exit code: non-zero when any pass failed. The last lines are the last pass's own summary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 shopt -s nullglob
-files=(tests/it/*.test.mjs)
+
+backends=${MANDATE_TEST_BACKENDS:-sqlite}
+for be in $backends; do
+    case "$be" in
+    sqlite) ;;
+    postgres)
+        if [ -z "${MANDATE_TEST_PG:-}" ]; then
+            exec "$PWD/scripts/pg.sh" run "$PWD/scripts/it.sh" "$@"
+        fi
+        ;;
+    *)
+        echo "it: unknown backend \"$be\" in MANDATE_TEST_BACKENDS (sqlite, postgres)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+if [ "$#" -gt 0 ]; then
+    files=("$@")
+else
+    files=(tests/it/*.test.mjs)
+fi
 if [ "${#files[@]}" -eq 0 ]; then
     echo "it: no test files in tests/it" >&2
     exit 1
 fi
-# Node 20 takes explicit files (a directory argument arrived in Node 21).
-exec node --test --test-concurrency=2 "${files[@]}"
+
+rc=0
+for be in $backends; do
+    echo "# it: backend $be${MANDATE_BIN:+ ($MANDATE_BIN)}"
+    # Node 20 takes explicit files (a directory argument arrived in Node 21).
+    MANDATE_TEST_BACKEND=$be node --test --test-concurrency=2 "${files[@]}" || rc=1
+done
+exit "$rc"

@@ -98,7 +98,8 @@ static const char *const sq_migrations[] = {
 /*
  * Parameters of the resource statements are numbered alike for users and groups (?1 id,
  * ?2 userName, ?3 displayName, ?4 externalId, ?5 active, ?6 created, ?7 modified, ?8 doc,
- * ?9 expected version), so one binding serves both; a group's statement skips what it lacks.
+ * ?9 expected version, or the version to insert with), so one binding serves both; a group's
+ * statement skips what it lacks.
  */
 static const struct {
     const char *name;
@@ -111,10 +112,10 @@ static const struct {
     [Q_INSERT_U] = {"user_insert",
                     "INSERT INTO users (id, user_name, user_name_lc, display_name, external_id, "
                     "active, created_ms, modified_ms, version, doc) "
-                    "VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, 1, ?8)"},
+                    "VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, ?9, ?8)"},
     [Q_INSERT_G] = {"group_insert",
                     "INSERT INTO groups (id, display_name, external_id, created_ms, "
-                    "modified_ms, version, doc) VALUES (?1, ?3, ?4, ?6, ?7, 1, ?8)"},
+                    "modified_ms, version, doc) VALUES (?1, ?3, ?4, ?6, ?7, ?9, ?8)"},
     [Q_UPDATE_U] = {"user_update",
                     "UPDATE users SET user_name = ?2, user_name_lc = lower(?2), "
                     "display_name = ?3, external_id = ?4, active = ?5, modified_ms = ?7, "
@@ -710,7 +711,7 @@ static enum md_err not_found(enum store_kind k, struct md_error *e)
     return md_error_set(e, MD_ERR_NOTFOUND, "%s not found", k == STORE_USERS ? "User" : "Group");
 }
 
-/* Times left at 0 by the caller mean now. */
+/* Times and a version left at 0 by the caller mean now and 1 (store.h). */
 static enum md_err sq_res_insert(struct store_conn *bc, enum store_kind k,
                                  const struct store_row *r, struct md_error *e)
 {
@@ -722,7 +723,8 @@ static enum md_err sq_res_insert(struct store_conn *bc, enum store_kind k,
                          arg_i(r->active ? 1 : 0),
                          arg_i(created),
                          arg_i(r->modified_ms > 0 ? r->modified_ms : created),
-                         arg_s(r->doc ? r->doc : "{}")};
+                         arg_s(r->doc ? r->doc : "{}"),
+                         arg_i(r->version > 0 ? r->version : 1)};
 
     return sq_run(sqlite__conn(bc), by_kind(Q_INSERT_U, k), a, NARGS(a), NULL, NULL, e);
 }

@@ -14,16 +14,13 @@
 
 #include "core/log.h"
 
-/*
- * URL schemes, tried in order. A NULL ops marks a backend that this build does not have yet,
- * so that the user hears that it is unsupported rather than that the file could not be opened.
- */
+/* URL schemes, tried in order; anything else with "://" is refused, a plain path is SQLite. */
 static const struct {
     const char *prefix;
     const struct store_backend_ops *ops;
 } schemes[] = {
-    {"postgres://", NULL},
-    {"postgresql://", NULL},
+    {"postgres://", &store__pg_ops},
+    {"postgresql://", &store__pg_ops},
     {"sqlite:", &store__sqlite_ops},
 };
 
@@ -53,10 +50,6 @@ static enum md_err parse_url(const char *url, const struct store_backend_ops **o
         size_t n = strlen(schemes[i].prefix);
         if (strncasecmp(url, schemes[i].prefix, n) != 0)
             continue;
-        if (!schemes[i].ops)
-            return md_error_set(e, MD_ERR_UNSUPPORTED,
-                                "PostgreSQL is not supported by this build yet; use a SQLite "
-                                "database (sqlite:PATH or a plain file path)");
         *ops = schemes[i].ops;
         *target = url + n;
         if (strncmp(*target, "//", 2) == 0)

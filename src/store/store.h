@@ -1,5 +1,5 @@
 /*
- * The storage interface. Backends (sqlite.c now, pg.c later) implement it; no other module
+ * The storage interface. Backends (sqlite*.c, pg*.c) implement it; no other module
  * includes sqlite3.h or libpq-fe.h. Tables and their owners (ARCHITECTURE.md): users, groups,
  * group_members (scim), tokens (http). The interface speaks in rows and in a backend-neutral
  * predicate tree, so that SCIM filters are evaluated by the database on indexed columns.
@@ -23,7 +23,8 @@ struct store_conn;
 
 /*
  * Opens (creating and migrating when needed) the database named by url: "sqlite:PATH", a plain
- * PATH (SQLite), or later "postgres://...". pool_size connections at most (0: a default).
+ * PATH (SQLite), or "postgres://..." / "postgresql://..." (a libpq URL). pool_size connections
+ * at most (0: a default); PostgreSQL uses one more for the change feed's listener.
  * *out is freed with store_close.
  */
 enum md_err store_open(const char *url, int pool_size, struct store **out, struct md_error *e);
@@ -64,8 +65,11 @@ struct store_row {
 void store_row_free(struct store_row *r);
 
 /*
- * Inserts r (id chosen by the caller, version taken as 1). MD_ERR_UNIQUENESS when a user with
- * the same user_name (case-insensitively) or a resource with the same id exists.
+ * Inserts r (id chosen by the caller). The version is r->version when it is > 0, else 1, and
+ * created_ms and modified_ms are r's when > 0 (else now, and modified = created): a new
+ * resource starts at 1, and a copy (store_migrate, migrate.h) keeps its ETag and meta times.
+ * MD_ERR_UNIQUENESS when a user with the same user_name (case-insensitively) or a resource with
+ * the same id exists.
  */
 enum md_err store_res_insert(struct store_conn *c, enum store_kind k, const struct store_row *r,
                              struct md_error *e);
@@ -230,6 +234,10 @@ struct store_token {
     bool revoked;
 };
 
+/*
+ * Inserts t as given: id, kind, name, hash, created_ms (0: now), last_used_ms and revoked (a
+ * copy keeps a token's history). MD_ERR_UNIQUENESS when the id or the hash exists.
+ */
 enum md_err store_token_insert(struct store_conn *c, const struct store_token *t,
                                struct md_error *e);
 /* Finds an unrevoked token by hash; MD_ERR_NOTFOUND otherwise. */

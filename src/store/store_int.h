@@ -177,6 +177,7 @@ void store__feed_discard(struct store_conn *c);
 void store__publish(struct store *s, const struct store_change *ch, size_t n);
 
 extern const struct store_backend_ops store__sqlite_ops;
+extern const struct store_backend_ops store__pg_ops;
 
 /* Dispatches to c's backend explain operation (see above). */
 enum md_err store__explain(struct store_conn *c, enum store_kind k, const struct store_query *q,

@@ -9,17 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { BIN, createToken, freePort, runCli, sleep, startServer, tmpDir, waitFor } from './lib/server.mjs';
+import {
+    BIN, createToken, dbContents, freePort, newDb, runCli, sleep, startServer, tmpDir, waitFor,
+} from './lib/server.mjs';
 import { uniq, userBody } from './lib/scim.mjs';
-
-/* Every file of an SQLite database (main, WAL, shared memory, journal) as one buffer. */
-function dbBytes(db) {
-    const parts = [];
-    for (const suffix of ['', '-wal', '-shm', '-journal']) {
-        if (fs.existsSync(db + suffix)) parts.push(fs.readFileSync(db + suffix));
-    }
-    return Buffer.concat(parts);
-}
 
 /*
  * The id of the token named name in `token list` output: a "id=..." field when the output is
@@ -107,9 +100,9 @@ describe('mandate version and --help', () => {
 describe('mandate token', () => {
     let dir;
     let db;
-    before(() => {
+    before(async () => {
         dir = tmpDir();
-        db = path.join(dir, 'mandate.db');
+        db = await newDb(dir);
     });
 
     test('token create prints only a token of at least 256 bits, stored only as its SHA-256', async () => {
@@ -120,7 +113,8 @@ describe('mandate token', () => {
         // An optional readable prefix such as "mdt_scim_" may precede the random part.
         const random = tok.replace(/^[a-z]+_[a-z]+_/, '');
         assert.ok(random.length >= 43, `random part ${random.length} chars < 43 (256 bits): ${tok}`);
-        const bytes = dbBytes(db);
+        // SQLite: the bytes of the database files; PostgreSQL: every row, through pg_dump.
+        const bytes = await dbContents(db);
         assert.ok(bytes.length > 0);
         assert.equal(bytes.includes(Buffer.from(tok)), false, 'the token text is in the database');
         assert.equal(bytes.includes(Buffer.from(random)), false, 'the token text is in the database');
@@ -236,7 +230,7 @@ describe('mandate serve', () => {
 
     test('--listen and --db can come from MANDATE_LISTEN and MANDATE_DB', async () => {
         const dir = tmpDir();
-        const db = path.join(dir, 'env.db');
+        const db = await newDb(dir, { name: 'env.db' });
         const tok = await createToken(db);
         const port = await freePort();
         const p = spawn(BIN, ['serve'], {

@@ -53,16 +53,16 @@ static enum md_err open_url(const char *url, int pool, struct md_error *e)
     return err;
 }
 
-Test(test_store, postgres_urls_are_unsupported_without_echoing_the_url)
+Test(test_store, database_urls_never_echo_a_password)
 {
     struct md_error e = {0};
 
-    cr_assert_eq(open_url("postgres://admin:s3cr3t@db.internal/mandate", 0, &e),
-                 MD_ERR_UNSUPPORTED);
-    cr_assert(strstr(e.msg, "PostgreSQL") != NULL, "%s", e.msg);
+    /* Nothing listens on port 1: PostgreSQL is unavailable, and the message keeps the secret. */
+    cr_assert_eq(open_url("postgres://admin:s3cr3t@127.0.0.1:1/m?connect_timeout=1", 0, &e),
+                 MD_ERR_UNAVAILABLE);
     cr_assert(strstr(e.msg, "s3cr3t") == NULL, "%s", e.msg);
-    cr_assert_eq(open_url("postgresql://u:pw@h/db", 0, &e), MD_ERR_UNSUPPORTED);
-    cr_assert_eq(open_url("POSTGRES://h/db", 0, &e), MD_ERR_UNSUPPORTED);
+    cr_assert_eq(open_url("postgresql://u:pw@h/db?bogus=1", 0, &e), MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "pw") == NULL, "%s", e.msg);
     cr_assert_eq(open_url("mysql://u:pw@h/db", 0, &e), MD_ERR_UNSUPPORTED);
     cr_assert(strstr(e.msg, "pw@") == NULL, "%s", e.msg);
 }
