@@ -79,7 +79,8 @@ static const char usage_serve[] =
     "                      nodes on one PostgreSQL (env MANDATE_DB; default " DEFAULT_DB ")\n"
     "  --public-url URL    base of the URLs mandate returns, e.g. https://mandate.example.com\n"
     "                      (env MANDATE_PUBLIC_URL; default: from the request's Host header)\n"
-    "  --threads N         worker threads (default: twice the CPUs, at least 4)\n"
+    "  --threads N         worker threads (default: one per CPU on SQLite, four per CPU on\n"
+    "                      PostgreSQL, whose requests wait on the network)\n"
     "\n"
     "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
     "URL. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
@@ -397,8 +398,20 @@ static int cmd_serve(const struct opts *o)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&cfg, 0, sizeof cfg);
+    /*
+     * A request holds its worker thread while the database answers. SQLite answers from memory
+     * in microseconds, so one thread per CPU keeps the tail short (more only queue behind each
+     * other); PostgreSQL answers over the network, so more threads keep the CPUs busy.
+     */
+    if (threads == 0) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        bool remote = strstr(db_path(o), "://") != NULL;
+        threads = (ncpu > 0 ? ncpu : 2) * (remote ? 4 : 1);
+        if (threads < 2)
+            threads = 2;
+    }
     cfg.threads = (int)threads;
-    s = open_store(o, cfg.threads ? cfg.threads + 2 : 32);
+    s = open_store(o, cfg.threads + 2);
     if (!s)
         return 1;
     if (first_start(s, host, port, public_url) != 0) {

@@ -14,7 +14,7 @@
 struct http_config {
     const char *host;       /* listen address, e.g. "127.0.0.1" or "::1" */
     uint16_t port;          /* 0: let the OS choose (see http_server_port) */
-    int threads;            /* worker threads; 0: twice the number of CPUs, at least 4 */
+    int threads;            /* worker threads; 0: one per CPU, at least 2 */
     const char *public_url; /* base of absolute URLs (Location, meta.location); NULL: from Host */
     struct store *store;    /* borrowed; outlives the server */
 };

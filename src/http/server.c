@@ -283,9 +283,7 @@ enum md_err http_server_start(const struct http_config *cfg, struct http_server 
     (void)sslen;
     if (threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n * 2 : 4;
-        if (threads < 4)
-            threads = 4;
+        threads = n > 1 ? (int)n : 2;
     }
     srv = calloc(1, sizeof *srv);
     if (!srv)
