@@ -79,7 +79,7 @@ static const char usage_serve[] =
     "                      nodes on one PostgreSQL (env MANDATE_DB; default " DEFAULT_DB ")\n"
     "  --public-url URL    base of the URLs mandate returns, e.g. https://mandate.example.com\n"
     "                      (env MANDATE_PUBLIC_URL; default: from the request's Host header)\n"
-    "  --threads N         worker threads (default: one per CPU on SQLite, four per CPU on\n"
+    "  --threads N         worker threads (default: one per CPU on SQLite, two per CPU on\n"
     "                      PostgreSQL, whose requests wait on the network)\n"
     "\n"
     "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
@@ -401,12 +401,13 @@ static int cmd_serve(const struct opts *o)
     /*
      * A request holds its worker thread while the database answers. SQLite answers from memory
      * in microseconds, so one thread per CPU keeps the tail short (more only queue behind each
-     * other); PostgreSQL answers over the network, so more threads keep the CPUs busy.
+     * other); PostgreSQL answers over the network, so two per CPU keep the CPUs busy (measured
+     * on 2 CPUs: 4 threads 7.4-7.6k lookups/s, 8 threads 4.7-6.6k; bench/README.md).
      */
     if (threads == 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         bool remote = strstr(db_path(o), "://") != NULL;
-        threads = (ncpu > 0 ? ncpu : 2) * (remote ? 4 : 1);
+        threads = (ncpu > 0 ? ncpu : 2) * (remote ? 2 : 1);
         if (threads < 2)
             threads = 2;
     }
