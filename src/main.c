@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/access.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -37,9 +39,15 @@ struct opts {
     const char *threads;
     const char *from;
     const char *to;
+    const char *user;
+    const char *pack;
+    const char *tool;
+    const char *args;
+    const char *catalog;
     const char *positional[4];
     int npositional;
     bool help;
+    bool json;
 };
 
 struct opt_def {
@@ -56,6 +64,11 @@ static const struct opt_def opt_defs[] = {
     {"--threads", offsetof(struct opts, threads)},
     {"--from", offsetof(struct opts, from)},
     {"--to", offsetof(struct opts, to)},
+    {"--user", offsetof(struct opts, user)},
+    {"--pack", offsetof(struct opts, pack)},
+    {"--tool", offsetof(struct opts, tool)},
+    {"--args", offsetof(struct opts, args)},
+    {"--catalog", offsetof(struct opts, catalog)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -65,6 +78,10 @@ static const char usage_main[] = "usage: mandate <command> [options]\n"
                                  "  token create   create a token and print it once\n"
                                  "  token list     list tokens (never their values)\n"
                                  "  token revoke   revoke a token by id\n"
+                                 "  check          decide whether a user may call a tool, and "
+                                 "why\n"
+                                 "  catalog load   load connectors and tool packs into the "
+                                 "database\n"
                                  "  migrate        copy a database into a new one (SQLite to "
                                  "PostgreSQL)\n"
                                  "  version        print the version\n"
@@ -81,15 +98,41 @@ static const char usage_serve[] =
     "                      (env MANDATE_PUBLIC_URL; default: from the request's Host header)\n"
     "  --threads N         worker threads (default: one per CPU on SQLite, two per CPU on\n"
     "                      PostgreSQL, whose requests wait on the network)\n"
+    "  --catalog DIR       the catalog loaded when the database has no connector yet (env\n"
+    "                      MANDATE_CATALOG; default: ./catalog, else the one installed with\n"
+    "                      mandate)\n"
     "\n"
     "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
-    "URL. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
+    "URL, and the catalog is loaded. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
 
 static const char usage_token_create[] =
-    "usage: mandate token create --kind scim [--name NAME] [--db PATH]\n"
+    "usage: mandate token create --kind scim|admin|agent [--name NAME] [--db PATH]\n"
+    "                            [--user USERNAME] [--pack PACK]\n"
+    "\n"
+    "  --kind scim    for the identity provider, on /scim/v2\n"
+    "  --kind admin   for the admin API, /api/v1\n"
+    "  --kind agent   for an AI agent acting for one user (--user, a userName or SCIM id), on\n"
+    "                 /mcp; --pack limits it to the tools of one pack\n"
     "\n"
     "Creates a token and prints only the token on stdout. It is shown this once: mandate keeps\n"
     "only its SHA-256 hash.\n";
+
+static const char usage_check[] =
+    "usage: mandate check --user USERNAME --tool TOOL [--args JSON] [--json] [--db PATH]\n"
+    "\n"
+    "Decides whether the user (a userName or SCIM id) may call the tool with these arguments\n"
+    "(a JSON object), as an agent acting for them would be answered, and prints why: the grant\n"
+    "that allows it, or why each candidate grant failed. --json prints the decision as the\n"
+    "admin API returns it. Exit status: 0 allowed, 1 denied, 2 error.\n";
+
+static const char usage_catalog[] =
+    "usage: mandate catalog load [DIR] [--db PATH]\n"
+    "\n"
+    "Loads DIR/connectors/*.json (each connector replaces its definition; a deployment's\n"
+    "overrides are kept) and DIR/packs/*.json (created when absent; packs that exist are left as\n"
+    "admins may have changed them), all or nothing. DIR defaults to MANDATE_CATALOG, ./catalog,\n"
+    "or the catalog installed with mandate. A running server sees the change at once on\n"
+    "PostgreSQL; on SQLite, restart it.\n";
 
 static const char usage_token_list[] =
     "usage: mandate token list [--db PATH]\n"
@@ -126,6 +169,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         bool matched = false;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             o->help = true;
+            continue;
+        }
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
             continue;
         }
         for (size_t d = 0; d < sizeof opt_defs / sizeof opt_defs[0]; d++) {
@@ -203,31 +250,53 @@ static struct store *open_store(const struct opts *o, int pool)
 static int cmd_token_create(const struct opts *o)
 {
     struct store *s;
+    struct access *a = NULL;
     struct md_error e;
     char *plain = NULL;
-    char id[64];
+    char id[64], user_id[64] = "";
+    bool agent;
     int rc = 1;
 
     if (!o->kind) {
         fprintf(stderr, "mandate: --kind is required\n%s", usage_token_create);
         return 2;
     }
-    if (strcmp(o->kind, HTTP_TOKEN_KIND_SCIM) != 0) {
-        fprintf(stderr, "mandate: unknown token kind '%s' (known: scim)\n", o->kind);
+    if (strcmp(o->kind, HTTP_TOKEN_KIND_SCIM) != 0 && strcmp(o->kind, HTTP_TOKEN_KIND_ADMIN) != 0 &&
+        strcmp(o->kind, HTTP_TOKEN_KIND_AGENT) != 0) {
+        fprintf(stderr, "mandate: unknown token kind '%s' (known: scim, admin, agent)\n", o->kind);
         return 2;
     }
-    s = open_store(o, 1);
+    agent = strcmp(o->kind, HTTP_TOKEN_KIND_AGENT) == 0;
+    if (agent ? !o->user : (o->user || o->pack)) {
+        fprintf(stderr, "mandate: %s\n%s",
+                agent ? "an agent token needs --user" : "--user and --pack are for agent tokens",
+                usage_token_create);
+        return 2;
+    }
+    s = open_store(o, 2);
     if (!s)
         return 1;
     md_error_clear(&e);
-    if (http_token_create(s, o->kind, o->name ? o->name : "", &plain, id, &e) == MD_OK) {
+    if (agent) {
+        json_t *pk = NULL;
+        if (access_open(s, &a, &e) || access_user_resolve(a, o->user, user_id, &e) ||
+            (o->pack && access_pack_get(a, o->pack, &pk, &e))) {
+            fprintf(stderr, "mandate: %s\n", e.msg);
+            goto out;
+        }
+        json_decref(pk);
+    }
+    if (http_token_create(s, o->kind, o->name ? o->name : "", user_id, o->pack, &plain, id, &e) ==
+        MD_OK) {
         printf("%s\n", plain);
         rc = 0;
     } else {
         fprintf(stderr, "mandate: cannot create the token: %s\n", e.msg);
     }
+out:
     free(plain);
-    store_close(s);
+    store_close(s); /* first: its listener may still publish to the caches */
+    access_close(a);
     return rc;
 }
 
@@ -319,7 +388,7 @@ static int first_start(struct store *s, const char *host, uint16_t port, const c
     }
     if (n > 0)
         return 0;
-    if (http_token_create(s, HTTP_TOKEN_KIND_SCIM, "initial", &plain, id, &e)) {
+    if (http_token_create(s, HTTP_TOKEN_KIND_SCIM, "initial", NULL, NULL, &plain, id, &e)) {
         fprintf(stderr, "mandate: cannot create the first SCIM token: %s\n", e.msg);
         return 1;
     }
@@ -335,6 +404,181 @@ static int first_start(struct store *s, const char *host, uint16_t port, const c
     fflush(stdout);
     free(plain);
     return 0;
+}
+
+/* ---- the catalog ---- */
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The catalog directory: --catalog, MANDATE_CATALOG, ./catalog, then the one beside the
+ * binary (a build tree's build/mandate -> catalog, an install's bin/mandate ->
+ * share/mandate/catalog). NULL when there is none.
+ */
+static const char *catalog_dir(const struct opts *o, char *buf, size_t n)
+{
+    static const char *const rel[] = {"/../catalog", "/../share/mandate/catalog"};
+    const char *env = getenv("MANDATE_CATALOG");
+    char exe[PATH_MAX];
+    ssize_t len;
+
+    if (o->catalog)
+        return o->catalog;
+    if (env && *env)
+        return env;
+    if (is_dir("catalog"))
+        return "catalog";
+    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return NULL;
+    exe[len] = '\0';
+    if (strrchr(exe, '/'))
+        *strrchr(exe, '/') = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(buf, n, "%s%s", exe, rel[i]);
+        if (is_dir(buf))
+            return buf;
+    }
+    return NULL;
+}
+
+static int load_catalog(struct store *s, const char *dir)
+{
+    struct access_load_stats st;
+    struct md_error e;
+
+    md_error_clear(&e);
+    if (access_catalog_load(s, dir, &st, &e)) {
+        fprintf(stderr, "mandate: catalog load: %s\n", e.msg);
+        return 1;
+    }
+    printf("loaded %d connectors from %s; %d packs created, %d kept as they were\n",
+           st.connectors, dir, st.packs_created, st.packs_kept);
+    return 0;
+}
+
+static int cmd_catalog(const struct opts *o)
+{
+    char buf[PATH_MAX + 32];
+    const char *dir = o->npositional > 1 ? o->positional[1] : catalog_dir(o, buf, sizeof buf);
+    struct store *s;
+    int rc;
+
+    if (!dir) {
+        fprintf(stderr, "mandate: no catalog directory found; name one: mandate catalog load DIR\n");
+        return 2;
+    }
+    s = open_store(o, 1);
+    if (!s)
+        return 1;
+    rc = load_catalog(s, dir);
+    store_close(s);
+    return rc;
+}
+
+/* A database without connectors gets the catalog, so that packs can be granted at once. */
+static int catalog_first_start(const struct opts *o, struct store *s)
+{
+    char buf[PATH_MAX + 32];
+    const char *dir;
+    struct md_error e;
+    bool empty = false;
+
+    md_error_clear(&e);
+    if (access_catalog_empty(s, &empty, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        return 1;
+    }
+    if (!empty)
+        return 0;
+    dir = catalog_dir(o, buf, sizeof buf);
+    if (!dir) {
+        log_warn("event=no_catalog detail=\"no catalog directory; load one with mandate catalog "
+                 "load DIR\"");
+        return 0;
+    }
+    return load_catalog(s, dir);
+}
+
+/* ---- check ---- */
+
+static void print_decision(const struct access_decision *d, json_t *j)
+{
+    printf("%s\n", json_string_value(json_object_get(j, "message")));
+    for (size_t i = 0; !d->allowed && i < d->ncands; i++) {
+        const struct access_candidate *c = &d->cands[i];
+        printf("  grant %s (%s%s%s%s%s): %s: %s\n", c->grant_id,
+               c->subject_type == ACCESS_SUBJECT_EVERYONE ? "everyone"
+               : c->subject_type == ACCESS_SUBJECT_USER   ? "user "
+                                                          : "group ",
+               c->subject_name[0] ? c->subject_name : c->subject_id,
+               c->pack[0] ? ", pack " : "", c->pack, c->nested ? ", nested group" : "",
+               access_outcome_name(c->outcome), c->detail);
+    }
+}
+
+static int cmd_check(const struct opts *o)
+{
+    struct store *s;
+    struct access *a = NULL;
+    struct access_decision *d = NULL;
+    struct md_error e;
+    json_t *args = NULL, *j = NULL;
+    char user_id[64];
+    int rc = 2;
+
+    if (!o->user || !o->tool) {
+        fputs(usage_check, stderr);
+        return 2;
+    }
+    md_error_clear(&e);
+    if (o->args && (json_parse_limited(o->args, strlen(o->args), 1 << 20, 32, &args, &e) ||
+                    !json_is_object(args))) {
+        fprintf(stderr, "mandate: --args must be a JSON object%s%s\n", e.msg[0] ? ": " : "",
+                e.msg);
+        json_decref(args);
+        return 2;
+    }
+    s = open_store(o, 2);
+    if (!s) {
+        json_decref(args);
+        return 2;
+    }
+    d = malloc(sizeof *d);
+    if (!d || access_open(s, &a, &e))
+        goto out;
+    /* A userName that matches no one is decided as such: a denial, not an error. */
+    if (access_user_resolve(a, o->user, user_id, &e) == MD_ERR_NOTFOUND)
+        snprintf(user_id, sizeof user_id, "%.63s", o->user);
+    else if (e.code)
+        goto out;
+    md_error_clear(&e);
+    if (access_decide(a, user_id, o->tool, args, d, &e))
+        goto out;
+    j = access_decision_json(d);
+    if (!j)
+        goto out;
+    if (o->json) {
+        char *text = json_dumps(j, JSON_INDENT(2));
+        printf("%s\n", text ? text : "{}");
+        free(text);
+    } else {
+        print_decision(d, j);
+    }
+    rc = d->allowed ? 0 : 1;
+out:
+    if (rc == 2)
+        fprintf(stderr, "mandate: check: %s\n", e.msg[0] ? e.msg : "out of memory");
+    json_decref(j);
+    json_decref(args);
+    free(d);
+    store_close(s); /* first: its listener may still publish to the caches */
+    access_close(a);
+    return rc;
 }
 
 static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
@@ -366,6 +610,7 @@ static int cmd_serve(const struct opts *o)
     long long threads = 0;
     struct http_config cfg;
     struct http_server *srv = NULL;
+    struct access *a = NULL;
     struct store *s;
     struct md_error e;
     sigset_t set;
@@ -415,10 +660,17 @@ static int cmd_serve(const struct opts *o)
     s = open_store(o, cfg.threads + 2);
     if (!s)
         return 1;
-    if (first_start(s, host, port, public_url) != 0) {
+    if (first_start(s, host, port, public_url) != 0 || catalog_first_start(o, s) != 0) {
         store_close(s);
         return 1;
     }
+    md_error_clear(&e);
+    if (access_open(s, &a, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        store_close(s);
+        return 1;
+    }
+    cfg.access = a;
     cfg.host = host;
     cfg.port = port;
     cfg.public_url = public_url;
@@ -426,6 +678,7 @@ static int cmd_serve(const struct opts *o)
     md_error_clear(&e);
     if (http_server_start(&cfg, &srv, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
+        access_close(a);
         store_close(s);
         return 1;
     }
@@ -439,7 +692,9 @@ static int cmd_serve(const struct opts *o)
         ;
     log_info("event=stopping signal=%d", sig);
     http_server_stop(srv, 10000);
+    /* The store's listener may still publish to the caches: close the store first. */
     store_close(s);
+    access_close(a);
     log_info("event=stopped");
     return 0;
 }
@@ -648,6 +903,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "mandate: unknown token command '%s'\n", sub);
         fputs(usage_main, stderr);
         return 2;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        if (o.help) {
+            fputs(usage_check, stdout);
+            return 0;
+        }
+        return o.npositional ? (fputs(usage_check, stderr), 2) : cmd_check(&o);
+    }
+    if (strcmp(cmd, "catalog") == 0) {
+        if (o.help) {
+            fputs(usage_catalog, stdout);
+            return 0;
+        }
+        if (o.npositional < 1 || o.npositional > 2 || strcmp(o.positional[0], "load") != 0) {
+            fputs(usage_catalog, stderr);
+            return 2;
+        }
+        return cmd_catalog(&o);
     }
     if (strcmp(cmd, "migrate") == 0) {
         if (o.help) {

@@ -7,6 +7,7 @@
 #define MANDATE_CORE_JSON_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,5 +35,14 @@ void json_object_idel(json_t *obj, const char *key);
 
 /* The string value of obj[key] (case-insensitive key), or NULL. Borrowed. */
 const char *json_istr(const json_t *obj, const char *key);
+
+/*
+ * jansson reads through non-const pointers only (json_object_foreach, iterators): this is the
+ * one place that casts a const away, for reading.
+ */
+static inline json_t *json_mut(const json_t *v)
+{
+    return (json_t *)(uintptr_t)v;
+}
 
 #endif

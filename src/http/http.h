@@ -11,12 +11,15 @@
 #include "core/err.h"
 #include "store/store.h"
 
+struct access;
+
 struct http_config {
     const char *host;       /* listen address, e.g. "127.0.0.1" or "::1" */
     uint16_t port;          /* 0: let the OS choose (see http_server_port) */
     int threads;            /* worker threads; 0: one per CPU, at least 2 */
     const char *public_url; /* base of absolute URLs (Location, meta.location); NULL: from Host */
     struct store *store;    /* borrowed; outlives the server */
+    struct access *access;  /* borrowed; outlives the server (the admin API and decisions) */
 };
 
 struct http_server;
@@ -34,14 +37,20 @@ void http_server_stop(struct http_server *srv, int grace_ms);
 
 /* ---- Tokens (table tokens, owned by this module) ---- */
 
-#define HTTP_TOKEN_KIND_SCIM "scim"
+#define HTTP_TOKEN_KIND_SCIM "scim"   /* /scim/v2: the identity provider */
+#define HTTP_TOKEN_KIND_ADMIN "admin" /* /api/v1: administrators and their scripts */
+#define HTTP_TOKEN_KIND_AGENT "agent" /* /mcp: an AI agent acting for one employee */
 
 /*
  * Creates a token: 32 random bytes (256 bits), shown as "mdt_<kind>_<base64url>"; only its
- * SHA-256 is stored. *plain_out (heap, caller frees) is the only copy of the token, to be shown
- * once. id_out receives the token's id.
+ * SHA-256 is stored. kind is one of the three above. An agent token names the SCIM user it acts
+ * for (user_id, required) and may be limited to one pack (pack; NULL or "" for none); the other
+ * kinds take neither (NULL or ""). The caller checks that the user and the pack exist.
+ * MD_ERR_VALUE for anything else. *plain_out (heap, caller frees) is the only copy of the token,
+ * to be shown once. id_out receives the token's id.
  */
-enum md_err http_token_create(struct store *s, const char *kind, const char *name, char **plain_out,
+enum md_err http_token_create(struct store *s, const char *kind, const char *name,
+                              const char *user_id, const char *pack, char **plain_out,
                               char id_out[64], struct md_error *e);
 
 /*

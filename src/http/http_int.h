@@ -10,6 +10,7 @@
 #include "store/store.h"
 
 struct MHD_Connection;
+struct access;
 
 struct http_req {
     struct MHD_Connection *conn;
@@ -21,6 +22,7 @@ struct http_req {
     const char *rid;
     const char *public_url;
     struct store *store;
+    struct access *access; /* borrowed, from http_config */
     const struct scim_limits *limits;
     char actor[64]; /* set by authentication: the token id */
 };
@@ -53,5 +55,7 @@ void http_resp_problem(struct http_resp *resp, int status, const char *title, co
 
 /* /scim/v2...: rest is the path below /scim/v2. */
 void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest);
+/* /api/v1...: rest is the path below /api/v1. */
+void http_route_api(struct http_req *req, struct http_resp *resp, const char *rest);
 
 #endif

@@ -150,6 +150,10 @@ static void route(struct http_req *req, struct http_resp *resp)
         http_route_scim(req, resp, url + 8);
         return;
     }
+    if (strncmp(url, "/api/v1", 7) == 0 && (url[7] == '\0' || url[7] == '/')) {
+        http_route_api(req, resp, url + 7);
+        return;
+    }
     http_resp_problem(resp, 404, "Not Found", "no such endpoint");
 }
 
@@ -223,6 +227,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.body_len = ctx->body.len;
     req.rid = ctx->rid;
     req.store = srv->cfg.store;
+    req.access = srv->cfg.access;
     req.public_url = srv->cfg.public_url;
     req.limits = &srv->limits;
     req.body_too_large = ctx->too_large;

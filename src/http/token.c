@@ -1,3 +1,7 @@
+/*
+ * Tokens: created from 256 random bits, kept only as SHA-256 hashes, verified in constant time.
+ */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +12,15 @@
 
 #define TOKEN_RANDOM_BYTES 32
 
-enum md_err http_token_create(struct store *s, const char *kind, const char *name, char **plain_out,
+/* Whether kind is one of the three token kinds. */
+static bool kind_known(const char *kind)
+{
+    return strcmp(kind, HTTP_TOKEN_KIND_SCIM) == 0 || strcmp(kind, HTTP_TOKEN_KIND_ADMIN) == 0 ||
+           strcmp(kind, HTTP_TOKEN_KIND_AGENT) == 0;
+}
+
+enum md_err http_token_create(struct store *s, const char *kind, const char *name,
+                              const char *user_id, const char *pack, char **plain_out,
                               char id_out[64], struct md_error *e)
 {
     unsigned char raw[TOKEN_RANDOM_BYTES];
@@ -16,13 +28,29 @@ enum md_err http_token_create(struct store *s, const char *kind, const char *nam
     struct store_token t;
     struct store_conn *c = NULL;
     struct buf plain;
+    bool agent;
     enum md_err rc;
 
     *plain_out = NULL;
-    buf_init(&plain, 256);
     memset(&t, 0, sizeof t);
-    if (strlen(kind) >= sizeof t.kind || (name && strlen(name) >= sizeof t.name))
-        return md_error_set(e, MD_ERR_VALUE, "token kind or name too long");
+    if (!user_id)
+        user_id = "";
+    if (!pack)
+        pack = "";
+    if (!kind || !kind_known(kind))
+        return md_error_set(e, MD_ERR_VALUE, "unknown token kind (known: scim, admin, agent)");
+    if (name && strlen(name) >= sizeof t.name)
+        return md_error_set(e, MD_ERR_VALUE, "token name longer than %zu bytes",
+                            sizeof t.name - 1);
+    agent = strcmp(kind, HTTP_TOKEN_KIND_AGENT) == 0;
+    /* A token that acts for nobody in particular must not look as if it did, and vice versa. */
+    if (agent && !*user_id)
+        return md_error_set(e, MD_ERR_VALUE, "an agent token needs the user it acts for");
+    if (!agent && (*user_id || *pack))
+        return md_error_set(e, MD_ERR_VALUE, "only agent tokens name a user or a pack");
+    if (strlen(user_id) >= sizeof t.user_id || strlen(pack) >= sizeof t.pack)
+        return md_error_set(e, MD_ERR_VALUE, "user id or pack name too long");
+    buf_init(&plain, 256);
     rc = crypto_random(raw, sizeof raw);
     if (rc)
         return md_error_set(e, rc, "no randomness available");
@@ -38,6 +66,8 @@ enum md_err http_token_create(struct store *s, const char *kind, const char *nam
     memcpy(t.kind, kind, strlen(kind) + 1);
     if (name)
         memcpy(t.name, name, strlen(name) + 1);
+    memcpy(t.user_id, user_id, strlen(user_id) + 1);
+    memcpy(t.pack, pack, strlen(pack) + 1);
     crypto_sha256_hex(plain.p, plain.len, t.hash);
     t.created_ms = time_now_ms();
     rc = store_acquire(s, &c, e);

@@ -3,9 +3,11 @@
  *
  * Order matters: users and groups first, since a membership row names its group (a foreign key
  * in every backend), then memberships group by group in their listed order, so that the target
- * numbers them in the same order, then tokens. Each source read is paged by creation time and
- * id, the order store_res_query gives when no sort is asked for, inside the one source
- * transaction that makes the pages consistent with each other.
+ * numbers them in the same order, then tokens, then the access objects kind by kind (they
+ * name users, groups and each other only inside their documents, which the store does not
+ * read). Each source read of resources is paged by creation time and id, the order
+ * store_res_query gives when no sort is asked for, inside the one source transaction that
+ * makes the pages consistent with each other; objects are walked whole, in the same order.
  */
 #include "store/migrate.h"
 
@@ -39,6 +41,8 @@ const char *store_migrate_phase_name(enum store_migrate_phase p)
         return "memberships";
     case STORE_MIGRATE_TOKENS:
         return "tokens";
+    case STORE_MIGRATE_OBJECTS:
+        return "access objects";
     }
     return "rows";
 }
@@ -167,6 +171,39 @@ static enum md_err count_members(struct store_conn *c, int64_t *n, struct md_err
     return rc;
 }
 
+static int count_obj(void *ctx, const struct store_obj *o)
+{
+    int64_t *n = ctx;
+
+    (void)o;
+    (*n)++;
+    return 0;
+}
+
+/* Access objects of every kind, into n[kind]. */
+static enum md_err count_objects(struct store_conn *c, int64_t n[STORE_OBJ__COUNT],
+                                 struct md_error *e)
+{
+    enum md_err rc = MD_OK;
+    int k;
+
+    for (k = 0; k < STORE_OBJ__COUNT && rc == MD_OK; k++) {
+        n[k] = 0;
+        rc = store_obj_list(c, (enum store_obj_kind)k, count_obj, &n[k], e);
+    }
+    return rc;
+}
+
+static int64_t objects_total(const struct store_migrate_counts *n)
+{
+    int64_t t = 0;
+    int k;
+
+    for (k = 0; k < STORE_OBJ__COUNT; k++)
+        t += n->objects[k];
+    return t;
+}
+
 static enum md_err count_all(struct store_conn *c, struct store_migrate_counts *n,
                              struct md_error *e)
 {
@@ -180,6 +217,8 @@ static enum md_err count_all(struct store_conn *c, struct store_migrate_counts *
         rc = count_members(c, &n->members, e);
     if (rc == MD_OK)
         rc = store_token_list(c, count_token, &n->tokens, e);
+    if (rc == MD_OK)
+        rc = count_objects(c, n->objects, e);
     return rc;
 }
 
@@ -189,21 +228,27 @@ static enum md_err count_all(struct store_conn *c, struct store_migrate_counts *
  */
 static enum md_err check_empty(struct store_conn *c, struct md_error *e)
 {
-    int64_t users = 0, groups = 0, tokens = 0;
+    struct store_migrate_counts n;
+    int64_t objects;
     enum md_err rc;
 
-    rc = count_res(c, STORE_USERS, &users, e);
+    memset(&n, 0, sizeof n);
+    rc = count_res(c, STORE_USERS, &n.users, e);
     if (rc == MD_OK)
-        rc = count_res(c, STORE_GROUPS, &groups, e);
+        rc = count_res(c, STORE_GROUPS, &n.groups, e);
     if (rc == MD_OK)
-        rc = store_token_list(c, count_token, &tokens, e);
+        rc = store_token_list(c, count_token, &n.tokens, e);
+    if (rc == MD_OK)
+        rc = count_objects(c, n.objects, e);
     if (rc)
         return wrap(e, rc, "cannot read the target database");
-    if (users || groups || tokens)
+    objects = objects_total(&n);
+    if (n.users || n.groups || n.tokens || objects)
         return md_error_set(e, MD_ERR_VALUE,
                             "the target database is not empty (%lld users, %lld groups, %lld "
-                            "tokens); migrate into a new, empty database",
-                            (long long)users, (long long)groups, (long long)tokens);
+                            "tokens, %lld access objects); migrate into a new, empty database",
+                            (long long)n.users, (long long)n.groups, (long long)n.tokens,
+                            (long long)objects);
     return MD_OK;
 }
 
@@ -483,16 +528,83 @@ out:
     return rc;
 }
 
+/* ---- access objects ---- */
+
+/* The walk over one kind of the source, writing each object into the target as it goes. */
+struct obj_walk {
+    struct mig *m;
+    enum store_obj_kind kind;
+    int64_t total;
+    enum md_err rc;
+    struct md_error *e;
+};
+
+/*
+ * Objects keep their id, document, version and times (store_obj_copy), so that an
+ * administrator's If-Match on an object stays valid. The target is a different connection, so
+ * it may be written from inside the source's walk.
+ */
+static int copy_one_obj(void *ctx, const struct store_obj *o)
+{
+    struct obj_walk *w = ctx;
+    struct mig *m = w->m;
+    bool flushed;
+
+    w->rc = dst_begin(m, w->e);
+    if (w->rc == MD_OK)
+        w->rc = store_obj_copy(m->dst, w->kind, o, w->e);
+    if (w->rc) {
+        w->rc = wrap(w->e, w->rc, "cannot copy %s %s", store_obj_kind_name(w->kind), o->id);
+        return 1;
+    }
+    m->copied.objects[w->kind]++;
+    w->rc = dst_row_done(m, &flushed, w->e);
+    if (w->rc)
+        return 1;
+    if (flushed)
+        tell(m, STORE_MIGRATE_OBJECTS, objects_total(&m->copied), w->total);
+    return 0;
+}
+
+static enum md_err copy_objects(struct mig *m, int64_t total, struct md_error *e)
+{
+    struct obj_walk w = {m, STORE_OBJ_CONNECTOR, total, MD_OK, e};
+    enum md_err rc = MD_OK;
+    int k;
+
+    tell(m, STORE_MIGRATE_OBJECTS, 0, total);
+    for (k = 0; k < STORE_OBJ__COUNT && rc == MD_OK; k++) {
+        w.kind = (enum store_obj_kind)k;
+        w.rc = MD_OK;
+        rc = store_obj_list(m->src, w.kind, copy_one_obj, &w, e);
+        if (rc)
+            rc = wrap(e, rc, "cannot read the source's %s", store_obj_kind_name(w.kind));
+        else
+            rc = w.rc;
+    }
+    if (rc == MD_OK)
+        rc = dst_flush(m, e);
+    if (rc == MD_OK)
+        tell(m, STORE_MIGRATE_OBJECTS, objects_total(&m->copied), total);
+    return rc;
+}
+
 /* ---- the copy ---- */
 
 static enum md_err compare(const struct store_migrate_counts *a,
                            const struct store_migrate_counts *b, struct md_error *e)
 {
-    static const char *const names[] = {"users", "groups", "memberships", "tokens"};
-    const int64_t x[] = {a->users, a->groups, a->members, a->tokens};
-    const int64_t y[] = {b->users, b->groups, b->members, b->tokens};
+    const char *names[4 + STORE_OBJ__COUNT] = {"users", "groups", "memberships", "tokens"};
+    int64_t x[4 + STORE_OBJ__COUNT] = {a->users, a->groups, a->members, a->tokens};
+    int64_t y[4 + STORE_OBJ__COUNT] = {b->users, b->groups, b->members, b->tokens};
     size_t i;
+    int k;
 
+    for (k = 0; k < STORE_OBJ__COUNT; k++) {
+        names[4 + k] = store_obj_kind_name((enum store_obj_kind)k);
+        x[4 + k] = a->objects[k];
+        y[4 + k] = b->objects[k];
+    }
     for (i = 0; i < sizeof x / sizeof x[0]; i++) {
         if (x[i] != y[i])
             return md_error_set(e, MD_ERR_INTERNAL,
@@ -515,6 +627,8 @@ static enum md_err copy_all(struct mig *m, const struct store_migrate_counts *sr
         rc = copy_members(m, src_n->members, e);
     if (rc == MD_OK)
         rc = copy_tokens(m, src_n->tokens, e);
+    if (rc == MD_OK)
+        rc = copy_objects(m, objects_total(src_n), e);
     return rc;
 }
 

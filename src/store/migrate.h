@@ -5,10 +5,12 @@
  * The copy goes through the store.h interface only, so that it works between any two backends.
  * It keeps everything a client or an operator can observe: ids, documents, indexed columns,
  * meta.created, meta.lastModified and meta.version (so ETags stay valid), the order and the
- * type of every group's members, and every token with its hash, times and revocation (so the
- * identity provider's SCIM token keeps working). What the interface needs of a backend for
- * that is written in store.h: store_res_insert keeps a row's version and times when they are
- * set, store_token_insert keeps every field, store_member_add appends in call order.
+ * type of every group's members, every token with its hash, times, revocation and binding
+ * (user and pack), so the identity provider's SCIM token and every agent's token keep
+ * working, and every access object (connectors, overrides, packs, grants) with its version and
+ * times. What the interface needs of a backend for that is written in store.h:
+ * store_res_insert keeps a row's version and times when they are set, store_token_insert keeps
+ * every field, store_member_add appends in call order, store_obj_copy keeps an object as is.
  *
  * A member display that the client never sent (store_member_list then reports the member's
  * current name) is copied as not sent, so that it goes on following renames on the target.
@@ -31,9 +33,10 @@ enum store_migrate_phase {
     STORE_MIGRATE_GROUPS,
     STORE_MIGRATE_MEMBERS,
     STORE_MIGRATE_TOKENS,
+    STORE_MIGRATE_OBJECTS, /* the access objects of every kind, kind after kind */
 };
 
-/* "users", "groups", "memberships", "tokens". */
+/* "users", "groups", "memberships", "tokens", "access objects". */
 const char *store_migrate_phase_name(enum store_migrate_phase p);
 
 /* Rows of each kind. */
@@ -42,6 +45,7 @@ struct store_migrate_counts {
     int64_t groups;
     int64_t members; /* membership rows, summed over every group */
     int64_t tokens;
+    int64_t objects[STORE_OBJ__COUNT]; /* access objects, by enum store_obj_kind */
 };
 
 /*
@@ -52,8 +56,8 @@ typedef void (*store_migrate_fn)(void *ctx, enum store_migrate_phase phase, int6
                                  int64_t total);
 
 /*
- * Copies every user, group, membership and token of from into to, then checks that the two
- * hold as many rows of each kind; *out (may be NULL) receives the counts copied.
+ * Copies every user, group, membership, token and access object of from into to, then checks
+ * that the two hold as many rows of each kind; *out (may be NULL) receives the counts copied.
  *
  * The source is read inside one transaction (store_begin). With SQLite that is a snapshot of
  * one moment, and it also holds off writers to the source until the copy ends, so that a server
@@ -63,7 +67,7 @@ typedef void (*store_migrate_fn)(void *ctx, enum store_migrate_phase phase, int6
  * STORE_MIGRATE_BATCH rows.
  *
  * Errors: MD_ERR_VALUE "the target database is not empty" when to already holds a user, a
- * group or a token (nothing is written then); MD_ERR_INTERNAL naming the kind whose counts
+ * group, a token or an access object (nothing is written then); MD_ERR_INTERNAL naming the kind whose counts
  * differ after the copy; any error of either store. After a failure part-way the target holds
  * a partial copy and is no longer empty: e says so, and the admin starts again from an empty
  * database. progress may be NULL.

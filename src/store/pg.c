@@ -18,8 +18,9 @@
  *    case-insensitive matching folds with lower() under the "C" collation, which folds ASCII
  *    letters only, as SQLite's lower() and NOCASE do: a userName that differs from another only
  *    in the case of a non-ASCII letter is a different userName here too.
- *  - Documents are jsonb. PostgreSQL keeps the value, not the text: keys come back reordered
- *    and spaced ("{"a": 1}"), which every reader parses anyway.
+ *  - Users' and groups' documents are jsonb. PostgreSQL keeps the value, not the text: keys
+ *    come back reordered and spaced ("{"a": 1}"), which every reader parses anyway. Access
+ *    objects' documents are text checked to be JSON, kept as written (see PG_OBJ_TABLE).
  *  - A failed statement aborts a PostgreSQL transaction, while the SQLite backend lets the
  *    caller go on. So the statements never fail for the expected reasons: an insert that
  *    would break a unique key does nothing (ON CONFLICT DO NOTHING) and is then told apart,
@@ -58,6 +59,22 @@
  * the query): strings that do not look like a timestamp are refused before the cast, and only
  * the ones that do pay for the exception block.
  */
+/*
+ * A table of access objects (migration 2): a JSON document by id, with its version and times;
+ * the index serves store_obj_list's order. The document is text, not jsonb, so that it comes
+ * back as it was written, key order included (an administrator reads it back through the API);
+ * the CHECK parses it as json, which accepts every JSON text (jsonb refuses "\u0000").
+ * Part of a shipped migration: never edit it.
+ */
+#define PG_OBJ_TABLE(t)                                                                            \
+    "CREATE TABLE " t " ("                                                                         \
+    " id text COLLATE \"C\" NOT NULL CONSTRAINT " t "_pkey PRIMARY KEY,"                           \
+    " doc text NOT NULL CONSTRAINT " t "_doc_json CHECK (doc::json IS NOT NULL),"                  \
+    " version bigint NOT NULL,"                                                                    \
+    " created_ms bigint NOT NULL,"                                                                 \
+    " modified_ms bigint NOT NULL);"                                                               \
+    "CREATE INDEX " t "_created ON " t " (created_ms, id);"
+
 static const char *const pg_migrations[] = {
     /* 1: SCIM resources, membership, tokens and the change counter. */
     "CREATE TABLE users ("
@@ -120,13 +137,32 @@ static const char *const pg_migrations[] = {
     "   RETURN NULL;"
     "  END;"
     " END $f$;",
+    /*
+     * 2: the access model's documents, and what binds an agent token to a user and a pack.
+     * An unbound token holds NULL there (the rows of migration 1 do), read back as "".
+     */
+    PG_OBJ_TABLE("connectors") PG_OBJ_TABLE("connector_overrides") PG_OBJ_TABLE("packs")
+    PG_OBJ_TABLE("grants")
+    "ALTER TABLE tokens ADD COLUMN user_id text COLLATE \"C\","
+    " ADD COLUMN pack text COLLATE \"C\";",
 };
 
 #define PG_NMIGRATIONS ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
 
 /* ---- fixed statements ---- */
 
-#define TOKEN_COLS "id, kind, name, hash, created_ms, last_used_ms, revoked"
+/* A token as token_read reads it: an unbound token's user_id and pack are "". */
+#define TOKEN_COLS                                                                                 \
+    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "            \
+    "coalesce(pack, '')"
+
+/* Four statements, one per kind of access object (PG_OBJ4), head + the table + tail. */
+#define OBJ_SQL4(q, op, head, tail, again)                                                         \
+    [q##_C] = {"connector_" op, head "connectors" tail, again},                                    \
+    [q##_O] = {"override_" op, head "connector_overrides" tail, again},                            \
+    [q##_P] = {"pack_" op, head "packs" tail, again},                                              \
+    [q##_G] = {"grant_" op, head "grants" tail, again}
+#define OBJ_COLS "id, doc, version, created_ms, modified_ms"
 /* The userName is taken by another user: the unique key's question, asked in advance. */
 #define NAME_TAKEN                                                                                 \
     "EXISTS (SELECT 1 FROM users AS o WHERE o.user_name_lc = lower($2::text COLLATE \"C\") "       \
@@ -218,7 +254,7 @@ static const struct pg_fixed pg_sql[P__COUNT] = {
                       false},
     [P_MEMBER_REMOVE] = {"member_remove",
                          "DELETE FROM group_members WHERE group_id = $1::text "
-                         "AND member_id = $2::text",
+                         "AND member_id = $2::text RETURNING member_type",
                          false},
     [P_MEMBER_HAS] = {"member_has",
                       "SELECT 1 FROM group_members WHERE group_id = $1::text "
@@ -254,10 +290,12 @@ static const struct pg_fixed pg_sql[P__COUNT] = {
                          "FROM up WHERE up.gid <> $1::text) AS x "
                          "ORDER BY lower(x.dn) NULLS FIRST, x.gid",
                          true},
+    /* An unbound token's user_id and pack ("") are stored as NULL. */
     [P_TOKEN_INSERT] = {"token_insert",
-                        "INSERT INTO tokens (" TOKEN_COLS ") VALUES ($1::text, $2::text, "
-                        "$3::text, $4::text, $5::bigint, $6::bigint, $7::boolean) "
-                        "ON CONFLICT DO NOTHING RETURNING 1",
+                        "INSERT INTO tokens (id, kind, name, hash, created_ms, last_used_ms, "
+                        "revoked, user_id, pack) VALUES ($1::text, $2::text, $3::text, $4::text, "
+                        "$5::bigint, $6::bigint, $7::boolean, nullif($8::text, ''), "
+                        "nullif($9::text, '')) ON CONFLICT DO NOTHING RETURNING 1",
                         false},
     [P_TOKEN_ID_TAKEN] = {"token_exists", "SELECT 1 FROM tokens WHERE id = $1::text", true},
     [P_TOKEN_FIND] = {"token_find",
@@ -270,6 +308,29 @@ static const struct pg_fixed pg_sql[P__COUNT] = {
     [P_TOKEN_TOUCH] = {"token_touch",
                        "UPDATE tokens SET last_used_ms = $2::bigint WHERE id = $1::text", true},
     [P_TOKEN_COUNT] = {"token_count", "SELECT count(*) FROM tokens WHERE kind = $1::text", true},
+    /*
+     * Access objects: $1 id, $2 doc, then the insert's $3 version, $4 created, $5 modified;
+     * the upsert's and the update's $3 now, and the update's $4 expected version. A replace
+     * keeps created_ms. Nothing is inserted on a conflict, so that a taken id does not abort
+     * the caller's transaction.
+     */
+    OBJ_SQL4(P_OBJ_INSERT, "insert", "INSERT INTO ",
+             " (" OBJ_COLS ") VALUES ($1::text, $2::text, $3::bigint, $4::bigint, $5::bigint) "
+             "ON CONFLICT DO NOTHING RETURNING 1",
+             false),
+    OBJ_SQL4(P_OBJ_UPSERT, "upsert", "INSERT INTO ",
+             " AS o (" OBJ_COLS ") VALUES ($1::text, $2::text, 1, $3::bigint, $3::bigint) "
+             "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = o.version + 1, "
+             "modified_ms = excluded.modified_ms RETURNING o.version",
+             false),
+    OBJ_SQL4(P_OBJ_UPDATE, "update", "UPDATE ",
+             " SET doc = $2::text, version = version + 1, modified_ms = $3::bigint "
+             "WHERE id = $1::text AND version = $4::bigint RETURNING version",
+             false),
+    OBJ_SQL4(P_OBJ_VERSION, "version", "SELECT version FROM ", " WHERE id = $1::text", true),
+    OBJ_SQL4(P_OBJ_GET, "get", "SELECT " OBJ_COLS " FROM ", " WHERE id = $1::text", true),
+    OBJ_SQL4(P_OBJ_DELETE, "delete", "DELETE FROM ", " WHERE id = $1::text", false),
+    OBJ_SQL4(P_OBJ_LIST, "list", "SELECT " OBJ_COLS " FROM ", " ORDER BY created_ms, id", true),
     /* $1 node id, $2 the changes (pg_feed.c). The counter's row lock orders the announcing
      * transactions, so that sequence numbers are told in commit order. */
     [P_ANNOUNCE] = {"announce",
@@ -776,15 +837,29 @@ static enum md_err pg_member_add(struct store_conn *bc, const char *group_id, co
     return MD_OK;
 }
 
+static enum store_member_type member_type_of(const char *col)
+{
+    return strcmp(col, "Group") == 0 ? STORE_MEMBER_GROUP : STORE_MEMBER_USER;
+}
+
+/* The deleted row tells its member's type (RETURNING), for the change feed. */
 static enum md_err pg_member_remove(struct store_conn *bc, const char *group_id,
-                                    const char *member_id, bool *removed, struct md_error *e)
+                                    const char *member_id, bool *removed,
+                                    enum store_member_type *type, struct md_error *e)
 {
     const char *a[] = {group_id, member_id};
-    int64_t n = 0;
-    enum md_err err = exec_count(pg__conn(bc), P_MEMBER_REMOVE, a, 2, &n, e);
+    PGresult *res;
+    enum md_err err = pg__exec(pg__conn(bc), P_MEMBER_REMOVE, a, 2, &res, e);
 
-    *removed = !err && n > 0;
-    return err;
+    *removed = false;
+    if (err)
+        return err;
+    if (PQntuples(res) > 0) {
+        *removed = true;
+        *type = member_type_of(PQgetvalue(res, 0, 0));
+    }
+    PQclear(res);
+    return MD_OK;
 }
 
 static enum md_err pg_member_clear(struct store_conn *bc, const char *group_id, struct md_error *e)
@@ -819,8 +894,7 @@ static enum md_err pg_member_list(struct store_conn *bc, const char *group_id, s
 
         memset(&m, 0, sizeof m);
         snprintf(m.id, sizeof m.id, "%s", PQgetvalue(res, i, 0));
-        m.type =
-            strcmp(PQgetvalue(res, i, 1), "Group") == 0 ? STORE_MEMBER_GROUP : STORE_MEMBER_USER;
+        m.type = member_type_of(PQgetvalue(res, i, 1));
         m.display = col_dup(res, i, 2, &oom);
         if (oom) {
             err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
@@ -865,6 +939,8 @@ static void token_read(const PGresult *res, int row, struct store_token *t)
     pg__get_i64(res, row, 4, &t->created_ms);
     pg__get_i64(res, row, 5, &t->last_used_ms);
     t->revoked = col_bool(res, row, 6);
+    snprintf(t->user_id, sizeof t->user_id, "%s", PQgetvalue(res, row, 7));
+    snprintf(t->pack, sizeof t->pack, "%s", PQgetvalue(res, row, 8));
 }
 
 static enum md_err pg_token_insert(struct store_conn *bc, const struct store_token *t,
@@ -883,6 +959,8 @@ static enum md_err pg_token_insert(struct store_conn *bc, const struct store_tok
     arg_i(&a, t->created_ms > 0 ? t->created_ms : time_now_ms());
     arg_i(&a, t->last_used_ms);
     arg_b(&a, t->revoked);
+    arg_s(&a, t->user_id);
+    arg_s(&a, t->pack);
     err = exec_row(c, P_TOKEN_INSERT, a.v, a.n, &inserted, e);
     if (err || inserted)
         return err;
@@ -966,6 +1044,189 @@ static enum md_err pg_token_count(struct store_conn *bc, const char *kind, int64
     return MD_OK;
 }
 
+/* ---- access objects ---- */
+
+_Static_assert(STORE_OBJ__COUNT == 4, "PG_OBJ4 has a statement for each kind of access object");
+
+static enum pg_id obj_q(enum pg_id connectors_id, enum store_obj_kind k)
+{
+    return (enum pg_id)((int)connectors_id + (int)k);
+}
+
+static enum md_err obj_not_found(enum store_obj_kind k, struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_NOTFOUND, "not found in %s", store_obj_kind_name(k));
+}
+
+/* Reads the columns of OBJ_COLS from row. */
+static enum md_err obj_read(const PGresult *res, int row, struct store_obj *o, struct md_error *e)
+{
+    bool oom = false;
+
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", PQgetvalue(res, row, 0));
+    o->doc = col_dup(res, row, 1, &oom);
+    pg__get_i64(res, row, 2, &o->version);
+    pg__get_i64(res, row, 3, &o->created_ms);
+    pg__get_i64(res, row, 4, &o->modified_ms);
+    return oom ? md_error_set(e, MD_ERR_NOMEM, "out of memory") : MD_OK;
+}
+
+/* Inserts a row as given; MD_ERR_UNIQUENESS (nothing written) when the id is taken. */
+static enum md_err obj_insert(struct pg_conn *c, enum store_obj_kind k, const char *id,
+                              const char *doc, int64_t version, int64_t created, int64_t modified,
+                              struct md_error *e)
+{
+    struct pg_args a = {0};
+    bool inserted = false;
+    enum md_err err;
+
+    arg_s(&a, id);
+    arg_s(&a, doc);
+    arg_i(&a, version);
+    arg_i(&a, created);
+    arg_i(&a, modified);
+    err = exec_row(c, obj_q(P_OBJ_INSERT_C, k), a.v, a.n, &inserted, e);
+    if (err || inserted)
+        return err;
+    return md_error_set(e, MD_ERR_UNIQUENESS, "an object with this id already exists in %s",
+                        store_obj_kind_name(k));
+}
+
+/* Runs an upsert or an update whose RETURNING gives the new version; *hit when a row did. */
+static enum md_err obj_write(struct pg_conn *c, enum pg_id q, const struct pg_args *a, int n,
+                             bool *hit, int64_t *new_version, struct md_error *e)
+{
+    PGresult *res;
+    enum md_err err = pg__exec(c, q, a->v, n, &res, e);
+
+    if (err)
+        return err;
+    *hit = PQntuples(res) > 0;
+    if (*hit)
+        pg__get_i64(res, 0, 0, new_version);
+    PQclear(res);
+    return MD_OK;
+}
+
+/*
+ * expect_version: < 0 upsert (ON CONFLICT DO UPDATE, atomic under concurrent writers), 0
+ * insert only, > 0 replace only that version. The replace checks the version in its WHERE
+ * clause, which PostgreSQL re-checks on the newest row version after waiting for a concurrent
+ * writer; when it matched no row, a second look says why, and when that look finds no reason
+ * (the row changed in between), the replace is tried again.
+ */
+static enum md_err pg_obj_put(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                              const char *doc, int64_t expect_version, int64_t *new_version,
+                              struct md_error *e)
+{
+    struct pg_conn *c = pg__conn(bc);
+    int64_t now = time_now_ms();
+    struct pg_args a = {0};
+    PGresult *res;
+    enum md_err err;
+    bool hit = false;
+    int attempt;
+
+    *new_version = 0;
+    if (expect_version == 0) {
+        err = obj_insert(c, k, id, doc, 1, now, now, e);
+        if (!err)
+            *new_version = 1;
+        return err;
+    }
+    arg_s(&a, id);
+    arg_s(&a, doc);
+    arg_i(&a, now);
+    arg_i(&a, expect_version);
+    if (expect_version < 0)
+        return obj_write(c, obj_q(P_OBJ_UPSERT_C, k), &a, 3, &hit, new_version, e);
+    for (attempt = 0; attempt < 3; attempt++) {
+        int64_t version = 0;
+
+        err = obj_write(c, obj_q(P_OBJ_UPDATE_C, k), &a, a.n, &hit, new_version, e);
+        if (err || hit)
+            return err;
+        err = pg__exec(c, obj_q(P_OBJ_VERSION_C, k), a.v, 1, &res, e);
+        if (err)
+            return err;
+        if (PQntuples(res) == 0)
+            err = obj_not_found(k, e);
+        else if (pg__get_i64(res, 0, 0, &version) && version != expect_version)
+            err = md_error_set(e, MD_ERR_PRECONDITION,
+                               "the object has changed (it is now at version %lld)",
+                               (long long)version);
+        PQclear(res);
+        if (err)
+            return err;
+    }
+    return md_error_set(e, MD_ERR_UNAVAILABLE, "the object is changing too often; try again");
+}
+
+/* A version and times left at 0 mean 1 and now, as for store_res_insert. */
+static enum md_err pg_obj_copy(struct store_conn *bc, enum store_obj_kind k,
+                               const struct store_obj *o, struct md_error *e)
+{
+    int64_t created = o->created_ms > 0 ? o->created_ms : time_now_ms();
+
+    return obj_insert(pg__conn(bc), k, o->id, o->doc, o->version > 0 ? o->version : 1, created,
+                      o->modified_ms > 0 ? o->modified_ms : created, e);
+}
+
+/* A plain read, also inside a transaction: the access module reads and then writes a whole
+ * document with an expected version, which catches a concurrent change without a lock. */
+static enum md_err pg_obj_get(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                              struct store_obj *out, struct md_error *e)
+{
+    PGresult *res;
+    enum md_err err = pg__exec(pg__conn(bc), obj_q(P_OBJ_GET_C, k), &id, 1, &res, e);
+
+    if (err)
+        return err;
+    err = PQntuples(res) > 0 ? obj_read(res, 0, out, e) : obj_not_found(k, e);
+    if (err)
+        store_obj_free(out);
+    PQclear(res);
+    return err;
+}
+
+static enum md_err pg_obj_delete(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                                 struct md_error *e)
+{
+    int64_t n = 0;
+    enum md_err err = exec_count(pg__conn(bc), obj_q(P_OBJ_DELETE_C, k), &id, 1, &n, e);
+
+    return !err && n == 0 ? obj_not_found(k, e) : err;
+}
+
+/* The whole list comes in one result, so that fn may call the store on the same connection. */
+static enum md_err pg_obj_list(struct store_conn *bc, enum store_obj_kind k, store_obj_fn fn,
+                               void *ctx, struct md_error *e)
+{
+    PGresult *res;
+    enum md_err err = pg__exec(pg__conn(bc), obj_q(P_OBJ_LIST_C, k), NULL, 0, &res, e);
+    int i;
+
+    if (err)
+        return err;
+    for (i = 0; i < PQntuples(res); i++) {
+        struct store_obj o;
+        int stop;
+
+        err = obj_read(res, i, &o, e);
+        if (err) {
+            store_obj_free(&o);
+            break;
+        }
+        stop = fn(ctx, &o);
+        store_obj_free(&o);
+        if (stop)
+            break;
+    }
+    PQclear(res);
+    return err;
+}
+
 const struct store_backend_ops store__pg_ops = {
     .name = "postgres",
     .open = pg_open,
@@ -995,6 +1256,11 @@ const struct store_backend_ops store__pg_ops = {
     .token_revoke = pg_token_revoke,
     .token_touch = pg_token_touch,
     .token_count = pg_token_count,
+    .obj_put = pg_obj_put,
+    .obj_copy = pg_obj_copy,
+    .obj_get = pg_obj_get,
+    .obj_delete = pg_obj_delete,
+    .obj_list = pg_obj_list,
     .announce = pg__announce,
     .explain = pg__explain,
 };

@@ -7,7 +7,8 @@
  * pg_notify('mandate_changes', "<node> <seq> <changes>"), so that both happen if and only if
  * the transaction commits. The counter's row lock makes announcing transactions commit one
  * after another, so sequence numbers reach listeners in order, without gaps. Changes are
- * written " K:id" (K: U user, G group, M members, T token, A everything), the id
+ * written " K:id" (K: U user, G group, M members, T token, N nesting, O access object, A
+ * everything; an id is at most 95 bytes, "<table>/<id>" for an access object), the id
  * percent-escaped where it has spaces, controls or '%'; a payload that would pass
  * PG_PAYLOAD_MAX bytes (PostgreSQL's limit is 8000) is sent as " A:" instead. A node that
  * reads a letter it does not know takes it as "everything", so later kinds stay compatible.
@@ -66,6 +67,10 @@ static char kind_letter(enum store_change_kind k)
         return 'M';
     case STORE_CHANGE_TOKEN:
         return 'T';
+    case STORE_CHANGE_NESTING:
+        return 'N';
+    case STORE_CHANGE_OBJECT:
+        return 'O';
     default:
         return 'A';
     }
@@ -308,6 +313,12 @@ static void publish_changes(struct lsn *l, const char *p)
             break;
         case 'T':
             ch[n].kind = STORE_CHANGE_TOKEN;
+            break;
+        case 'N':
+            ch[n].kind = STORE_CHANGE_NESTING;
+            break;
+        case 'O':
+            ch[n].kind = STORE_CHANGE_OBJECT;
             break;
         default:
             goto all;

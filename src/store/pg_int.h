@@ -26,7 +26,12 @@
 
 /* ---- fixed statements ---- */
 
-/* Users' and groups' variants are adjacent, users first: the groups' one is id + STORE_GROUPS. */
+/*
+ * Users' and groups' variants are adjacent, users first: the groups' one is id + STORE_GROUPS.
+ * The access objects' statements come in fours, one per enum store_obj_kind in its order
+ * (PG_OBJ4): the statement for kind k is the connectors' one + k.
+ */
+#define PG_OBJ4(q) q##_C, q##_O, q##_P, q##_G
 /* clang-format off */
 enum pg_id {
     P_INSERT_U, P_INSERT_G, P_UPDATE_U, P_UPDATE_G, P_DIAG_U, P_DIAG_G,
@@ -36,6 +41,8 @@ enum pg_id {
     P_MEMBER_GROUPS,
     P_TOKEN_INSERT, P_TOKEN_ID_TAKEN, P_TOKEN_FIND, P_TOKEN_LIST, P_TOKEN_REVOKE,
     P_TOKEN_TOUCH, P_TOKEN_COUNT,
+    PG_OBJ4(P_OBJ_INSERT), PG_OBJ4(P_OBJ_UPSERT), PG_OBJ4(P_OBJ_UPDATE), PG_OBJ4(P_OBJ_VERSION),
+    PG_OBJ4(P_OBJ_GET), PG_OBJ4(P_OBJ_DELETE), PG_OBJ4(P_OBJ_LIST),
     P_ANNOUNCE,
     P__COUNT
 };

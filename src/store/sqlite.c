@@ -37,6 +37,19 @@
 /* ---- schema ---- */
 
 /*
+ * A table of access objects (migration 2): a JSON document by id, with its version and times;
+ * the index serves store_obj_list's order. Part of a shipped migration: never edit it.
+ */
+#define SQ_OBJ_TABLE(t)                                                                            \
+    "CREATE TABLE " t " ("                                                                         \
+    " id TEXT PRIMARY KEY NOT NULL,"                                                               \
+    " doc TEXT NOT NULL CHECK (json_valid(doc)),"                                                  \
+    " version INTEGER NOT NULL,"                                                                   \
+    " created_ms INTEGER NOT NULL,"                                                                \
+    " modified_ms INTEGER NOT NULL);"                                                              \
+    "CREATE INDEX " t "_created ON " t " (created_ms, id);"
+
+/*
  * The migrations, in order; migration i+1 is recorded in schema_version once applied. Never
  * edit one that has shipped: append a new one. Membership is a table with a row per member, so
  * that adding or removing one member costs the same in any group; seq keeps insertion order
@@ -87,13 +100,31 @@ static const char *const sq_migrations[] = {
     " last_used_ms INTEGER NOT NULL DEFAULT 0,"
     " revoked INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX tokens_kind ON tokens (kind);",
+    /*
+     * 2: the access model's documents, and what binds an agent token to a user and a pack.
+     * An unbound token holds NULL there (the rows of migration 1 do), read back as "".
+     */
+    SQ_OBJ_TABLE("connectors") SQ_OBJ_TABLE("connector_overrides") SQ_OBJ_TABLE("packs")
+    SQ_OBJ_TABLE("grants")
+    "ALTER TABLE tokens ADD COLUMN user_id TEXT;"
+    "ALTER TABLE tokens ADD COLUMN pack TEXT;",
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
 
 /* ---- fixed statements ---- */
 
-#define TOKEN_COLS "id, kind, name, hash, created_ms, last_used_ms, revoked"
+/* A token as token_read reads it: an unbound token's user_id and pack are "". */
+#define TOKEN_COLS                                                                                 \
+    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "            \
+    "coalesce(pack, '')"
+
+/* Four statements, one per kind of access object (SQ_OBJ4), head + the table + tail. */
+#define OBJ_SQL4(q, op, head, tail)                                                                \
+    [q##_C] = {"connector_" op, head "connectors" tail},                                           \
+    [q##_O] = {"override_" op, head "connector_overrides" tail},                                   \
+    [q##_P] = {"pack_" op, head "packs" tail}, [q##_G] = {"grant_" op, head "grants" tail}
+#define OBJ_COLS "id, doc, version, created_ms, modified_ms"
 
 /*
  * Parameters of the resource statements are numbered alike for users and groups (?1 id,
@@ -144,7 +175,8 @@ static const struct {
                       "FROM group_members WHERE group_id = ?1)) "
                       "ON CONFLICT (group_id, member_id) DO NOTHING"},
     [Q_MEMBER_REMOVE] = {"member_remove",
-                         "DELETE FROM group_members WHERE group_id = ?1 AND member_id = ?2"},
+                         "DELETE FROM group_members WHERE group_id = ?1 AND member_id = ?2 "
+                         "RETURNING member_type"},
     [Q_MEMBER_HAS] = {"member_has",
                       "SELECT 1 FROM group_members WHERE group_id = ?1 AND member_id = ?2"},
     [Q_MEMBER_CLEAR] = {"member_clear", "DELETE FROM group_members WHERE group_id = ?1"},
@@ -171,13 +203,32 @@ static const struct {
                          "FROM up LEFT JOIN groups AS g ON g.id = up.gid "
                          "WHERE up.gid <> ?1 ORDER BY lower(g.display_name), up.gid"},
     [Q_TOKEN_INSERT] = {"token_insert",
-                        "INSERT INTO tokens (" TOKEN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+                        "INSERT INTO tokens (id, kind, name, hash, created_ms, last_used_ms, "
+                        "revoked, user_id, pack) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     [Q_TOKEN_FIND] = {"token_find",
                       "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1 AND revoked = 0"},
     [Q_TOKEN_LIST] = {"token_list", "SELECT " TOKEN_COLS " FROM tokens ORDER BY created_ms, id"},
     [Q_TOKEN_REVOKE] = {"token_revoke", "UPDATE tokens SET revoked = 1 WHERE id = ?1"},
     [Q_TOKEN_TOUCH] = {"token_touch", "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1"},
     [Q_TOKEN_COUNT] = {"token_count", "SELECT count(*) FROM tokens WHERE kind = ?1"},
+    /*
+     * Access objects: ?1 id, ?2 doc, then the insert's ?3 version, ?4 created, ?5 modified;
+     * the upsert's and the update's ?3 now, and the update's ?4 expected version. A replace
+     * keeps created_ms.
+     */
+    OBJ_SQL4(Q_OBJ_INSERT, "insert", "INSERT INTO ",
+             " (" OBJ_COLS ") VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING"),
+    OBJ_SQL4(Q_OBJ_UPSERT, "upsert", "INSERT INTO ",
+             " AS o (" OBJ_COLS ") VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (id) DO UPDATE SET "
+             "doc = excluded.doc, version = o.version + 1, modified_ms = excluded.modified_ms "
+             "RETURNING version"),
+    OBJ_SQL4(Q_OBJ_UPDATE, "update", "UPDATE ",
+             " SET doc = ?2, version = version + 1, modified_ms = ?3 "
+             "WHERE id = ?1 AND version = ?4 RETURNING version"),
+    OBJ_SQL4(Q_OBJ_VERSION, "version", "SELECT version FROM ", " WHERE id = ?1"),
+    OBJ_SQL4(Q_OBJ_GET, "get", "SELECT " OBJ_COLS " FROM ", " WHERE id = ?1"),
+    OBJ_SQL4(Q_OBJ_DELETE, "delete", "DELETE FROM ", " WHERE id = ?1"),
+    OBJ_SQL4(Q_OBJ_LIST, "list", "SELECT " OBJ_COLS " FROM ", " ORDER BY created_ms, id"),
 };
 
 /* The SQL of the fixed statement that sq_sql calls name, NULL when there is none. */
@@ -839,6 +890,11 @@ static enum md_err sq_res_exists(struct store_conn *bc, enum store_kind k, const
 
 /* ---- membership ---- */
 
+static enum store_member_type member_type_of(const char *col)
+{
+    return strcmp(col, "Group") == 0 ? STORE_MEMBER_GROUP : STORE_MEMBER_USER;
+}
+
 static enum md_err sq_member_add(struct store_conn *bc, const char *group_id, const char *member_id,
                                  enum store_member_type type, const char *display, bool *added,
                                  struct md_error *e)
@@ -852,15 +908,26 @@ static enum md_err sq_member_add(struct store_conn *bc, const char *group_id, co
     return err;
 }
 
+/* The deleted row tells its member's type (RETURNING), for the change feed. */
 static enum md_err sq_member_remove(struct store_conn *bc, const char *group_id,
-                                    const char *member_id, bool *removed, struct md_error *e)
+                                    const char *member_id, bool *removed,
+                                    enum store_member_type *type, struct md_error *e)
 {
-    int n = 0;
-    enum md_err err =
-        sqlite__run2(sqlite__conn(bc), Q_MEMBER_REMOVE, group_id, member_id, &n, NULL, e);
+    struct sq_arg a[] = {arg_s(group_id), arg_s(member_id)};
+    struct sq_lease l;
+    enum md_err err;
+    int rc;
 
-    *removed = !err && n > 0;
-    return err;
+    *removed = false;
+    err = sq_start(sqlite__conn(bc), Q_MEMBER_REMOVE, a, NARGS(a), &l, &rc, e);
+    if (err)
+        return err;
+    if (rc == SQLITE_ROW) {
+        *removed = true;
+        *type = member_type_of(sqlite__col_str(l.st, 0));
+    }
+    sqlite__lease_end(&l);
+    return MD_OK;
 }
 
 static enum md_err sq_member_clear(struct store_conn *bc, const char *group_id, struct md_error *e)
@@ -893,8 +960,7 @@ static enum md_err sq_member_list(struct store_conn *bc, const char *group_id, s
 
         memset(&m, 0, sizeof m);
         snprintf(m.id, sizeof m.id, "%s", sqlite__col_str(l.st, 0));
-        m.type =
-            strcmp(sqlite__col_str(l.st, 1), "Group") == 0 ? STORE_MEMBER_GROUP : STORE_MEMBER_USER;
+        m.type = member_type_of(sqlite__col_str(l.st, 1));
         m.display = col_dup(l.st, 2, &oom);
         if (oom) {
             err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
@@ -940,6 +1006,14 @@ static void token_read(sqlite3_stmt *st, struct store_token *t)
     t->created_ms = sqlite3_column_int64(st, 4);
     t->last_used_ms = sqlite3_column_int64(st, 5);
     t->revoked = sqlite3_column_int(st, 6) != 0;
+    snprintf(t->user_id, sizeof t->user_id, "%s", sqlite__col_str(st, 7));
+    snprintf(t->pack, sizeof t->pack, "%s", sqlite__col_str(st, 8));
+}
+
+/* An unbound token's user_id and pack are stored as NULL, as the rows of migration 1 are. */
+static const char *null_if_empty(const char *s)
+{
+    return s[0] ? s : NULL;
 }
 
 static enum md_err sq_token_insert(struct store_conn *bc, const struct store_token *t,
@@ -951,7 +1025,9 @@ static enum md_err sq_token_insert(struct store_conn *bc, const struct store_tok
                          arg_s(t->hash),
                          arg_i(t->created_ms > 0 ? t->created_ms : time_now_ms()),
                          arg_i(t->last_used_ms),
-                         arg_i(t->revoked ? 1 : 0)};
+                         arg_i(t->revoked ? 1 : 0),
+                         arg_s(null_if_empty(t->user_id)),
+                         arg_s(null_if_empty(t->pack))};
 
     return sq_run(sqlite__conn(bc), Q_TOKEN_INSERT, a, NARGS(a), NULL, NULL, e);
 }
@@ -1033,6 +1109,180 @@ static enum md_err sq_token_count(struct store_conn *bc, const char *kind, int64
     return MD_OK;
 }
 
+/* ---- access objects ---- */
+
+_Static_assert(STORE_OBJ__COUNT == 4, "SQ_OBJ4 has a statement for each kind of access object");
+
+static enum sq_id obj_q(enum sq_id connectors_id, enum store_obj_kind k)
+{
+    return (enum sq_id)((int)connectors_id + (int)k);
+}
+
+static enum md_err obj_not_found(enum store_obj_kind k, struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_NOTFOUND, "not found in %s", store_obj_kind_name(k));
+}
+
+static enum md_err obj_taken(enum store_obj_kind k, struct md_error *e)
+{
+    return md_error_set(e, MD_ERR_UNIQUENESS, "an object with this id already exists in %s",
+                        store_obj_kind_name(k));
+}
+
+/* Reads the columns of OBJ_COLS. */
+static enum md_err obj_read(sqlite3_stmt *st, struct store_obj *o, struct md_error *e)
+{
+    bool oom = false;
+
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", sqlite__col_str(st, 0));
+    o->doc = col_dup(st, 1, &oom);
+    o->version = sqlite3_column_int64(st, 2);
+    o->created_ms = sqlite3_column_int64(st, 3);
+    o->modified_ms = sqlite3_column_int64(st, 4);
+    if (oom)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    return MD_OK;
+}
+
+/* Inserts a row as given; MD_ERR_UNIQUENESS (nothing written) when the id is taken. */
+static enum md_err obj_insert(struct sq_conn *c, enum store_obj_kind k, const char *id,
+                              const char *doc, int64_t version, int64_t created, int64_t modified,
+                              struct md_error *e)
+{
+    struct sq_arg a[] = {arg_s(id), arg_s(doc), arg_i(version), arg_i(created), arg_i(modified)};
+    int n = 0;
+    enum md_err err = sq_run(c, obj_q(Q_OBJ_INSERT_C, k), a, NARGS(a), &n, NULL, e);
+
+    return !err && n == 0 ? obj_taken(k, e) : err;
+}
+
+/* Runs an upsert or an update whose RETURNING gives the new version; *hit when a row did. */
+static enum md_err obj_write(struct sq_conn *c, enum sq_id q, const struct sq_arg *a, int n,
+                             bool *hit, int64_t *new_version, struct md_error *e)
+{
+    struct sq_lease l;
+    enum md_err err;
+    int rc;
+
+    err = sq_start(c, q, a, n, &l, &rc, e);
+    if (err)
+        return err;
+    *hit = rc == SQLITE_ROW;
+    if (*hit)
+        *new_version = sqlite3_column_int64(l.st, 0);
+    sqlite__lease_end(&l);
+    return MD_OK;
+}
+
+/*
+ * expect_version: < 0 upsert, 0 insert only, > 0 replace only that version. The replace checks
+ * the version in its WHERE clause; when it matched no row, a second look tells a missing row
+ * from a stale version (under BEGIN IMMEDIATE nothing changes in between).
+ */
+static enum md_err sq_obj_put(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                              const char *doc, int64_t expect_version, int64_t *new_version,
+                              struct md_error *e)
+{
+    struct sq_conn *c = sqlite__conn(bc);
+    int64_t now = time_now_ms();
+    struct sq_arg a[] = {arg_s(id), arg_s(doc), arg_i(now), arg_i(expect_version)};
+    struct sq_lease l;
+    enum md_err err;
+    bool hit = false;
+    int rc;
+
+    *new_version = 0;
+    if (expect_version == 0) {
+        err = obj_insert(c, k, id, doc, 1, now, now, e);
+        if (!err)
+            *new_version = 1;
+        return err;
+    }
+    if (expect_version < 0)
+        return obj_write(c, obj_q(Q_OBJ_UPSERT_C, k), a, 3, &hit, new_version, e);
+    err = obj_write(c, obj_q(Q_OBJ_UPDATE_C, k), a, NARGS(a), &hit, new_version, e);
+    if (err || hit)
+        return err;
+    err = sq_start(c, obj_q(Q_OBJ_VERSION_C, k), a, 1, &l, &rc, e);
+    if (err)
+        return err;
+    if (rc == SQLITE_ROW)
+        err = md_error_set(e, MD_ERR_PRECONDITION,
+                           "the object has changed (it is now at version %lld)",
+                           (long long)sqlite3_column_int64(l.st, 0));
+    else
+        err = obj_not_found(k, e);
+    sqlite__lease_end(&l);
+    return err;
+}
+
+/* A version and times left at 0 mean 1 and now, as for store_res_insert. */
+static enum md_err sq_obj_copy(struct store_conn *bc, enum store_obj_kind k,
+                               const struct store_obj *o, struct md_error *e)
+{
+    int64_t created = o->created_ms > 0 ? o->created_ms : time_now_ms();
+
+    return obj_insert(sqlite__conn(bc), k, o->id, o->doc, o->version > 0 ? o->version : 1,
+                      created, o->modified_ms > 0 ? o->modified_ms : created, e);
+}
+
+static enum md_err sq_obj_get(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                              struct store_obj *out, struct md_error *e)
+{
+    struct sq_arg a[] = {arg_s(id)};
+    struct sq_lease l;
+    enum md_err err;
+    int rc;
+
+    err = sq_start(sqlite__conn(bc), obj_q(Q_OBJ_GET_C, k), a, NARGS(a), &l, &rc, e);
+    if (err)
+        return err;
+    err = rc == SQLITE_ROW ? obj_read(l.st, out, e) : obj_not_found(k, e);
+    if (err)
+        store_obj_free(out);
+    sqlite__lease_end(&l);
+    return err;
+}
+
+static enum md_err sq_obj_delete(struct store_conn *bc, enum store_obj_kind k, const char *id,
+                                 struct md_error *e)
+{
+    int n = 0;
+    enum md_err err =
+        sqlite__run2(sqlite__conn(bc), obj_q(Q_OBJ_DELETE_C, k), id, NULL, &n, NULL, e);
+
+    return !err && n == 0 ? obj_not_found(k, e) : err;
+}
+
+static enum md_err sq_obj_list(struct store_conn *bc, enum store_obj_kind k, store_obj_fn fn,
+                               void *ctx, struct md_error *e)
+{
+    struct sq_conn *c = sqlite__conn(bc);
+    struct sq_lease l;
+    enum md_err err;
+    int rc;
+
+    err = sq_start(c, obj_q(Q_OBJ_LIST_C, k), NULL, 0, &l, &rc, e);
+    if (err)
+        return err;
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(l.st)) {
+        struct store_obj o;
+        int stop;
+
+        err = obj_read(l.st, &o, e);
+        if (err) {
+            store_obj_free(&o);
+            break;
+        }
+        stop = fn(ctx, &o);
+        store_obj_free(&o);
+        if (stop)
+            break;
+    }
+    return walk_end(c, &l, rc, err, "object list", e);
+}
+
 const struct store_backend_ops store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1062,5 +1312,10 @@ const struct store_backend_ops store__sqlite_ops = {
     .token_revoke = sq_token_revoke,
     .token_touch = sq_token_touch,
     .token_count = sq_token_count,
+    .obj_put = sq_obj_put,
+    .obj_copy = sq_obj_copy,
+    .obj_get = sq_obj_get,
+    .obj_delete = sq_obj_delete,
+    .obj_list = sq_obj_list,
     .explain = sqlite__explain,
 };

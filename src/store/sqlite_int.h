@@ -18,7 +18,12 @@
 
 /* ---- fixed statements ---- */
 
-/* Users' and groups' variants are adjacent, users first: the groups' one is id + STORE_GROUPS. */
+/*
+ * Users' and groups' variants are adjacent, users first: the groups' one is id + STORE_GROUPS.
+ * The access objects' statements come in fours, one per enum store_obj_kind in its order
+ * (SQ_OBJ4): the statement for kind k is the connectors' one + k.
+ */
+#define SQ_OBJ4(q) q##_C, q##_O, q##_P, q##_G
 /* clang-format off */
 enum sq_id {
     Q_BEGIN, Q_BEGIN_READ, Q_COMMIT, Q_ROLLBACK,
@@ -27,6 +32,8 @@ enum sq_id {
     Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_MEMBER_HAS, Q_MEMBER_CLEAR, Q_MEMBER_DROP, Q_MEMBER_LIST,
     Q_MEMBER_GROUPS,
     Q_TOKEN_INSERT, Q_TOKEN_FIND, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_TOUCH, Q_TOKEN_COUNT,
+    SQ_OBJ4(Q_OBJ_INSERT), SQ_OBJ4(Q_OBJ_UPSERT), SQ_OBJ4(Q_OBJ_UPDATE), SQ_OBJ4(Q_OBJ_VERSION),
+    SQ_OBJ4(Q_OBJ_GET), SQ_OBJ4(Q_OBJ_DELETE), SQ_OBJ4(Q_OBJ_LIST),
     Q__COUNT
 };
 /* clang-format on */

@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -288,6 +289,26 @@ static enum store_change_kind change_kind(enum store_kind k)
     return k == STORE_USERS ? STORE_CHANGE_USER : STORE_CHANGE_GROUP;
 }
 
+/* What a membership change means for the member: its set of groups changed. */
+static void record_member_side(struct store_conn *c, enum store_member_type type, const char *id)
+{
+    store__feed_record(c, type == STORE_MEMBER_GROUP ? STORE_CHANGE_NESTING : STORE_CHANGE_USER,
+                       id);
+}
+
+static int record_member_cb(void *ctx, const struct store_member *m)
+{
+    record_member_side(ctx, m->type, m->id);
+    return 0;
+}
+
+/* Records a member-side change for every member of group_id (before they are removed). */
+static enum md_err record_all_members(struct store_conn *c, const char *group_id,
+                                      struct md_error *e)
+{
+    return c->store->ops->member_list(c, group_id, record_member_cb, c, e);
+}
+
 void store_row_free(struct store_row *r)
 {
     if (!r)
@@ -400,7 +421,9 @@ enum md_err store_res_delete(struct store_conn *c, enum store_kind k, const char
         return not_found(k, e);
     if ((rc = auto_begin(c, &own, e)))
         return rc;
-    rc = c->store->ops->res_delete(c, k, id, e);
+    rc = k == STORE_GROUPS ? record_all_members(c, id, e) : MD_OK;
+    if (rc == MD_OK)
+        rc = c->store->ops->res_delete(c, k, id, e);
     if (rc == MD_OK)
         store__feed_record(c, change_kind(k), id);
     return auto_end(c, own, rc, e);
@@ -454,14 +477,17 @@ enum md_err store_member_add(struct store_conn *c, const char *group_id, const c
     if ((rc = auto_begin(c, &own, e)))
         return rc;
     rc = c->store->ops->member_add(c, group_id, member_id, type, display, added, e);
-    if (rc == MD_OK && *added)
+    if (rc == MD_OK && *added) {
         store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
+        record_member_side(c, type, member_id);
+    }
     return auto_end(c, own, rc, e);
 }
 
 enum md_err store_member_remove(struct store_conn *c, const char *group_id, const char *member_id,
                                 bool *removed, struct md_error *e)
 {
+    enum store_member_type type = STORE_MEMBER_USER;
     bool own;
     enum md_err rc;
 
@@ -470,9 +496,11 @@ enum md_err store_member_remove(struct store_conn *c, const char *group_id, cons
         return MD_OK;
     if ((rc = auto_begin(c, &own, e)))
         return rc;
-    rc = c->store->ops->member_remove(c, group_id, member_id, removed, e);
-    if (rc == MD_OK && *removed)
+    rc = c->store->ops->member_remove(c, group_id, member_id, removed, &type, e);
+    if (rc == MD_OK && *removed) {
         store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
+        record_member_side(c, type, member_id);
+    }
     return auto_end(c, own, rc, e);
 }
 
@@ -485,7 +513,9 @@ enum md_err store_member_clear(struct store_conn *c, const char *group_id, struc
         return MD_OK;
     if ((rc = auto_begin(c, &own, e)))
         return rc;
-    rc = c->store->ops->member_clear(c, group_id, e);
+    rc = record_all_members(c, group_id, e);
+    if (rc == MD_OK)
+        rc = c->store->ops->member_clear(c, group_id, e);
     if (rc == MD_OK)
         store__feed_record(c, STORE_CHANGE_MEMBERS, group_id);
     return auto_end(c, own, rc, e);
@@ -528,7 +558,9 @@ enum md_err store_token_insert(struct store_conn *c, const struct store_token *t
         return md_error_set(e, MD_ERR_VALUE, "a token needs an id, a kind and a hash");
     if (strnlen(t->kind, sizeof t->kind) == sizeof t->kind ||
         strnlen(t->name, sizeof t->name) == sizeof t->name ||
-        strnlen(t->hash, sizeof t->hash) == sizeof t->hash)
+        strnlen(t->hash, sizeof t->hash) == sizeof t->hash ||
+        strnlen(t->user_id, sizeof t->user_id) == sizeof t->user_id ||
+        strnlen(t->pack, sizeof t->pack) == sizeof t->pack)
         return md_error_set(e, MD_ERR_VALUE, "a token field is not terminated");
     if ((rc = auto_begin(c, &own, e)))
         return rc;
@@ -582,6 +614,124 @@ enum md_err store_token_count(struct store_conn *c, const char *kind, int64_t *n
     if (!kind)
         return md_error_set(e, MD_ERR_VALUE, "a token kind is needed");
     return c->store->ops->token_count(c, kind, n, e);
+}
+
+/* ---- access objects ---- */
+
+static const char *const obj_tables[STORE_OBJ__COUNT] = {
+    [STORE_OBJ_CONNECTOR] = "connectors",
+    [STORE_OBJ_OVERRIDE] = "connector_overrides",
+    [STORE_OBJ_PACK] = "packs",
+    [STORE_OBJ_GRANT] = "grants",
+};
+
+const char *store_obj_kind_name(enum store_obj_kind k)
+{
+    return (unsigned)k < STORE_OBJ__COUNT ? obj_tables[k] : "unknown";
+}
+
+static bool obj_kind_ok(enum store_obj_kind k)
+{
+    return (unsigned)k < STORE_OBJ__COUNT;
+}
+
+static void record_obj(struct store_conn *c, enum store_obj_kind k, const char *id)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s/%s", obj_tables[k], id);
+    store__feed_record(c, STORE_CHANGE_OBJECT, name);
+}
+
+void store_obj_free(struct store_obj *o)
+{
+    if (o) {
+        free(o->doc);
+        o->doc = NULL;
+    }
+}
+
+enum md_err store_obj_put(struct store_conn *c, enum store_obj_kind k, const char *id,
+                          const char *doc, int64_t expect_version, int64_t *new_version,
+                          struct md_error *e)
+{
+    int64_t v = 0;
+    bool own;
+    enum md_err rc;
+
+    if (new_version)
+        *new_version = 0;
+    if (!obj_kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return bad_id(e);
+    if (!doc || !doc[0])
+        return md_error_set(e, MD_ERR_VALUE, "a document is needed");
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->obj_put(c, k, id, doc, expect_version, &v, e);
+    if (rc == MD_OK) {
+        record_obj(c, k, id);
+        if (new_version)
+            *new_version = v;
+    }
+    return auto_end(c, own, rc, e);
+}
+
+enum md_err store_obj_copy(struct store_conn *c, enum store_obj_kind k, const struct store_obj *o,
+                           struct md_error *e)
+{
+    bool own;
+    enum md_err rc;
+
+    if (!obj_kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(o->id))
+        return bad_id(e);
+    if (!o->doc || !o->doc[0])
+        return md_error_set(e, MD_ERR_VALUE, "a document is needed");
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->obj_copy(c, k, o, e);
+    if (rc == MD_OK)
+        record_obj(c, k, o->id);
+    return auto_end(c, own, rc, e);
+}
+
+enum md_err store_obj_get(struct store_conn *c, enum store_obj_kind k, const char *id,
+                          struct store_obj *out, struct md_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!obj_kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return md_error_set(e, MD_ERR_NOTFOUND, "not found in %s", obj_tables[k]);
+    return c->store->ops->obj_get(c, k, id, out, e);
+}
+
+enum md_err store_obj_delete(struct store_conn *c, enum store_obj_kind k, const char *id,
+                             struct md_error *e)
+{
+    bool own;
+    enum md_err rc;
+
+    if (!obj_kind_ok(k))
+        return bad_kind(e);
+    if (!id_ok(id))
+        return md_error_set(e, MD_ERR_NOTFOUND, "not found in %s", obj_tables[k]);
+    if ((rc = auto_begin(c, &own, e)))
+        return rc;
+    rc = c->store->ops->obj_delete(c, k, id, e);
+    if (rc == MD_OK)
+        record_obj(c, k, id);
+    return auto_end(c, own, rc, e);
+}
+
+enum md_err store_obj_list(struct store_conn *c, enum store_obj_kind k, store_obj_fn fn, void *ctx,
+                           struct md_error *e)
+{
+    if (!obj_kind_ok(k))
+        return bad_kind(e);
+    return c->store->ops->obj_list(c, k, fn, ctx, e);
 }
 
 enum md_err store__explain(struct store_conn *c, enum store_kind k, const struct store_query *q,

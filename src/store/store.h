@@ -3,6 +3,8 @@
  * includes sqlite3.h or libpq-fe.h. Tables and their owners (ARCHITECTURE.md): users, groups,
  * group_members (scim), tokens (http). The interface speaks in rows and in a backend-neutral
  * predicate tree, so that SCIM filters are evaluated by the database on indexed columns.
+ * The access model's connectors, overrides, packs and grants (access) are JSON documents
+ * keyed by id (store_obj_*).
  *
  * Threads: a struct store is shared; a struct store_conn is used by one thread at a time,
  * taken with store_acquire and given back with store_release. A write spans
@@ -200,7 +202,12 @@ struct store_member {
 enum md_err store_member_add(struct store_conn *c, const char *group_id, const char *member_id,
                              enum store_member_type type, const char *display, bool *added,
                              struct md_error *e);
-/* Removes one member; *removed false when it was not a member. */
+/*
+ * Removes one member; *removed false when it was not a member.
+ * The change feed hears of a membership change twice: STORE_CHANGE_MEMBERS names the group, and
+ * STORE_CHANGE_USER (a user member) or STORE_CHANGE_NESTING (a group member) names the member
+ * whose set of groups changed; likewise for every member of a cleared or deleted group.
+ */
 enum md_err store_member_remove(struct store_conn *c, const char *group_id, const char *member_id,
                                 bool *removed, struct md_error *e);
 /* Removes every member of the group. */
@@ -226,8 +233,10 @@ enum md_err store_member_groups(struct store_conn *c, const char *member_id, sto
 
 struct store_token {
     char id[64];
-    char kind[16]; /* "scim", later "admin", "agent" */
+    char kind[16]; /* "scim", "admin", "agent" */
     char name[128];
+    char user_id[64]; /* agent tokens: the SCIM user the agent acts for; "" otherwise */
+    char pack[64];    /* agent tokens: the one pack it is limited to; "" for none */
     char hash[65]; /* lowercase hex SHA-256 of the token */
     int64_t created_ms;
     int64_t last_used_ms; /* 0 when never used */
@@ -255,6 +264,54 @@ enum md_err store_token_touch(struct store_conn *c, const char *id, int64_t when
 enum md_err store_token_count(struct store_conn *c, const char *kind, int64_t *n,
                               struct md_error *e);
 
+/* ---- Access objects (owned by access/) ----
+ *
+ * JSON documents keyed by id, one table per kind; the access module validates them, the store
+ * only keeps them. A row's id is 1..STORE_ID_MAX bytes.
+ */
+enum store_obj_kind {
+    STORE_OBJ_CONNECTOR, /* table connectors: a connector definition, keyed by its name */
+    STORE_OBJ_OVERRIDE,  /* table connector_overrides: a deployment's settings for a connector */
+    STORE_OBJ_PACK,      /* table packs, keyed by pack name */
+    STORE_OBJ_GRANT,     /* table grants, keyed by a UUID */
+    STORE_OBJ__COUNT
+};
+
+struct store_obj {
+    char id[64];
+    char *doc; /* heap, freed by store_obj_free */
+    int64_t version; /* 1 for a new row, incremented by every put */
+    int64_t created_ms;
+    int64_t modified_ms;
+};
+
+void store_obj_free(struct store_obj *o);
+
+/*
+ * Writes doc (valid JSON text) as the row id of kind k. expect_version: -1 inserts or replaces;
+ * 0 only inserts (MD_ERR_UNIQUENESS when the id exists); > 0 only replaces a row of that version
+ * (MD_ERR_NOTFOUND when absent, MD_ERR_PRECONDITION when its version differs). *new_version (may
+ * be NULL) receives the row's version. A copy (store_migrate) uses store_obj_copy instead.
+ */
+enum md_err store_obj_put(struct store_conn *c, enum store_obj_kind k, const char *id,
+                          const char *doc, int64_t expect_version, int64_t *new_version,
+                          struct md_error *e);
+/* Inserts o as given (version and times kept); MD_ERR_UNIQUENESS when the id exists. */
+enum md_err store_obj_copy(struct store_conn *c, enum store_obj_kind k, const struct store_obj *o,
+                           struct md_error *e);
+/* Fills *out (free with store_obj_free). MD_ERR_NOTFOUND when absent. */
+enum md_err store_obj_get(struct store_conn *c, enum store_obj_kind k, const char *id,
+                          struct store_obj *out, struct md_error *e);
+/* MD_ERR_NOTFOUND when absent. */
+enum md_err store_obj_delete(struct store_conn *c, enum store_obj_kind k, const char *id,
+                             struct md_error *e);
+/* Calls fn once per row, by created_ms then id; a non-zero return of fn stops the walk. */
+typedef int (*store_obj_fn)(void *ctx, const struct store_obj *o);
+enum md_err store_obj_list(struct store_conn *c, enum store_obj_kind k, store_obj_fn fn, void *ctx,
+                           struct md_error *e);
+/* The table's name ("connectors"), for messages. */
+const char *store_obj_kind_name(enum store_obj_kind k);
+
 /* ---- Change feed ----
  *
  * Every committed change to users, groups, memberships and tokens is announced to the
@@ -266,15 +323,18 @@ enum md_err store_token_count(struct store_conn *c, const char *kind, int64_t *n
  */
 enum store_change_kind {
     STORE_CHANGE_ALL,     /* anything may have changed (missed notifications): drop caches */
-    STORE_CHANGE_USER,    /* a user was created, replaced, patched or deleted */
+    STORE_CHANGE_USER,    /* a user was created, replaced, patched or deleted, or the set of
+                             groups it is a direct member of changed */
     STORE_CHANGE_GROUP,   /* a group was created, changed or deleted */
     STORE_CHANGE_MEMBERS, /* a group's member list changed (id: the group) */
     STORE_CHANGE_TOKEN,   /* a token was created or revoked */
+    STORE_CHANGE_NESTING, /* the set of groups a group is a direct member of changed (id: it) */
+    STORE_CHANGE_OBJECT,  /* an access object was written or deleted (id: "<table>/<id>") */
 };
 
 struct store_change {
     enum store_change_kind kind;
-    char id[64]; /* "" for STORE_CHANGE_ALL */
+    char id[96]; /* "" for STORE_CHANGE_ALL */
 };
 
 /*

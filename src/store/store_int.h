@@ -89,8 +89,9 @@ struct store_backend_ops {
     enum md_err (*member_add)(struct store_conn *c, const char *group_id, const char *member_id,
                               enum store_member_type type, const char *display, bool *added,
                               struct md_error *e);
+    /* *type receives the removed member's type when *removed. */
     enum md_err (*member_remove)(struct store_conn *c, const char *group_id, const char *member_id,
-                                 bool *removed, struct md_error *e);
+                                 bool *removed, enum store_member_type *type, struct md_error *e);
     enum md_err (*member_clear)(struct store_conn *c, const char *group_id, struct md_error *e);
     enum md_err (*member_has)(struct store_conn *c, const char *group_id, const char *member_id,
                               bool *has, struct md_error *e);
@@ -110,6 +111,19 @@ struct store_backend_ops {
                                struct md_error *e);
     enum md_err (*token_count)(struct store_conn *c, const char *kind, int64_t *n,
                                struct md_error *e);
+
+    /* Access objects (store.h); store.c has checked kinds, ids and doc. */
+    enum md_err (*obj_put)(struct store_conn *c, enum store_obj_kind k, const char *id,
+                           const char *doc, int64_t expect_version, int64_t *new_version,
+                           struct md_error *e);
+    enum md_err (*obj_copy)(struct store_conn *c, enum store_obj_kind k, const struct store_obj *o,
+                            struct md_error *e);
+    enum md_err (*obj_get)(struct store_conn *c, enum store_obj_kind k, const char *id,
+                           struct store_obj *out, struct md_error *e);
+    enum md_err (*obj_delete)(struct store_conn *c, enum store_obj_kind k, const char *id,
+                              struct md_error *e);
+    enum md_err (*obj_list)(struct store_conn *c, enum store_obj_kind k, store_obj_fn fn,
+                            void *ctx, struct md_error *e);
 
     /*
      * Diagnostics: the backend's query plan, one step a line, for the page statement that

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { assertListResponse, assertScimError, createGroup, createUser, getOk, patchOk, q, URN } from './lib/scim.mjs';
 import {
-    BACKEND, destroyPgCluster, newDb, PG_URL, pgsh, sleep, startPgCluster, startServer, waitFor,
+    BACKEND, destroyPgCluster, newDb, PG_URL, pgsh, runCli, sleep, startPgCluster, startServer, waitFor,
 } from './lib/server.mjs';
 
 const skip = BACKEND === 'postgres' ? false :
@@ -120,10 +120,7 @@ else describe('two nodes on one PostgreSQL database', { timeout: 180000 }, () =>
         assertScimError(await b.scim('GET', `/Users/${u.id}`), 404);
     });
 
-    /*
-     * Until the access model exists, nothing on B caches what the change feed invalidates, so
-     * what can be measured is the data path: how long after A answers a write B serves it.
-     */
+    /* The data path: how long after A answers a write B serves it. */
     test('B serves what A committed as soon as A answers (cross-node latency measured)', async (t) => {
         const u = await createUser(a);
         const lat = [];
@@ -150,7 +147,78 @@ else describe('two nodes on one PostgreSQL database', { timeout: 180000 }, () =>
         assert.equal(retried, 0, 'B must serve A\'s committed write on its first read');
     });
 
-    test.todo('deactivate on A, denied on B within 1 s (the access-model issue: its entitlement cache on the change feed)');
+    /*
+     * The access model's entitlement cache on B is invalidated by A's changes through the
+     * PostgreSQL change feed (NOTIFY, with a polled counter behind it): a deactivation, a
+     * removal from the only granting group and a revoked grant must each turn B's next
+     * decisions into denials within a second of A answering.
+     */
+    test('deactivate on A, denied on B within 1 s; likewise removal from the group and a deleted grant',
+        async (t) => {
+            const r = await runCli(['token', 'create', '--kind', 'admin', '--name', 'mn', '--db', a.dbPath]);
+            assert.equal(r.code, 0, r.stderr);
+            const admin = r.stdout.trim();
+            const api = async (node, method, p, body) => {
+                const res = await fetch(`${node.base}/api/v1${p}`, {
+                    method,
+                    headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },
+                    body: body === undefined ? undefined : JSON.stringify(body),
+                });
+                const text = await res.text();
+                return { status: res.status, body: text ? JSON.parse(text) : null };
+            };
+            const tool = 'mn__read_thing';
+            let res = await api(a, 'PUT', '/connectors/mn', {
+                name: 'mn', title: 'Two-node test', base_url: 'http://127.0.0.1:9',
+                tools: [{
+                    name: 'read_thing', title: 'Read a thing', description: 'Reads a thing.', level: 'read',
+                    input_schema: { type: 'object', properties: {} },
+                    request: { method: 'GET', path: '/thing' },
+                }],
+            });
+            assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res));
+            const u = await createUser(a);
+            const g = await createGroup(a, { members: [{ value: u.id }] });
+            res = await api(a, 'POST', '/grants', { subject: { type: 'group', id: g.id }, tool, reason: 'two-node test' });
+            assert.equal(res.status, 201, JSON.stringify(res));
+            const grant = res.body.id;
+            const decideOnB = async () => {
+                const d = await api(b, 'POST', '/decisions', { user: u.id, tool });
+                assert.equal(d.status, 200, JSON.stringify(d));
+                return d.body;
+            };
+            // B learns of A's grant through the feed too.
+            await waitFor(async () => (await decideOnB()).allowed, { timeout: 1000, what: 'B allows after A granted' });
+
+            /* Changes on A, then B's decisions until denied; returns how long that took. */
+            const deniedOnB = async (what, change, reason) => {
+                for (let i = 0; i < 3; i++) assert.equal((await decideOnB()).allowed, true, `${what}: warm`);
+                await change();
+                const t0 = performance.now();
+                let d;
+                for (;;) {
+                    d = await decideOnB();
+                    if (!d.allowed) break;
+                    assert.ok(performance.now() - t0 < 1000, `${what}: B still allows 1 s after A answered`);
+                    await sleep(5);
+                }
+                const ms = performance.now() - t0;
+                assert.equal(d.reason, reason, JSON.stringify(d));
+                t.diagnostic(`${what}: denied on B ${ms.toFixed(1)} ms after A answered`);
+                return ms;
+            };
+            await deniedOnB('deactivation', () => patchOk(a, `/Users/${u.id}`, { op: 'replace', path: 'active', value: false }),
+                'user_inactive');
+            await patchOk(a, `/Users/${u.id}`, { op: 'replace', path: 'active', value: true });
+            await waitFor(async () => (await decideOnB()).allowed, { timeout: 1000, what: 'B allows after reactivation' });
+            await deniedOnB('removal from the group',
+                () => patchOk(a, `/Groups/${g.id}`, { op: 'remove', path: `members[value eq "${u.id}"]` }), 'no_grant');
+            await patchOk(a, `/Groups/${g.id}`, { op: 'add', path: 'members', value: [{ value: u.id }] });
+            await waitFor(async () => (await decideOnB()).allowed, { timeout: 1000, what: 'B allows after re-adding' });
+            await deniedOnB('grant deleted', async () => {
+                assert.equal((await api(a, 'DELETE', `/grants/${grant}`)).status, 204);
+            }, 'no_grant');
+        });
 
     test('PostgreSQL restart: 503 while it is down, both nodes recover by themselves, no acknowledged write lost',
         async (t) => {

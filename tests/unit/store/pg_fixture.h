@@ -1,8 +1,9 @@
 /*
- * The fixture of the PostgreSQL backend's tests (test_pg.c, test_pg_feed.c): each test gets a
- * fresh database (CREATE DATABASE with a random name, dropped at the end) on the server named
- * by MANDATE_TEST_PG (e.g. postgres://postgres@127.0.0.1:55432/postgres), with a store S of
- * four connections and one of them, C, taken.
+ * The fixture of the PostgreSQL backend's tests (test_pg.c, test_pg_feed.c, test_obj.c's pg_*
+ * tests): each test gets a fresh database (CREATE DATABASE with a random name, dropped at the
+ * end) on the server named by MANDATE_TEST_PG (e.g.
+ * postgres://postgres@127.0.0.1:55432/postgres), with a store S of four connections and one of
+ * them, C, taken.
  *
  * Without MANDATE_TEST_PG every test fails, unless MANDATE_SKIP_PG=1 skips them. A fault test
  * stops the server (MANDATE_TEST_PG_CTL, a command prefix taking "stop" or "start"): it takes

@@ -1,7 +1,7 @@
 /*
  * migrate.c: a populated SQLite store copied into an empty one (and into PostgreSQL when
- * MANDATE_TEST_PG names a server), every row compared; refusals; the count check; progress;
- * URLs made safe to print.
+ * MANDATE_TEST_PG names a server), every row compared, access objects and agent tokens
+ * included; refusals; the count check; progress; URLs made safe to print.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -16,6 +16,8 @@
 
 #define N_USERS 2345 /* three pages of users: two full, one not */
 #define N_GROUPS 30
+#define N_GRANTS 1234 /* more than a batch */
+#define N_TOKENS 4
 #define BASE_MS 1700000000000LL
 #define ENT "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -194,8 +196,9 @@ static int64_t add_groups(struct store_conn *c)
     return n;
 }
 
-static void add_token(struct store_conn *c, const char *id, const char *kind, const char *name,
-                      char hexc, int64_t created, int64_t used, bool revoke)
+static void add_bound_token(struct store_conn *c, const char *id, const char *kind,
+                            const char *name, char hexc, int64_t created, int64_t used, bool revoke,
+                            const char *user, const char *pack)
 {
     struct md_error e = {0};
     struct store_token t;
@@ -204,6 +207,8 @@ static void add_token(struct store_conn *c, const char *id, const char *kind, co
     snprintf(t.id, sizeof t.id, "%s", id);
     snprintf(t.kind, sizeof t.kind, "%s", kind);
     snprintf(t.name, sizeof t.name, "%s", name);
+    snprintf(t.user_id, sizeof t.user_id, "%s", user);
+    snprintf(t.pack, sizeof t.pack, "%s", pack);
     memset(t.hash, hexc, 64);
     t.created_ms = created;
     t.last_used_ms = used;
@@ -211,6 +216,59 @@ static void add_token(struct store_conn *c, const char *id, const char *kind, co
     if (revoke)
         cr_assert_eq(store_token_revoke(c, id, &e), MD_OK, "%s", e.msg);
 }
+
+static void add_token(struct store_conn *c, const char *id, const char *kind, const char *name,
+                      char hexc, int64_t created, int64_t used, bool revoke)
+{
+    add_bound_token(c, id, kind, name, hexc, created, used, revoke, "", "");
+}
+
+static void put_obj(struct store_conn *c, enum store_obj_kind k, const char *id, const char *doc,
+                    int64_t version, int64_t created, int64_t modified)
+{
+    struct md_error e = {0};
+    struct store_obj o = {.version = version, .created_ms = created, .modified_ms = modified};
+
+    snprintf(o.id, sizeof o.id, "%s", id);
+    o.doc = mut(doc);
+    cr_assert_eq(store_obj_copy(c, k, &o, &e), MD_OK, "%s: %s", id, e.msg);
+}
+
+/*
+ * Access objects of every kind: documents whose key order and spacing must survive, versions
+ * above 1 (some by store_obj_put), creation times shared so that the order falls back to the
+ * id, and more grants than a batch.
+ */
+static void add_objects(struct store_conn *c)
+{
+    struct md_error e = {0};
+    char id[64], doc[128];
+    int64_t v = 0;
+    int i;
+
+    put_obj(c, STORE_OBJ_CONNECTOR, "github", "{\"name\": \"github\", \"b\":1, \"a\":2}", 3,
+            BASE_MS + 10, BASE_MS + 20);
+    put_obj(c, STORE_OBJ_CONNECTOR, "jira", "{\"z\":[1,2,{\"q\":null}]}", 1, BASE_MS + 10,
+            BASE_MS + 10);
+    put_obj(c, STORE_OBJ_OVERRIDE, "github", "{\"url\":\"https://ghe.example.com\"}", 9,
+            BASE_MS + 30, BASE_MS + 40);
+    cr_assert_eq(store_obj_put(c, STORE_OBJ_PACK, "readonly", "{\"tools\":[\"x\"]}", -1, &v, &e),
+                 MD_OK, "%s", e.msg);
+    cr_assert_eq(store_obj_put(c, STORE_OBJ_PACK, "readonly", "{\"tools\":[\"x\",\"y\"]}", 1,
+                               &v, &e),
+                 MD_OK, "%s", e.msg);
+    cr_assert_eq(v, 2);
+    put_obj(c, STORE_OBJ_PACK, "admin", "{}", 1, BASE_MS, BASE_MS);
+    put_obj(c, STORE_OBJ_PACK, "\u00e9t\u00e9", "{\"s\":\"\\u00e9\"}", 2, BASE_MS, BASE_MS + 1);
+    for (i = 0; i < N_GRANTS; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", (i * 7) % N_GRANTS);
+        snprintf(doc, sizeof doc, "{\"user\":\"u%05d\",\"pack\":\"readonly\"}", i);
+        put_obj(c, STORE_OBJ_GRANT, id, doc, 1 + i % 3, BASE_MS + (int64_t)(i / 4), BASE_MS + i);
+    }
+}
+
+/* Objects per kind, as populate makes them. */
+static const int64_t N_OBJECTS[STORE_OBJ__COUNT] = {2, 1, 3, N_GRANTS};
 
 struct made {
     int64_t members;
@@ -228,6 +286,9 @@ static struct made populate(struct store *s)
     add_token(c, "t-okta", "scim", "okta", 'a', BASE_MS + 1, BASE_MS + 999999, false);
     add_token(c, "t-old", "scim", "old entra", 'b', BASE_MS + 2, 0, true);
     add_token(c, "t-admin", "admin", "", 'c', BASE_MS + 3, 0, false);
+    add_bound_token(c, "t-agent", "agent", "claude", 'd', BASE_MS + 4, BASE_MS + 5, false,
+                    "u00007", "readonly");
+    add_objects(c);
     cr_assert_eq(store_commit(c, &e), MD_OK, "%s", e.msg);
     store_release(c);
     return m;
@@ -372,7 +433,42 @@ static void assert_tokens_eq(struct store_conn *a, struct store_conn *b, size_t 
         cr_assert_eq(la.v[i].created_ms, lb.v[i].created_ms, "%s", la.v[i].id);
         cr_assert_eq(la.v[i].last_used_ms, lb.v[i].last_used_ms, "%s", la.v[i].id);
         cr_assert_eq(la.v[i].revoked, lb.v[i].revoked, "%s", la.v[i].id);
+        cr_assert_str_eq(la.v[i].user_id, lb.v[i].user_id, "%s", la.v[i].id);
+        cr_assert_str_eq(la.v[i].pack, lb.v[i].pack, "%s", la.v[i].id);
     }
+}
+
+/* Every object of kind k in a is in b, the same to the byte, with its version and times. */
+struct ocmp {
+    struct store_conn *other;
+    enum store_obj_kind kind;
+    int64_t seen;
+};
+
+static int compare_obj(void *ctx, const struct store_obj *o)
+{
+    struct ocmp *w = ctx;
+    struct md_error e = {0};
+    struct store_obj got;
+
+    cr_assert_eq(store_obj_get(w->other, w->kind, o->id, &got, &e), MD_OK, "%s %s: %s",
+                 store_obj_kind_name(w->kind), o->id, e.msg);
+    cr_assert_str_eq(got.doc, o->doc, "the document of %s as written", o->id);
+    cr_assert_eq(got.version, o->version, "version of %s", o->id);
+    cr_assert_eq(got.created_ms, o->created_ms, "created of %s", o->id);
+    cr_assert_eq(got.modified_ms, o->modified_ms, "modified of %s", o->id);
+    store_obj_free(&got);
+    w->seen++;
+    return 0;
+}
+
+static int64_t assert_objects_eq(struct store_conn *a, struct store_conn *b, enum store_obj_kind k)
+{
+    struct ocmp w = {b, k, 0};
+    struct md_error e = {0};
+
+    cr_assert_eq(store_obj_list(a, k, compare_obj, &w, &e), MD_OK, "%s", e.msg);
+    return w.seen;
 }
 
 /* The source really holds what populate meant to make, so that equal copies mean something. */
@@ -380,6 +476,7 @@ static void assert_source_shape(struct store_conn *c)
 {
     struct md_error e = {0};
     struct store_row r;
+    struct store_obj o;
     struct store_token t;
     char hash[65];
 
@@ -397,6 +494,16 @@ static void assert_source_shape(struct store_conn *c)
     memset(hash, 'b', 64);
     hash[64] = '\0';
     cr_assert_eq(store_token_find(c, hash, &t, &e), MD_ERR_NOTFOUND, "revoked token found");
+    memset(hash, 'd', 64);
+    cr_assert_eq(store_token_find(c, hash, &t, &e), MD_OK, "%s", e.msg);
+    cr_assert_str_eq(t.pack, "readonly");
+    cr_assert_eq(store_obj_get(c, STORE_OBJ_PACK, "readonly", &o, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(o.version, 2);
+    cr_assert_geq(o.modified_ms, o.created_ms);
+    store_obj_free(&o);
+    cr_assert_eq(store_obj_get(c, STORE_OBJ_CONNECTOR, "github", &o, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(o.version, 3);
+    store_obj_free(&o);
 }
 
 /* Compares everything; the counts are what populate made. */
@@ -412,13 +519,18 @@ static void assert_copy(struct store *src, struct store *dst, const struct made 
     cr_assert_eq(n->users, N_USERS);
     cr_assert_eq(n->groups, N_GROUPS);
     cr_assert_eq(n->members, m->members);
-    cr_assert_eq(n->tokens, 3);
+    cr_assert_eq(n->tokens, N_TOKENS);
+    for (int k = 0; k < STORE_OBJ__COUNT; k++) {
+        cr_assert_eq(n->objects[k], N_OBJECTS[k], "%s", store_obj_kind_name(k));
+        cr_assert_eq(assert_objects_eq(a, b, (enum store_obj_kind)k), N_OBJECTS[k]);
+        cr_assert_eq(assert_objects_eq(b, a, (enum store_obj_kind)k), N_OBJECTS[k]);
+    }
     cr_assert_eq(assert_kind_eq(a, b, STORE_USERS), N_USERS);
     cr_assert_eq(assert_kind_eq(a, b, STORE_GROUPS), N_GROUPS);
     /* And the other way round: the target holds nothing more. */
     cr_assert_eq(assert_kind_eq(b, a, STORE_USERS), N_USERS);
     cr_assert_eq(assert_kind_eq(b, a, STORE_GROUPS), N_GROUPS);
-    assert_tokens_eq(a, b, 3);
+    assert_tokens_eq(a, b, N_TOKENS);
     /* The identity provider's token is found on the target; the revoked one is not. */
     memset(hash, 'a', 64);
     hash[64] = '\0';
@@ -479,9 +591,9 @@ Test(test_migrate, progress_runs_through_each_phase_in_order)
     struct store_migrate_counts n;
     struct md_error e = {0};
     struct made m = populate(src);
-    const int64_t totals[] = {N_USERS, N_GROUPS, m.members, 3};
+    const int64_t totals[] = {N_USERS, N_GROUPS, m.members, N_TOKENS, 2 + 1 + 3 + N_GRANTS};
     size_t i, starts = 0;
-    bool saw_users_page = false;
+    bool saw_users_page = false, saw_objects_batch = false;
 
     ev.n = 0;
     cr_assert_eq(store_migrate(src, dst, record, &ev, &n, &e), MD_OK, "%s", e.msg);
@@ -503,9 +615,12 @@ Test(test_migrate, progress_runs_through_each_phase_in_order)
                          (long long)x->done);
         if (x->phase == STORE_MIGRATE_USERS && x->done == 2 * STORE_MIGRATE_BATCH)
             saw_users_page = true;
+        if (x->phase == STORE_MIGRATE_OBJECTS && x->done == STORE_MIGRATE_BATCH)
+            saw_objects_batch = true;
     }
-    cr_assert_eq(starts, 4u);
+    cr_assert_eq(starts, 5u);
     cr_assert(saw_users_page, "no progress between the pages of users");
+    cr_assert(saw_objects_batch, "no progress between the batches of objects");
     store_close(dst);
     store_close(src);
 }
@@ -535,6 +650,16 @@ Test(test_migrate, refuses_a_target_that_is_not_empty)
     store_release(c);
     cr_assert_eq(users, 0, "a refused copy wrote %lld users", (long long)users);
 
+    /* An access object alone is enough too. */
+    store_close(dst);
+    remove_db(dst_path);
+    dst = open_store(dst_path, 2);
+    c = take(dst);
+    put_obj(c, STORE_OBJ_GRANT, "there", "{}", 1, BASE_MS, BASE_MS);
+    store_release(c);
+    cr_assert_eq(store_migrate(src, dst, NULL, NULL, &n, &e), MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "1 access objects") != NULL, "%s", e.msg);
+
     /* A source migrated once cannot be migrated again into the same target. */
     store_close(dst);
     remove_db(dst_path);
@@ -549,9 +674,11 @@ Test(test_migrate, refuses_a_target_that_is_not_empty)
     store_close(src);
 }
 
-/* Writes a user into the target behind the copy's back, once the groups are copied. */
+/* Writes a user (or, at the objects, a grant) into the target behind the copy's back, when
+ * phase starts. */
 struct sneak {
     struct store *dst;
+    enum store_migrate_phase phase;
     bool done;
 };
 
@@ -563,7 +690,7 @@ static void sneak_in(void *ctx, enum store_migrate_phase p, int64_t done, int64_
     struct store_row r;
 
     (void)total;
-    if (s->done || p != STORE_MIGRATE_TOKENS || done != 0)
+    if (s->done || p != s->phase || done != 0)
         return;
     s->done = true;
     memset(&r, 0, sizeof r);
@@ -571,14 +698,17 @@ static void sneak_in(void *ctx, enum store_migrate_phase p, int64_t done, int64_
     r.user_name = mut("intruder@example.com");
     r.doc = mut("{}");
     c = take(s->dst);
-    cr_assert_eq(store_res_insert(c, STORE_USERS, &r, &e), MD_OK, "%s", e.msg);
+    if (p == STORE_MIGRATE_OBJECTS)
+        put_obj(c, STORE_OBJ_GRANT, "intruder", "{}", 1, 1, 1);
+    else
+        cr_assert_eq(store_res_insert(c, STORE_USERS, &r, &e), MD_OK, "%s", e.msg);
     store_release(c);
 }
 
 Test(test_migrate, a_count_that_differs_after_the_copy_is_an_error)
 {
     struct store *src = open_store(src_path, 2), *dst = open_store(dst_path, 2);
-    struct sneak s = {dst, false};
+    struct sneak s = {dst, STORE_MIGRATE_TOKENS, false};
     struct store_migrate_counts n;
     struct md_error e = {0};
 
@@ -586,6 +716,15 @@ Test(test_migrate, a_count_that_differs_after_the_copy_is_an_error)
     cr_assert_eq(store_migrate(src, dst, sneak_in, &s, &n, &e), MD_ERR_INTERNAL);
     cr_assert(s.done);
     cr_assert(strstr(e.msg, "users 2345 in the source, 2346 in the target") != NULL, "%s", e.msg);
+    /* And for access objects, by kind. */
+    store_close(dst);
+    remove_db(dst_path);
+    dst = open_store(dst_path, 2);
+    s = (struct sneak){dst, STORE_MIGRATE_OBJECTS, false};
+    cr_assert_eq(store_migrate(src, dst, sneak_in, &s, &n, &e), MD_ERR_INTERNAL);
+    cr_assert(s.done);
+    cr_assert(strstr(e.msg, "grants 1234 in the source, 1235 in the target") != NULL, "%s",
+              e.msg);
     store_close(dst);
     store_close(src);
 }
@@ -593,15 +732,17 @@ Test(test_migrate, a_count_that_differs_after_the_copy_is_an_error)
 Test(test_migrate, an_empty_source_copies_nothing)
 {
     struct store *src = open_store(src_path, 1), *dst = open_store(dst_path, 1);
-    struct store_migrate_counts n = {1, 1, 1, 1};
+    struct store_migrate_counts n = {1, 1, 1, 1, {1, 1, 1, 1}};
     struct md_error e = {0};
     static struct events ev;
 
     ev.n = 0;
     cr_assert_eq(store_migrate(src, dst, record, &ev, &n, &e), MD_OK, "%s", e.msg);
     cr_assert_eq(n.users + n.groups + n.members + n.tokens, 0);
+    for (int k = 0; k < STORE_OBJ__COUNT; k++)
+        cr_assert_eq(n.objects[k], 0);
     /* Each phase still starts and ends. */
-    cr_assert_eq(ev.n, 8u);
+    cr_assert_eq(ev.n, 10u);
     for (size_t i = 0; i < ev.n; i++)
         cr_assert_eq(ev.v[i].done, 0);
     store_close(dst);
@@ -740,6 +881,7 @@ Test(test_migrate, urls_lose_their_passwords)
     store_url_redact(NULL, out, sizeof out);
     cr_assert_str_eq(out, "");
     cr_assert_str_eq(store_migrate_phase_name(STORE_MIGRATE_MEMBERS), "memberships");
+    cr_assert_str_eq(store_migrate_phase_name(STORE_MIGRATE_OBJECTS), "access objects");
 }
 
 /* ---- SQLite into PostgreSQL ---- */

@@ -1,0 +1,244 @@
+/*
+ * The access model: the catalog (connectors and their tools, tool packs), grants, the decision
+ * engine with its explanations, and the per-user entitlement cache (ARCHITECTURE.md, "The
+ * decision"). It owns the tables connectors, connector_overrides, packs and grants (through
+ * store_obj_*), and reads users and memberships through the store.
+ *
+ * A decision is served from memory: an immutable policy snapshot (catalog, packs, grants,
+ * compiled conditions) and one cache entry per user (active, groups). Both are invalidated by
+ * the store's change feed, which tells this node of its own commits before the request that
+ * made them is answered, so a SCIM deactivation, a membership change or a grant change is seen
+ * by the very next decision; other nodes hear it within the feed's bound.
+ *
+ * Documents are JSON (docs/connectors.md for connectors and packs; grants below). Every write
+ * validates first and changes nothing when it fails (MD_ERR_VALUE with a message that names
+ * the field), and every json_t returned through an out-parameter is a new reference the caller
+ * releases with json_decref.
+ */
+#ifndef MANDATE_ACCESS_ACCESS_H
+#define MANDATE_ACCESS_ACCESS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+/* ---- levels ---- */
+
+enum access_level { ACCESS_NONE = 0, ACCESS_READ = 1, ACCESS_WRITE = 2, ACCESS_DESTRUCTIVE = 3 };
+
+/* "read", "write", "destructive" ("none" for ACCESS_NONE). */
+const char *access_level_name(enum access_level l);
+/* Parses one of the three names; false otherwise. */
+bool access_level_parse(const char *s, enum access_level *out);
+
+/* Tool names: "<connector>__<tool>", at most 64 characters of [a-z0-9_]. */
+#define ACCESS_TOOL_NAME_MAX 64
+bool access_tool_name_ok(const char *name);
+
+/* ---- the service ---- */
+
+struct access;
+
+/*
+ * Opens the access service over s (borrowed; outlives it) and subscribes its caches to the
+ * change feed. The policy is read from the store on first use. Free with access_close.
+ */
+enum md_err access_open(struct store *s, struct access **out, struct md_error *e);
+void access_close(struct access *a);
+
+/* The store the service reads (borrowed). */
+struct store *access_store(const struct access *a);
+
+/* ---- catalog: connectors, overrides, packs ---- */
+
+/*
+ * Validates a connector document (docs/connectors.md) and stores it, replacing the definition
+ * of the same name; a deployment's overrides of it are kept. *created tells whether it is new.
+ * *out (may be NULL) receives the connector as access_connector_get shows it.
+ */
+enum md_err access_connector_put(struct access *a, const json_t *doc, json_t **out, bool *created,
+                                 struct md_error *e);
+
+/*
+ * A connector as admins see it: the definition's fields, "base_url" the effective one,
+ * "overrides" ({"base_url": ..., "levels": {tool: level}}), and each tool with "full_name",
+ * "level" (effective) and "defined_level". MD_ERR_NOTFOUND for an unknown name.
+ */
+enum md_err access_connector_get(struct access *a, const char *name, json_t **out,
+                                 struct md_error *e);
+/* Every connector, by name, as access_connector_get shows it but without input schemas. */
+enum md_err access_connector_list(struct access *a, json_t **out, struct md_error *e);
+
+/*
+ * Changes a deployment's overrides of connector name: patch is an object with "base_url"
+ * (a string https:// or http:// URL, or null to use the definition's) and/or "levels" (an object
+ * of full tool name -> level name, or null to drop that override). Unknown tools and levels are
+ * refused. *out (may be NULL) as access_connector_get.
+ */
+enum md_err access_connector_override(struct access *a, const char *name, const json_t *patch,
+                                      json_t **out, struct md_error *e);
+
+/*
+ * Packs. create refuses an existing name (MD_ERR_UNIQUENESS); put replaces an existing one
+ * (MD_ERR_NOTFOUND when absent), and when expect_version > 0 only that version
+ * (MD_ERR_PRECONDITION). The stored pack has "version", "created" and "modified" added.
+ * Deleting a pack that grants refer to is refused (MD_ERR_VALUE naming a grant).
+ */
+enum md_err access_pack_create(struct access *a, const json_t *doc, json_t **out,
+                               struct md_error *e);
+enum md_err access_pack_put(struct access *a, const char *name, const json_t *doc,
+                            int64_t expect_version, json_t **out, struct md_error *e);
+enum md_err access_pack_get(struct access *a, const char *name, json_t **out, struct md_error *e);
+enum md_err access_pack_list(struct access *a, json_t **out, struct md_error *e);
+enum md_err access_pack_delete(struct access *a, const char *name, struct md_error *e);
+
+/* Which catalog writes access_catalog_load made. */
+struct access_load_stats {
+    int connectors;     /* definitions written */
+    int packs_created;  /* packs that did not exist */
+    int packs_kept;     /* packs left as they are, because they exist (admins may have edited) */
+};
+
+/*
+ * Loads dir/connectors/ *.json (each validated and upserted) and dir/packs/ *.json (created when
+ * absent), in one transaction: a file that fails validation fails the load, naming the file,
+ * and nothing is written. Works on a bare store (the CLI) as well as under a running service.
+ */
+enum md_err access_catalog_load(struct store *s, const char *dir, struct access_load_stats *st,
+                                struct md_error *e);
+
+/* Whether the store holds no connector yet (a first start loads the catalog). */
+enum md_err access_catalog_empty(struct store *s, bool *empty, struct md_error *e);
+
+/* ---- grants ----
+ *
+ * A grant document:
+ *   {"subject": {"type": "group" | "user" | "everyone", "id": "<SCIM id>"},
+ *    "pack": "<pack name>"  or  "tool": "<full tool name>",
+ *    "level": "read" | "write" | "destructive",          optional ceiling
+ *    "conditions": {"<full tool name>": "<SCIM filter over the arguments>"},   optional
+ *    "expires": "<RFC 3339 time>",                        optional
+ *    "reason": "<why>"}                                   optional
+ * The service adds "id", "created_by" (the actor), "created", "modified" and "version". The
+ * subject must exist when the grant is written (a user or a group; no id for everyone), the
+ * pack or tool must exist, each condition must parse and name a tool the grant covers, and
+ * expires must lie in the future.
+ */
+enum md_err access_grant_create(struct access *a, const json_t *doc, const char *actor,
+                                json_t **out, struct md_error *e);
+/* Replaces the grant's fields (id, created and created_by kept); expect_version as for packs. */
+enum md_err access_grant_put(struct access *a, const char *id, const json_t *doc,
+                             int64_t expect_version, const char *actor, json_t **out,
+                             struct md_error *e);
+enum md_err access_grant_get(struct access *a, const char *id, json_t **out, struct md_error *e);
+/* Every grant, oldest first; subject_id (may be NULL) keeps the grants to that user or group. */
+enum md_err access_grant_list(struct access *a, const char *subject_id, json_t **out,
+                              struct md_error *e);
+enum md_err access_grant_delete(struct access *a, const char *id, struct md_error *e);
+
+/* ---- decisions ---- */
+
+enum access_reason {
+    ACCESS_ALLOWED,
+    ACCESS_NO_USER,       /* no user with this id (never was, or deleted) */
+    ACCESS_INACTIVE,      /* the user is not active */
+    ACCESS_UNKNOWN_TOOL,  /* no connector defines the tool */
+    ACCESS_NO_GRANT,      /* no grant covers the tool for this user */
+    ACCESS_GRANTS_FAILED, /* grants cover it, and each one failed (see the candidates) */
+};
+
+enum access_outcome {
+    ACCESS_OUTCOME_ALLOWS,
+    ACCESS_OUTCOME_EXPIRED,
+    ACCESS_OUTCOME_ABOVE_CEILING,   /* the tool's level is above a ceiling on the grant's path */
+    ACCESS_OUTCOME_CONDITION_FALSE, /* a condition does not hold for the arguments */
+    ACCESS_OUTCOME_CONDITION_ERROR, /* a condition could not be evaluated (fails closed) */
+};
+
+enum access_subject { ACCESS_SUBJECT_USER, ACCESS_SUBJECT_GROUP, ACCESS_SUBJECT_EVERYONE };
+
+/* One grant considered for the decision, and what became of it. */
+struct access_candidate {
+    char grant_id[64];
+    enum access_subject subject_type;
+    char subject_id[64];    /* "" for everyone */
+    char subject_name[128]; /* the group's displayName or the user's userName, when known */
+    bool nested;            /* a group the user belongs to through another group */
+    char pack[64];          /* "" for a grant of a single tool */
+    enum access_outcome outcome;
+    enum access_level ceiling; /* the lowest ceiling on the path */
+    char detail[320];          /* a sentence: what failed, or the condition that held */
+};
+
+#define ACCESS_CANDIDATES_MAX 16
+
+struct access_decision {
+    bool allowed;
+    enum access_reason reason;
+    char user_id[64];
+    char user_name[256];
+    char tool[ACCESS_TOOL_NAME_MAX + 1];
+    enum access_level level; /* the tool's effective level; ACCESS_NONE when unknown */
+    /*
+     * Allowed: cands[0] is the grant that allowed it. Denied by grants: every candidate (up to
+     * ACCESS_CANDIDATES_MAX; ncands_total counts them all), in grant order.
+     */
+    struct access_candidate cands[ACCESS_CANDIDATES_MAX];
+    size_t ncands;
+    size_t ncands_total;
+};
+
+/*
+ * Decides whether the user with SCIM id user_id may call tool with args (a JSON object, or NULL
+ * for no arguments). Fills *out with the decision and its explanation. Fails (and the caller
+ * must deny) only when the policy or the user cannot be read (MD_ERR_UNAVAILABLE, ...).
+ * Thread-safe; served from the caches after the first decision for a user.
+ */
+enum md_err access_decide(struct access *a, const char *user_id, const char *tool,
+                          const json_t *args, struct access_decision *out, struct md_error *e);
+
+/*
+ * The decision as JSON: {"allowed", "reason", "message", "user": {id, userName}, "tool",
+ * "level", "grant" (allowed), "candidates" (denied by grants)}. NULL only when out of memory.
+ */
+json_t *access_decision_json(const struct access_decision *d);
+
+/* The reason's name in JSON ("user_inactive") and a sentence for people. */
+const char *access_reason_name(enum access_reason r);
+const char *access_outcome_name(enum access_outcome o);
+
+/*
+ * The user's effective tools: {"user": {id, userName, active}, "groups": [{id, displayName,
+ * direct}], "tools": [{"name", "title", "level", "grants": [{"id", "subject", "pack",
+ * "ceiling", "conditions"?, "expires"?}]}]}, tools by name, only tools the user may call at
+ * their level under some unexpired grant (conditions still apply per call). pack (may be NULL)
+ * keeps the tools of that pack (with with_definitions, as MCP lists them: "description" and
+ * "input_schema" added). MD_ERR_NOTFOUND for an unknown user.
+ */
+enum md_err access_entitlements(struct access *a, const char *user_id, const char *pack,
+                                bool with_definitions, json_t **out, struct md_error *e);
+
+/*
+ * Finds a user by SCIM id or, failing that, by userName (case-insensitively); id_out receives
+ * the id. MD_ERR_NOTFOUND when neither matches.
+ */
+enum md_err access_user_resolve(struct access *a, const char *id_or_name, char id_out[64],
+                                struct md_error *e);
+
+/* Cache statistics, for /metrics and the benchmarks. */
+struct access_stats {
+    uint64_t decisions;
+    uint64_t user_hits;
+    uint64_t user_misses;     /* entries read from the store */
+    uint64_t policy_builds;   /* policy snapshots read from the store */
+    uint64_t invalidations;   /* entries dropped by the change feed */
+    uint64_t flushes;         /* every entry made stale at once (nesting, everything changed) */
+    size_t users_cached;
+};
+void access_stats_get(struct access *a, struct access_stats *out);
+
+#endif

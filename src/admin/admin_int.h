@@ -1,0 +1,96 @@
+/*
+ * What stays inside the admin module: the state of one request as the router hands it to a
+ * resource's handler, and the helpers every handler shares (api.c).
+ */
+#ifndef MANDATE_ADMIN_INT_H
+#define MANDATE_ADMIN_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "admin/admin.h"
+#include "core/err.h"
+
+/* A path has at most this many segments below /api/v1, each at most ADMIN_SEG_MAX bytes. */
+#define ADMIN_MAX_SEGS 4
+#define ADMIN_SEG_MAX 256
+
+/* Lists of users and groups: ?startIndex (1-based) and ?count, at most ADMIN_MAX_PAGE. */
+#define ADMIN_DEFAULT_PAGE 100
+#define ADMIN_MAX_PAGE 1000
+
+struct admin_ctx {
+    const struct admin_request *req;
+    struct admin_response *resp;
+    const char *method; /* the request's, with HEAD read as GET */
+    int nseg;
+    const char *seg[ADMIN_MAX_SEGS]; /* point into segbuf; seg[0] names the resource */
+    char segbuf[ADMIN_MAX_SEGS * (ADMIN_SEG_MAX + 1)];
+};
+
+/* A page of a list, from ?startIndex and ?count. */
+struct admin_page {
+    int64_t start_index;
+    int64_t count;
+};
+
+/*
+ * Whether the request's method is one of allow (e.g. "GET, POST"); otherwise answers 405 with
+ * an Allow header and returns false.
+ */
+bool admin_method_ok(struct admin_ctx *x, const char *allow);
+bool admin_is(const struct admin_ctx *x, const char *method);
+
+/*
+ * The request body as a JSON object (*out, a new reference): 413 when it was over the cap, 415
+ * unless its Content-Type is application/json (or, with merge_patch, also
+ * application/merge-patch+json), 400 when it is not JSON or not an object. On failure the
+ * response is already the problem and the error is returned.
+ */
+enum md_err admin_body_object(struct admin_ctx *x, bool merge_patch, json_t **out);
+
+/* Answers status with body (stolen; NULL for none). */
+void admin_reply(struct admin_ctx *x, int status, json_t *body);
+/* Answers {"items": items} (stolen; NULL means out of memory). */
+void admin_reply_items(struct admin_ctx *x, json_t *items);
+/* Answers the problem for rc and e's detail (a default sentence when e has none). */
+void admin_fail(struct admin_ctx *x, enum md_err rc, const struct md_error *e);
+/* Answers the problem for rc and a detail given here. */
+void admin_failf(struct admin_ctx *x, enum md_err rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A query parameter or NULL. */
+const char *admin_query(const struct admin_ctx *x, const char *name);
+
+/* Reads ?startIndex and ?count (400 for junk; clamped to 1.. and 0..ADMIN_MAX_PAGE). */
+enum md_err admin_page_parse(struct admin_ctx *x, struct admin_page *p);
+
+/*
+ * The version an If-Match header asks for: 0 when absent or "*"; N for N, "N" or W/"N".
+ * Anything else answers 400 and returns MD_ERR_VALUE.
+ */
+enum md_err admin_if_match(struct admin_ctx *x, int64_t *version);
+
+/* Sets Location to base_url + "/" + collection + "/" + id (percent-encoded). */
+void admin_set_location(struct admin_ctx *x, const char *collection, const char *id);
+/* Sets ETag to W/"<version>" from doc's integer "version" member, when it has one. */
+void admin_set_etag(struct admin_ctx *x, const json_t *doc);
+
+/*
+ * Checks that obj has only the members in allowed (a NULL-terminated list); otherwise answers
+ * 400 naming the first unknown member and returns MD_ERR_VALUE.
+ */
+enum md_err admin_only_members(struct admin_ctx *x, json_t *obj, const char *const *allowed);
+
+/* The resources, one per file. Each checks its own segments and methods. */
+void admin_route_openapi(struct admin_ctx *x);    /* openapi.c */
+void admin_route_tokens(struct admin_ctx *x);     /* tokens.c */
+void admin_route_users(struct admin_ctx *x);      /* directory.c */
+void admin_route_groups(struct admin_ctx *x);     /* directory.c */
+void admin_route_connectors(struct admin_ctx *x); /* catalog.c */
+void admin_route_packs(struct admin_ctx *x);      /* catalog.c */
+void admin_route_grants(struct admin_ctx *x);     /* grants.c */
+void admin_route_decisions(struct admin_ctx *x);  /* decisions.c */
+
+#endif

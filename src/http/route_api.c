@@ -1,0 +1,150 @@
+/*
+ * /api/v1: authenticates an admin bearer token, then hands the request to the admin module and
+ * writes its answer as application/json, or application/problem+json for errors (RFC 9457).
+ * Only the OpenAPI document is served without a token.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admin/admin.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "http/http.h"
+#include "http/http_int.h"
+
+static const char *query_cb(void *ctx, const char *name)
+{
+    return http_req_query(ctx, name);
+}
+
+static void write_admin(struct http_resp *resp, struct admin_response *ar)
+{
+    if (ar->location[0])
+        http_resp_add_header(resp, "Location", ar->location);
+    if (ar->etag[0])
+        http_resp_add_header(resp, "ETag", ar->etag);
+    if (ar->allow[0])
+        http_resp_add_header(resp, "Allow", ar->allow);
+    if (ar->raw) {
+        size_t len = strlen(ar->raw);
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            http_resp_problem(resp, 500, "Internal Server Error", "out of memory");
+            return;
+        }
+        memcpy(copy, ar->raw, len + 1);
+        http_resp_set_body(resp, ar->status, "application/json", copy, len);
+        return;
+    }
+    http_resp_json(resp, ar->status, ar->problem ? "application/problem+json" : "application/json",
+                   ar->body);
+}
+
+/* The bearer token of an Authorization header (the scheme is case-insensitive, RFC 7235). */
+static const char *bearer(const char *authz)
+{
+    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
+        return NULL;
+    authz += 7;
+    while (*authz == ' ')
+        authz++;
+    return *authz ? authz : NULL;
+}
+
+/*
+ * Admits an unrevoked admin token, and records its use (at most once a minute per token) for
+ * `mandate token list` and GET /api/v1/tokens. Any other token, a SCIM or an agent token
+ * included, is MD_ERR_UNAUTHORIZED.
+ */
+static enum md_err authenticate(struct http_req *req, struct md_error *e)
+{
+    const char *tok = bearer(http_req_header(req, "Authorization"));
+    struct store_conn *c = NULL;
+    struct store_token t;
+    enum md_err rc;
+
+    if (!tok)
+        return md_error_set(e, MD_ERR_UNAUTHORIZED,
+                            "an admin bearer token is required (Authorization: Bearer <token>)");
+    rc = store_acquire(req->store, &c, e);
+    if (rc)
+        return rc;
+    rc = http_token_verify(c, tok, HTTP_TOKEN_KIND_ADMIN, &t, e);
+    if (rc == MD_OK) {
+        int64_t now = time_now_ms();
+        snprintf(req->actor, sizeof req->actor, "%s", t.id);
+        if (now - t.last_used_ms > 60000) {
+            struct md_error ignored;
+            if (store_token_touch(c, t.id, now, &ignored))
+                log_warn("event=token_touch_failed token=%s", t.id);
+        }
+    }
+    store_release(c);
+    return rc;
+}
+
+/* The admin API's absolute base URL: --public-url, else from Host and X-Forwarded-Proto. */
+static void base_url(struct http_req *req, char *out, size_t n)
+{
+    const char *host, *proto;
+    if (req->public_url) {
+        snprintf(out, n, "%s/api/v1", req->public_url);
+        return;
+    }
+    host = http_req_header(req, "Host");
+    proto = http_req_header(req, "X-Forwarded-Proto");
+    if (!proto || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
+        proto = "http";
+    if (!host || strlen(host) > 255 || strpbrk(host, "\"<>\\ \t/"))
+        host = "localhost";
+    snprintf(out, n, "%s://%s/api/v1", proto, host);
+}
+
+void http_route_api(struct http_req *req, struct http_resp *resp, const char *rest)
+{
+    struct admin_response ar;
+    struct admin_request aq;
+    struct md_error e;
+    char base[600];
+    enum md_err rc;
+
+    memset(&ar, 0, sizeof ar);
+    md_error_clear(&e);
+    if (!admin_is_public(req->method, rest)) {
+        rc = authenticate(req, &e);
+        if (rc) {
+            if (rc == MD_ERR_UNAUTHORIZED)
+                http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
+            else
+                log_error("event=auth_error code=%s detail=\"%s\"", md_err_name(rc), e.msg);
+            admin_problem(&ar, rc, e.msg);
+            goto out;
+        }
+        if (!req->access) {
+            admin_problem(&ar, MD_ERR_UNAVAILABLE, "the access service is not running");
+            goto out;
+        }
+    }
+    base_url(req, base, sizeof base);
+    memset(&aq, 0, sizeof aq);
+    aq.method = req->method;
+    aq.path = rest;
+    aq.body = req->body;
+    aq.body_len = req->body_len;
+    aq.body_too_large = req->body_too_large;
+    aq.content_type = http_req_header(req, "Content-Type");
+    aq.if_match = http_req_header(req, "If-Match");
+    aq.query = query_cb;
+    aq.query_ctx = req;
+    aq.actor = req->actor;
+    aq.base_url = base;
+    aq.store = req->store;
+    aq.access = req->access;
+    aq.token_create = http_token_create;
+    admin_handle(&aq, &ar);
+out:
+    write_admin(resp, &ar);
+    admin_response_clear(&ar);
+}
