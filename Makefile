@@ -117,6 +117,10 @@ $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_DIR)/libmandate.a
 
 fuzz: $(FUZZ_BINS)
 
+# The OpenAPI document is assembled into the binary (.incbin in openapi.c).
+$(B)/obj/admin/openapi.o $(ASAN_DIR)/obj/admin/openapi.o $(FUZZ_DIR)/obj/admin/openapi.o: \
+    src/admin/openapi.json
+
 # A short run of every driver over its corpus, as CI does.
 fuzz-smoke: fuzz
 	@scripts/fuzz-smoke.sh $(FUZZ_BINS)
