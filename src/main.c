@@ -151,7 +151,7 @@ static const char usage_migrate[] =
     "  --to URL    the database to copy into; it is created and its schema set up when needed,\n"
     "              and it must hold no users, groups or tokens yet\n"
     "\n"
-    "Copies every user, group, membership and token, keeping ids, meta.created,\n"
+    "Copies every user, group, membership, token, connector, pack and grant, keeping ids, meta.created,\n"
     "meta.lastModified, meta.version (ETags) and the tokens themselves, so that the identity\n"
     "provider goes on with the same SCIM token. Then checks that both databases hold as many\n"
     "rows of each kind. Stop every mandate server on the source first. Progress goes to stderr,\n"
@@ -822,8 +822,11 @@ static int cmd_migrate(const struct opts *o)
         fprintf(stderr, "mandate: migrate: %s\n", e.msg);
         goto out;
     }
-    printf("copied %lld users, %lld groups, %lld memberships, %lld tokens; counts verified\n",
-           (long long)n.users, (long long)n.groups, (long long)n.members, (long long)n.tokens);
+    printf("copied %lld users, %lld groups, %lld memberships, %lld tokens, %lld connectors, %lld "
+           "connector overrides, %lld packs, %lld grants; counts verified\n",
+           (long long)n.users, (long long)n.groups, (long long)n.members, (long long)n.tokens,
+           (long long)n.objects[STORE_OBJ_CONNECTOR], (long long)n.objects[STORE_OBJ_OVERRIDE],
+           (long long)n.objects[STORE_OBJ_PACK], (long long)n.objects[STORE_OBJ_GRANT]);
     rc = 0;
 out:
     store_close(to);

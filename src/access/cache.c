@@ -296,8 +296,9 @@ static enum md_err resolve_entitlement(struct policy *p, struct uentry *u)
     idx = malloc(cap * sizeof *idx);
     if (!idx)
         return MD_ERR_NOMEM;
-    memcpy(idx, p->everyone->v, p->everyone->n * sizeof *idx);
     n = p->everyone->n;
+    if (n)
+        memcpy(idx, p->everyone->v, n * sizeof *idx);
     for (size_t i = 0; i <= u->ngroups; i++) {
         l = hmap_get(&p->by_subject, i == u->ngroups ? u->id : u->groups[i].id);
         if (l) {

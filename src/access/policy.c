@@ -267,17 +267,20 @@ enum md_err policy_build(struct store *s, uint64_t gen, struct policy **out, str
     err = store_acquire(s, &c, e);
     if (err)
         goto out;
-    /* One read transaction, so that a grant never names a pack from another moment. */
-    err = store_begin(c, e);
-    if (!err)
-        err = read_all(c, STORE_OBJ_CONNECTOR, p->connectors, NULL, e);
+    /*
+     * No transaction: store_begin takes SQLite's write lock, which a grant being written on
+     * another connection may hold while it asks for the policy. The four reads may then see
+     * different moments, but every write that lands between them moves the generation on, so
+     * this snapshot is replaced at the next decision; and meanwhile a grant whose pack is not
+     * (yet or any more) in it reaches nothing: it fails closed.
+     */
+    err = read_all(c, STORE_OBJ_CONNECTOR, p->connectors, NULL, e);
     if (!err)
         err = read_all(c, STORE_OBJ_OVERRIDE, p->overrides, NULL, e);
     if (!err)
         err = read_all(c, STORE_OBJ_PACK, p->packs_doc, NULL, e);
     if (!err)
         err = read_all(c, STORE_OBJ_GRANT, NULL, p->grant_docs, e);
-    store_rollback(c);
     store_release(c);
     if (err)
         goto out;

@@ -31,8 +31,7 @@ struct access;
  */
 typedef enum md_err (*admin_token_create_fn)(struct store *s, const char *kind, const char *name,
                                              const char *user_id, const char *pack,
-                                             char **plain_out, char id_out[64],
-                                             struct md_error *e);
+                                             char **plain_out, char id_out[64], struct md_error *e);
 
 struct admin_request {
     const char *method; /* "GET", "POST", ... */
@@ -45,21 +44,21 @@ struct admin_request {
     /* A query parameter, already percent-decoded, or NULL. */
     const char *(*query)(void *ctx, const char *name);
     void *query_ctx;
-    const char *actor;    /* the admin token's id; "" for the unauthenticated openapi.json */
-    const char *base_url; /* e.g. "http://127.0.0.1:8080/api/v1", no trailing slash */
-    struct store *store;  /* borrowed */
+    const char *actor;     /* the admin token's id; "" for the unauthenticated openapi.json */
+    const char *base_url;  /* e.g. "http://127.0.0.1:8080/api/v1", no trailing slash */
+    struct store *store;   /* borrowed */
     struct access *access; /* borrowed */
     admin_token_create_fn token_create;
 };
 
 struct admin_response {
     int status;
-    json_t *body; /* owned; NULL for no body (204) or when raw is set */
+    json_t *body;    /* owned; NULL for no body (204) or when raw is set */
     const char *raw; /* static text sent as is (the OpenAPI document); NULL otherwise */
     bool problem;    /* body is problem details: Content-Type application/problem+json */
     char location[512];
-    char etag[80];   /* W/"<version>" or "" */
-    char allow[64];  /* for 405 */
+    char etag[80];  /* W/"<version>" or "" */
+    char allow[64]; /* for 405 */
 };
 
 /* Request bodies are capped at 1 MiB (413 above) and parsed to a depth of 32. */

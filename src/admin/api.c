@@ -187,9 +187,9 @@ enum md_err admin_body_object(struct admin_ctx *x, bool merge_patch, json_t **ou
         admin_failf(x, MD_ERR_TOOLARGE, "the request body exceeds %d bytes", ADMIN_MAX_BODY);
         return MD_ERR_TOOLARGE;
     }
-    if (!r->content_type || !(media_is(r->content_type, "application/json") ||
-                              (merge_patch && media_is(r->content_type,
-                                                       "application/merge-patch+json")))) {
+    if (!r->content_type ||
+        !(media_is(r->content_type, "application/json") ||
+          (merge_patch && media_is(r->content_type, "application/merge-patch+json")))) {
         admin_failf(x, MD_ERR_UNSUPPORTED_MEDIA, "the request body must be application/json%s",
                     merge_patch ? " (or application/merge-patch+json)" : "");
         return MD_ERR_UNSUPPORTED_MEDIA;
@@ -315,7 +315,8 @@ enum md_err admin_only_members(struct admin_ctx *x, json_t *obj, const char *con
 {
     const char *key;
     json_t *v;
-    json_object_foreach (obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         bool known = false;
         (void)v;
         for (const char *const *a = allowed; *a; a++)
@@ -336,10 +337,10 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"openapi.json", admin_route_openapi}, {"tokens", admin_route_tokens},
-    {"users", admin_route_users},          {"groups", admin_route_groups},
+    {"openapi.json", admin_route_openapi},  {"tokens", admin_route_tokens},
+    {"users", admin_route_users},           {"groups", admin_route_groups},
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
-    {"grants", admin_route_grants},        {"decisions", admin_route_decisions},
+    {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
 };
 
 /*

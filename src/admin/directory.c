@@ -38,19 +38,29 @@ static void add_times(json_t *o, const struct store_row *r)
     json_object_set_new(o, "version", json_integer((json_int_t)r->version));
 }
 
+/* Sets obj[key] to the string s, or leaves the key out when s is NULL (an unset column). */
+static void set_opt_str(json_t *obj, const char *key, const char *s)
+{
+    if (obj && s)
+        json_object_set_new(obj, key, json_string(s));
+}
+
 /* A list item: {id, userName, displayName, active} or {id, displayName, members}. */
 static json_t *row_item(struct store_conn *c, enum store_kind k, const struct store_row *r,
                         struct md_error *e)
 {
     json_t *o;
     int64_t n;
-    if (k == STORE_USERS)
-        return json_pack("{s:s, s:s?, s:s?, s:b}", "id", r->id, "userName", r->user_name,
-                         "displayName", r->display_name, "active", r->active);
-    if (member_count(c, r->id, &n, e))
-        return NULL;
-    o = json_pack("{s:s, s:s?, s:I}", "id", r->id, "displayName", r->display_name, "members",
-                  (json_int_t)n);
+    if (k == STORE_USERS) {
+        o = json_pack("{s:s, s:s, s:b}", "id", r->id, "userName", r->user_name ? r->user_name : "",
+                      "active", r->active);
+        set_opt_str(o, "displayName", r->display_name);
+    } else {
+        if (member_count(c, r->id, &n, e))
+            return NULL;
+        o = json_pack("{s:s, s:s, s:I}", "id", r->id, "displayName",
+                      r->display_name ? r->display_name : "", "members", (json_int_t)n);
+    }
     if (!o)
         md_error_set(e, MD_ERR_NOMEM, "out of memory");
     return o;
@@ -174,18 +184,16 @@ static void get_user(struct admin_ctx *x, const char *id_or_name)
         goto fail;
     groups = json_object_get(ent, "groups");
     tools = json_object_get(ent, "tools");
-    out = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:O?, s:O?}", "id", row.id, "userName",
-                    row.user_name, "displayName", row.display_name, "externalId", row.external_id,
-                    "active", row.active, "groups", groups ? groups : NULL, "entitlements",
-                    tools ? tools : NULL);
+    out = json_pack("{s:s, s:s, s:b}", "id", row.id, "userName", row.user_name ? row.user_name : "",
+                    "active", row.active);
     if (!out) {
         rc = md_error_set(&e, MD_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (!groups)
-        json_object_set_new(out, "groups", json_array());
-    if (!tools)
-        json_object_set_new(out, "entitlements", json_array());
+    set_opt_str(out, "displayName", row.display_name);
+    set_opt_str(out, "externalId", row.external_id);
+    json_object_set_new(out, "groups", groups ? json_incref(groups) : json_array());
+    json_object_set_new(out, "entitlements", tools ? json_incref(tools) : json_array());
     add_times(out, &row);
     admin_reply(x, 200, out);
     goto out;
@@ -261,12 +269,14 @@ static void get_group(struct admin_ctx *x, const char *id)
         rc = access_grant_list(x->req->access, id, &grants, &e);
     if (rc)
         goto fail;
-    out = json_pack("{s:s, s:s?, s:s?, s:I, s:O}", "id", row.id, "displayName", row.display_name,
-                    "externalId", row.external_id, "members", (json_int_t)n, "grants", grants);
+    out = json_pack("{s:s, s:s, s:I, s:O}", "id", row.id, "displayName",
+                    row.display_name ? row.display_name : "", "members", (json_int_t)n, "grants",
+                    grants);
     if (!out) {
         rc = md_error_set(&e, MD_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    set_opt_str(out, "externalId", row.external_id);
     add_times(out, &row);
     admin_reply(x, 200, out);
     goto out;

@@ -151,9 +151,9 @@ static bool check_create(struct admin_ctx *x, json_t *body, const char **kind, c
         admin_failf(x, MD_ERR_VALUE, "\"kind\" must be scim, admin or agent, not \"%.32s\"", *kind);
         return false;
     }
-    if (*name && strlen(*name) >= sizeof ((struct store_token *)0)->name) {
+    if (*name && strlen(*name) >= sizeof((struct store_token *)0)->name) {
         admin_failf(x, MD_ERR_VALUE, "\"name\" is longer than %zu bytes",
-                    sizeof ((struct store_token *)0)->name - 1);
+                    sizeof((struct store_token *)0)->name - 1);
         return false;
     }
     agent = strcmp(*kind, ADMIN_TOKEN_KIND_AGENT) == 0;
@@ -165,8 +165,9 @@ static bool check_create(struct admin_ctx *x, json_t *body, const char **kind, c
     if (!agent)
         return true;
     if (!user || !*user) {
-        admin_failf(x, MD_ERR_VALUE, "an agent token needs \"user\": the SCIM id or userName of "
-                                     "the employee it acts for");
+        admin_failf(x, MD_ERR_VALUE,
+                    "an agent token needs \"user\": the SCIM id or userName of "
+                    "the employee it acts for");
         return false;
     }
     rc = access_user_resolve(x->req->access, user, user_id, &e);
@@ -212,8 +213,8 @@ static void create_token(struct admin_ctx *x)
         admin_failf(x, MD_ERR_UNSUPPORTED, "tokens cannot be created here");
         goto out;
     }
-    rc = x->req->token_create(x->req->store, kind, name ? name : "", user_id,
-                              pack ? pack : "", &plain, id, &e);
+    rc = x->req->token_create(x->req->store, kind, name ? name : "", user_id, pack ? pack : "",
+                              &plain, id, &e);
     if (rc) {
         admin_fail(x, rc, &e);
         goto out;

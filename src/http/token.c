@@ -40,8 +40,7 @@ enum md_err http_token_create(struct store *s, const char *kind, const char *nam
     if (!kind || !kind_known(kind))
         return md_error_set(e, MD_ERR_VALUE, "unknown token kind (known: scim, admin, agent)");
     if (name && strlen(name) >= sizeof t.name)
-        return md_error_set(e, MD_ERR_VALUE, "token name longer than %zu bytes",
-                            sizeof t.name - 1);
+        return md_error_set(e, MD_ERR_VALUE, "token name longer than %zu bytes", sizeof t.name - 1);
     agent = strcmp(kind, HTTP_TOKEN_KIND_AGENT) == 0;
     /* A token that acts for nobody in particular must not look as if it did, and vice versa. */
     if (agent && !*user_id)

@@ -67,10 +67,10 @@ typedef void (*store_migrate_fn)(void *ctx, enum store_migrate_phase phase, int6
  * STORE_MIGRATE_BATCH rows.
  *
  * Errors: MD_ERR_VALUE "the target database is not empty" when to already holds a user, a
- * group, a token or an access object (nothing is written then); MD_ERR_INTERNAL naming the kind whose counts
- * differ after the copy; any error of either store. After a failure part-way the target holds
- * a partial copy and is no longer empty: e says so, and the admin starts again from an empty
- * database. progress may be NULL.
+ * group, a token or an access object (nothing is written then); MD_ERR_INTERNAL naming the
+ * kind whose counts differ after the copy; any error of either store. After a failure part-way
+ * the target holds a partial copy and is no longer empty: e says so, and the admin starts again
+ * from an empty database. progress may be NULL.
  */
 enum md_err store_migrate(struct store *from, struct store *to, store_migrate_fn progress,
                           void *ctx, struct store_migrate_counts *out, struct md_error *e);

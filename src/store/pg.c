@@ -141,10 +141,12 @@ static const char *const pg_migrations[] = {
      * 2: the access model's documents, and what binds an agent token to a user and a pack.
      * An unbound token holds NULL there (the rows of migration 1 do), read back as "".
      */
+    /* clang-format off */
     PG_OBJ_TABLE("connectors") PG_OBJ_TABLE("connector_overrides") PG_OBJ_TABLE("packs")
     PG_OBJ_TABLE("grants")
     "ALTER TABLE tokens ADD COLUMN user_id text COLLATE \"C\","
     " ADD COLUMN pack text COLLATE \"C\";",
+    /* clang-format on */
 };
 
 #define PG_NMIGRATIONS ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -153,7 +155,7 @@ static const char *const pg_migrations[] = {
 
 /* A token as token_read reads it: an unbound token's user_id and pack are "". */
 #define TOKEN_COLS                                                                                 \
-    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "            \
+    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "             \
     "coalesce(pack, '')"
 
 /* Four statements, one per kind of access object (PG_OBJ4), head + the table + tail. */

@@ -104,10 +104,12 @@ static const char *const sq_migrations[] = {
      * 2: the access model's documents, and what binds an agent token to a user and a pack.
      * An unbound token holds NULL there (the rows of migration 1 do), read back as "".
      */
+    /* clang-format off */
     SQ_OBJ_TABLE("connectors") SQ_OBJ_TABLE("connector_overrides") SQ_OBJ_TABLE("packs")
     SQ_OBJ_TABLE("grants")
     "ALTER TABLE tokens ADD COLUMN user_id TEXT;"
     "ALTER TABLE tokens ADD COLUMN pack TEXT;",
+    /* clang-format on */
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -116,7 +118,7 @@ static const char *const sq_migrations[] = {
 
 /* A token as token_read reads it: an unbound token's user_id and pack are "". */
 #define TOKEN_COLS                                                                                 \
-    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "            \
+    "id, kind, name, hash, created_ms, last_used_ms, revoked, coalesce(user_id, ''), "             \
     "coalesce(pack, '')"
 
 /* Four statements, one per kind of access object (SQ_OBJ4), head + the table + tail. */
@@ -1223,8 +1225,8 @@ static enum md_err sq_obj_copy(struct store_conn *bc, enum store_obj_kind k,
 {
     int64_t created = o->created_ms > 0 ? o->created_ms : time_now_ms();
 
-    return obj_insert(sqlite__conn(bc), k, o->id, o->doc, o->version > 0 ? o->version : 1,
-                      created, o->modified_ms > 0 ? o->modified_ms : created, e);
+    return obj_insert(sqlite__conn(bc), k, o->id, o->doc, o->version > 0 ? o->version : 1, created,
+                      o->modified_ms > 0 ? o->modified_ms : created, e);
 }
 
 static enum md_err sq_obj_get(struct store_conn *bc, enum store_obj_kind k, const char *id,

@@ -115,9 +115,10 @@ describe('mandate migrate', { timeout: 120000 }, () => {
 
     test('exits 0 with a summary of what it copied', () => {
         assert.equal(migrated.code, 0, `stderr: ${migrated.stderr}`);
-        // 4 users, 3 groups, 4 memberships (2 in Engineering, 2 left in Everyone), 2 tokens.
+        // 4 users, 3 groups, 4 memberships (2 in Engineering, 2 left in Everyone), 2 tokens, and
+        // the catalog that the first start loaded (catalog/: 8 connectors, 4 packs).
         assert.equal(migrated.stdout,
-            'copied 4 users, 3 groups, 4 memberships, 2 tokens; counts verified\n');
+            'copied 4 users, 3 groups, 4 memberships, 2 tokens, 8 connectors, 0 connector overrides, 4 packs, 0 grants; counts verified\n');
         // Not a terminal: plain progress lines, ending at 100% for each kind.
         for (const kind of ['users', 'groups', 'memberships', 'tokens']) {
             assert.match(migrated.stderr, new RegExp(`${kind} \\d+/\\d+ \\(100%\\)`), migrated.stderr);

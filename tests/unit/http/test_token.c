@@ -46,7 +46,8 @@ Test(test_token, create_stores_only_the_hash_and_verifies)
     char *plain = NULL, id[64], hash[CRYPTO_SHA256_HEX_LEN];
     int n = 0;
 
-    cr_assert_eq(http_token_create(st, "scim", "okta", &plain, id, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(http_token_create(st, "scim", "okta", NULL, NULL, &plain, id, &e), MD_OK, "%s",
+                 e.msg);
     cr_assert(strncmp(plain, "mdt_scim_", 9) == 0);
     cr_assert_geq(strlen(plain) - 9, 43, "at least 256 bits of base64url");
     cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
@@ -68,7 +69,7 @@ Test(test_token, refuses_wrong_revoked_and_other_kind)
     struct store_conn *c;
     char *plain = NULL, id[64];
 
-    cr_assert_eq(http_token_create(st, "scim", NULL, &plain, id, &e), MD_OK);
+    cr_assert_eq(http_token_create(st, "scim", NULL, NULL, NULL, &plain, id, &e), MD_OK);
     cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
     cr_assert_eq(http_token_verify(c, "mdt_scim_nope", "scim", NULL, &e), MD_ERR_UNAUTHORIZED);
     cr_assert_eq(http_token_verify(c, "", "scim", NULL, &e), MD_ERR_UNAUTHORIZED);
@@ -85,10 +86,85 @@ Test(test_token, tokens_are_distinct)
 {
     struct md_error e;
     char *a = NULL, *b = NULL, ida[64], idb[64];
-    cr_assert_eq(http_token_create(st, "scim", "a", &a, ida, &e), MD_OK);
-    cr_assert_eq(http_token_create(st, "scim", "b", &b, idb, &e), MD_OK);
+    cr_assert_eq(http_token_create(st, "scim", "a", NULL, NULL, &a, ida, &e), MD_OK);
+    cr_assert_eq(http_token_create(st, "scim", "b", NULL, NULL, &b, idb, &e), MD_OK);
     cr_assert_str_neq(a, b);
     cr_assert_str_neq(ida, idb);
     free(a);
     free(b);
+}
+
+/* Finds the stored token with this id into *out. */
+static int find_id(void *ctx, const struct store_token *t)
+{
+    struct store_token *out = ctx;
+    if (strcmp(t->id, out->id) != 0)
+        return 0;
+    *out = *t;
+    return 1;
+}
+
+Test(test_token, agent_tokens_bind_a_user_and_a_pack)
+{
+    struct md_error e;
+    struct store_conn *c;
+    struct store_token t;
+    char *plain = NULL, id[64];
+
+    cr_assert_eq(
+        http_token_create(st, HTTP_TOKEN_KIND_AGENT, "claude", "user-1", "support", &plain, id, &e),
+        MD_OK, "%s", e.msg);
+    cr_assert(strncmp(plain, "mdt_agent_", 10) == 0);
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    memset(&t, 0, sizeof t);
+    memcpy(t.id, id, sizeof t.id);
+    cr_assert_eq(store_token_list(c, find_id, &t, &e), MD_OK);
+    cr_assert_str_eq(t.kind, "agent");
+    cr_assert_str_eq(t.user_id, "user-1");
+    cr_assert_str_eq(t.pack, "support");
+    cr_assert_eq(http_token_verify(c, plain, HTTP_TOKEN_KIND_AGENT, NULL, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, plain, HTTP_TOKEN_KIND_ADMIN, NULL, &e), MD_ERR_UNAUTHORIZED);
+    store_release(c);
+    free(plain);
+}
+
+Test(test_token, admin_tokens_verify_as_admin_only)
+{
+    struct md_error e;
+    struct store_conn *c;
+    char *plain = NULL, id[64];
+
+    cr_assert_eq(http_token_create(st, HTTP_TOKEN_KIND_ADMIN, "ops", "", "", &plain, id, &e), MD_OK,
+                 "%s", e.msg);
+    cr_assert(strncmp(plain, "mdt_admin_", 10) == 0);
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, plain, HTTP_TOKEN_KIND_ADMIN, NULL, &e), MD_OK);
+    cr_assert_eq(http_token_verify(c, plain, HTTP_TOKEN_KIND_SCIM, NULL, &e), MD_ERR_UNAUTHORIZED);
+    store_release(c);
+    free(plain);
+}
+
+Test(test_token, refuses_unknown_kinds_and_misplaced_bindings)
+{
+    struct md_error e;
+    struct store_conn *c;
+    static char sentinel[1];
+    char *plain = sentinel, id[64], longname[200];
+    int n = 0;
+
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    cr_assert_eq(http_token_create(st, "root", NULL, NULL, NULL, &plain, id, &e), MD_ERR_VALUE);
+    cr_assert_null(plain);
+    cr_assert_eq(http_token_create(st, "agent", NULL, NULL, NULL, &plain, id, &e), MD_ERR_VALUE);
+    cr_assert_eq(http_token_create(st, "agent", NULL, "", "p", &plain, id, &e), MD_ERR_VALUE);
+    cr_assert_eq(http_token_create(st, "scim", NULL, "user-1", NULL, &plain, id, &e), MD_ERR_VALUE);
+    cr_assert_eq(http_token_create(st, "admin", NULL, NULL, "support", &plain, id, &e),
+                 MD_ERR_VALUE);
+    cr_assert_eq(http_token_create(st, "scim", longname, NULL, NULL, &plain, id, &e), MD_ERR_VALUE);
+    cr_assert_null(plain);
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    cr_assert_eq(store_token_list(c, count_tokens, &n, &e), MD_OK);
+    cr_assert_eq(n, 0, "nothing is stored for a refused token");
+    store_release(c);
 }

@@ -254,9 +254,9 @@ static void add_objects(struct store_conn *c)
             BASE_MS + 30, BASE_MS + 40);
     cr_assert_eq(store_obj_put(c, STORE_OBJ_PACK, "readonly", "{\"tools\":[\"x\"]}", -1, &v, &e),
                  MD_OK, "%s", e.msg);
-    cr_assert_eq(store_obj_put(c, STORE_OBJ_PACK, "readonly", "{\"tools\":[\"x\",\"y\"]}", 1,
-                               &v, &e),
-                 MD_OK, "%s", e.msg);
+    cr_assert_eq(
+        store_obj_put(c, STORE_OBJ_PACK, "readonly", "{\"tools\":[\"x\",\"y\"]}", 1, &v, &e), MD_OK,
+        "%s", e.msg);
     cr_assert_eq(v, 2);
     put_obj(c, STORE_OBJ_PACK, "admin", "{}", 1, BASE_MS, BASE_MS);
     put_obj(c, STORE_OBJ_PACK, "\u00e9t\u00e9", "{\"s\":\"\\u00e9\"}", 2, BASE_MS, BASE_MS + 1);
@@ -286,8 +286,8 @@ static struct made populate(struct store *s)
     add_token(c, "t-okta", "scim", "okta", 'a', BASE_MS + 1, BASE_MS + 999999, false);
     add_token(c, "t-old", "scim", "old entra", 'b', BASE_MS + 2, 0, true);
     add_token(c, "t-admin", "admin", "", 'c', BASE_MS + 3, 0, false);
-    add_bound_token(c, "t-agent", "agent", "claude", 'd', BASE_MS + 4, BASE_MS + 5, false,
-                    "u00007", "readonly");
+    add_bound_token(c, "t-agent", "agent", "claude", 'd', BASE_MS + 4, BASE_MS + 5, false, "u00007",
+                    "readonly");
     add_objects(c);
     cr_assert_eq(store_commit(c, &e), MD_OK, "%s", e.msg);
     store_release(c);
@@ -723,8 +723,7 @@ Test(test_migrate, a_count_that_differs_after_the_copy_is_an_error)
     s = (struct sneak){dst, STORE_MIGRATE_OBJECTS, false};
     cr_assert_eq(store_migrate(src, dst, sneak_in, &s, &n, &e), MD_ERR_INTERNAL);
     cr_assert(s.done);
-    cr_assert(strstr(e.msg, "grants 1234 in the source, 1235 in the target") != NULL, "%s",
-              e.msg);
+    cr_assert(strstr(e.msg, "grants 1234 in the source, 1235 in the target") != NULL, "%s", e.msg);
     store_close(dst);
     store_close(src);
 }

@@ -349,8 +349,8 @@ static void case_documents_must_be_json(void)
     cr_assert_eq(put(STORE_OBJ_CONNECTOR, "c1", "", -1, &v, &e), MD_ERR_VALUE);
     cr_assert_eq(put(STORE_OBJ_CONNECTOR, "c1", "[1,2]", -1, &v, &e), MD_OK, "%s", e.msg);
     /* A string with U+0000 is JSON, which jsonb would refuse. */
-    cr_assert_eq(put(STORE_OBJ_CONNECTOR, "c2", "{\"s\":\"a\\u0000b\"}", -1, &v, &e), MD_OK,
-                 "%s", e.msg);
+    cr_assert_eq(put(STORE_OBJ_CONNECTOR, "c2", "{\"s\":\"a\\u0000b\"}", -1, &v, &e), MD_OK, "%s",
+                 e.msg);
     raw_eq("SELECT count(*) FROM connectors", "2");
 }
 BOTH(documents_must_be_json)
@@ -694,7 +694,7 @@ static void case_statements_use_the_indexes(void)
     for (k = 0; k < STORE_OBJ__COUNT; k++) {
         static const char *const pre[] = {"connector_", "override_", "pack_", "grant_"};
         static const char *const ops[] = {"insert", "upsert", "update", "version",
-                                           "get",    "delete", "list"};
+                                          "get",    "delete", "list"};
         char name[32];
 
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
