@@ -131,8 +131,8 @@ static const char usage_catalog[] =
     "Loads DIR/connectors/*.json (each connector replaces its definition; a deployment's\n"
     "overrides are kept) and DIR/packs/*.json (created when absent; packs that exist are left as\n"
     "admins may have changed them), all or nothing. DIR defaults to MANDATE_CATALOG, ./catalog,\n"
-    "or the catalog installed with mandate. A running server sees the change at once on\n"
-    "PostgreSQL; on SQLite, restart it.\n";
+    "or the catalog installed with mandate. A running server on the same database sees the\n"
+    "change within a second.\n";
 
 static const char usage_token_list[] =
     "usage: mandate token list [--db PATH]\n"

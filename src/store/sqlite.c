@@ -110,6 +110,9 @@ static const char *const sq_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN user_id TEXT;"
     "ALTER TABLE tokens ADD COLUMN pack TEXT;",
     /* clang-format on */
+    /* 3: the change feed's counter, so that processes hear of each other's commits. */
+    "CREATE TABLE feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
+    "INSERT INTO feed_counter (id, seq) VALUES (1, 0);",
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -213,6 +216,7 @@ static const struct {
     [Q_TOKEN_REVOKE] = {"token_revoke", "UPDATE tokens SET revoked = 1 WHERE id = ?1"},
     [Q_TOKEN_TOUCH] = {"token_touch", "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1"},
     [Q_TOKEN_COUNT] = {"token_count", "SELECT count(*) FROM tokens WHERE kind = ?1"},
+    [Q_FEED_BUMP] = {"feed_bump", "UPDATE feed_counter SET seq = seq + 1 WHERE id = 1"},
     /*
      * Access objects: ?1 id, ?2 doc, then the insert's ?3 version, ?4 created, ?5 modified;
      * the upsert's and the update's ?3 now, and the update's ?4 expected version. A replace
@@ -245,7 +249,7 @@ const char *sqlite__fixed_sql(const char *name)
 
 /* ---- connections ---- */
 
-/* The backend's state (store.impl) is the database path, a heap string. */
+/* The backend's state (store.impl) is a struct sq_store (sqlite_int.h). */
 
 static enum md_err sq_constraint(int rc, const char *msg, struct md_error *e)
 {
@@ -599,8 +603,21 @@ out:
     return err;
 }
 
+static void sq_close(struct store *s)
+{
+    struct sq_store *ss = s->impl;
+
+    if (!ss)
+        return;
+    sqlite__feed_stop(s);
+    free(ss->path);
+    free(ss);
+    s->impl = NULL;
+}
+
 static enum md_err sq_open(struct store *s, const char *target, struct md_error *e)
 {
+    struct sq_store *ss = NULL;
     sqlite3 *db = NULL;
     enum md_err err;
 
@@ -612,20 +629,27 @@ static enum md_err sq_open(struct store *s, const char *target, struct md_error 
         err = sq_set_wal(db, target, e);
     if (!err)
         err = sq_migrate(db, e);
-    if (!err && !(s->impl = strdup(target)))
-        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    if (!err) {
+        ss = calloc(1, sizeof *ss);
+        if (ss)
+            ss->path = strdup(target);
+        if (!ss || !ss->path) {
+            free(ss);
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        } else {
+            s->impl = ss;
+            err = sqlite__feed_start(s, db, e);
+            if (err)
+                sq_close(s);
+        }
+    }
     sqlite3_close(db);
     return err;
 }
 
-static void sq_close(struct store *s)
-{
-    free(s->impl);
-    s->impl = NULL;
-}
-
 static enum md_err sq_conn_open(struct store *s, struct store_conn **out, struct md_error *e)
 {
+    struct sq_store *ss = s->impl;
     struct sq_conn *c;
     enum md_err err;
 
@@ -633,7 +657,7 @@ static enum md_err sq_conn_open(struct store *s, struct store_conn **out, struct
     c = calloc(1, sizeof *c);
     if (!c)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
-    err = sq_open_db(s->impl, &c->db, e);
+    err = sq_open_db(ss->path, &c->db, e);
     if (err) {
         free(c);
         return err;
@@ -687,6 +711,7 @@ static enum md_err sq_commit(struct store_conn *bc, struct md_error *e)
     err = sqlite__run2(sqlite__conn(bc), Q_COMMIT, NULL, NULL, NULL, NULL, e);
     if (err)
         sqlite__rollback(bc);
+    sqlite__commit_done(bc, err == MD_OK);
     return err;
 }
 
@@ -1314,6 +1339,7 @@ const struct store_backend_ops store__sqlite_ops = {
     .token_revoke = sq_token_revoke,
     .token_touch = sq_token_touch,
     .token_count = sq_token_count,
+    .announce = sqlite__announce,
     .obj_put = sq_obj_put,
     .obj_copy = sq_obj_copy,
     .obj_get = sq_obj_get,

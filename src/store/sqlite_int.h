@@ -32,6 +32,7 @@ enum sq_id {
     Q_MEMBER_ADD, Q_MEMBER_REMOVE, Q_MEMBER_HAS, Q_MEMBER_CLEAR, Q_MEMBER_DROP, Q_MEMBER_LIST,
     Q_MEMBER_GROUPS,
     Q_TOKEN_INSERT, Q_TOKEN_FIND, Q_TOKEN_LIST, Q_TOKEN_REVOKE, Q_TOKEN_TOUCH, Q_TOKEN_COUNT,
+    Q_FEED_BUMP,
     SQ_OBJ4(Q_OBJ_INSERT), SQ_OBJ4(Q_OBJ_UPSERT), SQ_OBJ4(Q_OBJ_UPDATE), SQ_OBJ4(Q_OBJ_VERSION),
     SQ_OBJ4(Q_OBJ_GET), SQ_OBJ4(Q_OBJ_DELETE), SQ_OBJ4(Q_OBJ_LIST),
     Q__COUNT
@@ -59,9 +60,22 @@ struct sq_cached {
     bool busy;
 };
 
+/* The backend's state (store.impl). */
+struct sq_store {
+    char *path;
+    /* The change feed's poller (sqlite_feed.c). */
+    pthread_t thread;
+    bool started, sync_init, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic int64_t own_unseen; /* own announced commits the poller has not seen yet */
+    int64_t last_seq;           /* the poller's */
+};
+
 struct sq_conn {
     struct store_conn base; /* first: store.c sees only this */
     sqlite3 *db;
+    bool announced; /* the open transaction bumped the feed counter */
     struct sq_cached cache[Q__COUNT + SQ_DYN_MAX];
     uint64_t tick;
 };
@@ -95,6 +109,16 @@ void sqlite__rollback(struct store_conn *bc);
 const char *sqlite__col_str(sqlite3_stmt *st, int i);
 enum md_err sqlite__row_read(sqlite3_stmt *st, struct store_row *r, struct md_error *e);
 const char *sqlite__fixed_sql(const char *name);
+
+/* ---- sqlite_feed.c ---- */
+
+enum md_err sqlite__announce(struct store_conn *bc, const struct store_change *ch, size_t n,
+                             struct md_error *e);
+/* After a commit of a transaction that may have announced: ok tells whether it committed. */
+void sqlite__commit_done(struct store_conn *bc, bool ok);
+/* Reads the counter on db (the opening connection) and starts the poller. */
+enum md_err sqlite__feed_start(struct store *s, sqlite3 *db, struct md_error *e);
+void sqlite__feed_stop(struct store *s);
 
 /* ---- sqlite_query.c ---- */
 

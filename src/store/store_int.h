@@ -134,7 +134,8 @@ struct store_backend_ops {
     /*
      * Announces the changes of the open transaction to the other nodes, inside that
      * transaction, so that they are announced if and only if it commits (PostgreSQL: NOTIFY and
-     * the change counter). NULL for a backend whose database is never shared (SQLite).
+     * the change counter; SQLite: a counter that other processes on the file poll). On failure
+     * the backend has rolled the transaction back.
      */
     enum md_err (*announce)(struct store_conn *c, const struct store_change *ch, size_t n,
                             struct md_error *e);

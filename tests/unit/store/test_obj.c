@@ -628,18 +628,24 @@ static void case_a_database_of_migration_1_is_upgraded(void)
     struct store_obj o;
     char hash[65];
 
+    /* SQLite has a migration 3 (the feed counter), PostgreSQL has not. */
+    const char *all = on_pg ? "2" : "3";
+    char both[8];
+
+    snprintf(both, sizeof both, "%s,%s", all, all);
     close_store();
-    /* Back to migration 1: what migration 2 adds goes, an old token comes. */
+    /* Back to migration 1: what migrations 2 (and 3) add goes, an old token comes. */
     free(raw("DROP TABLE connectors; DROP TABLE connector_overrides; DROP TABLE packs; "
-             "DROP TABLE grants; ALTER TABLE tokens DROP COLUMN user_id; "
-             "ALTER TABLE tokens DROP COLUMN pack; DELETE FROM schema_version WHERE version = 2; "
+             "DROP TABLE grants; DROP TABLE IF EXISTS feed_counter; "
+             "ALTER TABLE tokens DROP COLUMN user_id; "
+             "ALTER TABLE tokens DROP COLUMN pack; DELETE FROM schema_version WHERE version >= 2; "
              "INSERT INTO tokens (id, kind, name, hash, created_ms, last_used_ms, revoked) "
              "VALUES ('old', 'scim', 'okta', "
              "'eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee', 5, 0, "
              "false)"));
     raw_eq("SELECT count(*) FROM schema_version", "1");
     open_store(2);
-    raw_eq("SELECT count(*) || ',' || max(version) FROM schema_version", "2,2");
+    raw_eq("SELECT count(*) || ',' || max(version) FROM schema_version", both);
     memset(hash, 'e', 64);
     hash[64] = '\0';
     cr_assert_eq(store_token_find(C, hash, &got, &e), MD_OK, "%s", e.msg);
@@ -652,7 +658,7 @@ static void case_a_database_of_migration_1_is_upgraded(void)
     /* Opening again applies nothing twice. */
     close_store();
     open_store(1);
-    raw_eq("SELECT count(*) FROM schema_version", "2");
+    raw_eq("SELECT count(*) FROM schema_version", all);
     raw_eq("SELECT count(*) FROM connectors", "1");
 }
 BOTH(a_database_of_migration_1_is_upgraded)
