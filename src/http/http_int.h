@@ -53,6 +53,20 @@ void http_resp_add_header(struct http_resp *resp, const char *name, const char *
 void http_resp_json(struct http_resp *resp, int status, const char *content_type, json_t *body);
 void http_resp_problem(struct http_resp *resp, int status, const char *title, const char *detail);
 
+/*
+ * Authenticates the request's bearer token as a token of kind (token.c): found by its hash,
+ * unrevoked, of that kind. Sets req->actor to the token's id and records its use (at most once
+ * a minute). MD_ERR_UNAUTHORIZED with a message otherwise; a token of another kind is as
+ * unknown as a wrong one.
+ */
+enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_error *e);
+
+/*
+ * The absolute URL of path (e.g. "/scim/v2") on this server: --public-url, else the request's
+ * Host and X-Forwarded-Proto (a Host that could forge a URL is replaced by localhost).
+ */
+void http_base_url(const struct http_req *req, const char *path, char *out, size_t n);
+
 /* /scim/v2...: rest is the path below /scim/v2. */
 void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest);
 /* /api/v1...: rest is the path below /api/v1. */

@@ -6,11 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin/admin.h"
 #include "core/log.h"
-#include "core/time.h"
 #include "http/http.h"
 #include "http/http_int.h"
 
@@ -42,66 +40,6 @@ static void write_admin(struct http_resp *resp, struct admin_response *ar)
                    ar->body);
 }
 
-/* The bearer token of an Authorization header (the scheme is case-insensitive, RFC 7235). */
-static const char *bearer(const char *authz)
-{
-    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
-        return NULL;
-    authz += 7;
-    while (*authz == ' ')
-        authz++;
-    return *authz ? authz : NULL;
-}
-
-/*
- * Admits an unrevoked admin token, and records its use (at most once a minute per token) for
- * `mandate token list` and GET /api/v1/tokens. Any other token, a SCIM or an agent token
- * included, is MD_ERR_UNAUTHORIZED.
- */
-static enum md_err authenticate(struct http_req *req, struct md_error *e)
-{
-    const char *tok = bearer(http_req_header(req, "Authorization"));
-    struct store_conn *c = NULL;
-    struct store_token t;
-    enum md_err rc;
-
-    if (!tok)
-        return md_error_set(e, MD_ERR_UNAUTHORIZED,
-                            "an admin bearer token is required (Authorization: Bearer <token>)");
-    rc = store_acquire(req->store, &c, e);
-    if (rc)
-        return rc;
-    rc = http_token_verify(c, tok, HTTP_TOKEN_KIND_ADMIN, &t, e);
-    if (rc == MD_OK) {
-        int64_t now = time_now_ms();
-        snprintf(req->actor, sizeof req->actor, "%s", t.id);
-        if (now - t.last_used_ms > 60000) {
-            struct md_error ignored;
-            if (store_token_touch(c, t.id, now, &ignored))
-                log_warn("event=token_touch_failed token=%s", t.id);
-        }
-    }
-    store_release(c);
-    return rc;
-}
-
-/* The admin API's absolute base URL: --public-url, else from Host and X-Forwarded-Proto. */
-static void base_url(struct http_req *req, char *out, size_t n)
-{
-    const char *host, *proto;
-    if (req->public_url) {
-        snprintf(out, n, "%s/api/v1", req->public_url);
-        return;
-    }
-    host = http_req_header(req, "Host");
-    proto = http_req_header(req, "X-Forwarded-Proto");
-    if (!proto || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
-        proto = "http";
-    if (!host || strlen(host) > 255 || strpbrk(host, "\"<>\\ \t/"))
-        host = "localhost";
-    snprintf(out, n, "%s://%s/api/v1", proto, host);
-}
-
 void http_route_api(struct http_req *req, struct http_resp *resp, const char *rest)
 {
     struct admin_response ar;
@@ -113,7 +51,7 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
     memset(&ar, 0, sizeof ar);
     md_error_clear(&e);
     if (!admin_is_public(req->method, rest)) {
-        rc = authenticate(req, &e);
+        rc = http_authenticate(req, HTTP_TOKEN_KIND_ADMIN, &e);
         if (rc) {
             if (rc == MD_ERR_UNAUTHORIZED)
                 http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
@@ -127,7 +65,7 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
             goto out;
         }
     }
-    base_url(req, base, sizeof base);
+    http_base_url(req, "/api/v1", base, sizeof base);
     memset(&aq, 0, sizeof aq);
     aq.method = req->method;
     aq.path = rest;

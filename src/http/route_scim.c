@@ -4,10 +4,8 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/log.h"
-#include "core/time.h"
 #include "http/http.h"
 #include "http/http_int.h"
 #include "scim/scim.h"
@@ -28,48 +26,6 @@ static void write_scim(struct http_resp *resp, struct scim_response *sr)
     http_resp_json(resp, sr->status, "application/scim+json", sr->body);
 }
 
-/*
- * The bearer token from an Authorization header: the scheme is case-insensitive
- * (RFC 7235), and only "Bearer" is accepted.
- */
-static const char *bearer(const char *authz)
-{
-    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
-        return NULL;
-    authz += 7;
-    while (*authz == ' ')
-        authz++;
-    return *authz ? authz : NULL;
-}
-
-static enum md_err authenticate(struct http_req *req, struct md_error *e)
-{
-    const char *tok = bearer(http_req_header(req, "Authorization"));
-    struct store_conn *c = NULL;
-    struct store_token t;
-    enum md_err rc;
-
-    if (!tok)
-        return md_error_set(e, MD_ERR_UNAUTHORIZED,
-                            "a SCIM bearer token is required (Authorization: Bearer <token>)");
-    rc = store_acquire(req->store, &c, e);
-    if (rc)
-        return rc;
-    rc = http_token_verify(c, tok, HTTP_TOKEN_KIND_SCIM, &t, e);
-    if (rc == MD_OK) {
-        int64_t now = time_now_ms();
-        snprintf(req->actor, sizeof req->actor, "%s", t.id);
-        /* "last used" for `mandate token list`, written at most once a minute per token. */
-        if (now - t.last_used_ms > 60000) {
-            struct md_error ignored;
-            if (store_token_touch(c, t.id, now, &ignored))
-                log_warn("event=token_touch_failed token=%s", t.id);
-        }
-    }
-    store_release(c);
-    return rc;
-}
-
 void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest)
 {
     struct scim_response sr;
@@ -80,7 +36,7 @@ void http_route_scim(struct http_req *req, struct http_resp *resp, const char *r
 
     memset(&sr, 0, sizeof sr);
     md_error_clear(&e);
-    rc = authenticate(req, &e);
+    rc = http_authenticate(req, HTTP_TOKEN_KIND_SCIM, &e);
     if (rc) {
         if (rc == MD_ERR_UNAUTHORIZED)
             http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-scim\"");
@@ -97,17 +53,7 @@ void http_route_scim(struct http_req *req, struct http_resp *resp, const char *r
         scim_response_clear(&sr);
         return;
     }
-    if (req->public_url) {
-        snprintf(base, sizeof base, "%s/scim/v2", req->public_url);
-    } else {
-        const char *host = http_req_header(req, "Host");
-        const char *proto = http_req_header(req, "X-Forwarded-Proto");
-        if (!proto || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
-            proto = "http";
-        if (!host || strlen(host) > 255 || strpbrk(host, "\"<>\\ \t/"))
-            host = "localhost";
-        snprintf(base, sizeof base, "%s://%s/scim/v2", proto, host);
-    }
+    http_base_url(req, "/scim/v2", base, sizeof base);
     memset(&sq, 0, sizeof sq);
     sq.method = req->method;
     sq.path = rest;

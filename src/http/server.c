@@ -123,6 +123,23 @@ void http_resp_json(struct http_resp *resp, int status, const char *content_type
     http_resp_set_body(resp, status, content_type, text, text ? strlen(text) : 0);
 }
 
+void http_base_url(const struct http_req *req, const char *path, char *out, size_t n)
+{
+    const char *host, *proto;
+
+    if (req->public_url) {
+        snprintf(out, n, "%s%s", req->public_url, path);
+        return;
+    }
+    host = http_req_header(req, "Host");
+    proto = http_req_header(req, "X-Forwarded-Proto");
+    if (!proto || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
+        proto = "http";
+    if (!host || strlen(host) > 255 || strpbrk(host, "\"<>\\ \t/"))
+        host = "localhost";
+    snprintf(out, n, "%s://%s%s", proto, host, path);
+}
+
 /* A problem+json body (RFC 9457) for the routes that are not SCIM. */
 void http_resp_problem(struct http_resp *resp, int status, const char *title, const char *detail)
 {

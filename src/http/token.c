@@ -2,13 +2,17 @@
  * Tokens: created from 256 random bits, kept only as SHA-256 hashes, verified in constant time.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/crypto.h"
 #include "core/str.h"
 #include "core/time.h"
+#include "core/log.h"
 #include "http/http.h"
+#include "http/http_int.h"
 
 #define TOKEN_RANDOM_BYTES 32
 
@@ -114,4 +118,44 @@ enum md_err http_token_verify(struct store_conn *c, const char *plain, const cha
     if (out)
         *out = t;
     return MD_OK;
+}
+
+/* The bearer token of an Authorization header: the scheme is case-insensitive (RFC 7235). */
+static const char *bearer(const char *authz)
+{
+    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0)
+        return NULL;
+    authz += 7;
+    while (*authz == ' ')
+        authz++;
+    return *authz ? authz : NULL;
+}
+
+enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_error *e)
+{
+    const char *tok = bearer(http_req_header(req, "Authorization"));
+    struct store_conn *c = NULL;
+    struct store_token t;
+    enum md_err rc;
+
+    if (!tok)
+        return md_error_set(e, MD_ERR_UNAUTHORIZED,
+                            "a bearer token of kind %s is required (Authorization: Bearer <token>)",
+                            kind);
+    rc = store_acquire(req->store, &c, e);
+    if (rc)
+        return rc;
+    rc = http_token_verify(c, tok, kind, &t, e);
+    if (rc == MD_OK) {
+        int64_t now = time_now_ms();
+        snprintf(req->actor, sizeof req->actor, "%s", t.id);
+        /* "last used" for `mandate token list`, written at most once a minute per token. */
+        if (now - t.last_used_ms > 60000) {
+            struct md_error ignored;
+            if (store_token_touch(c, t.id, now, &ignored))
+                log_warn("event=token_touch_failed token=%s", t.id);
+        }
+    }
+    store_release(c);
+    return rc;
 }
