@@ -214,7 +214,7 @@ const char *access_outcome_name(enum access_outcome o);
 /*
  * The user's effective tools: {"user": {id, userName, active}, "groups": [{id, displayName,
  * direct}], "tools": [{"name", "title", "level", "grants": [{"id", "subject", "pack",
- * "ceiling", "conditions"?, "expires"?}]}]}, tools by name, only tools the user may call at
+ * "ceiling", "condition"?, "expires"?}]}]}, tools by name, only tools the user may call at
  * their level under some unexpired grant (conditions still apply per call). pack (may be NULL)
  * keeps the tools of that pack (with with_definitions, as MCP lists them: "description" and
  * "input_schema" added). MD_ERR_NOTFOUND for an unknown user.

@@ -127,7 +127,7 @@ const struct ent_tool *entitlement_tool(const struct entitlement *ent, const cha
 
 struct ugroup {
     char id[64];
-    char *name; /* displayName, heap */
+    char *name; /* displayName when read, heap; explanations use access__group_name */
     bool direct;
 };
 
@@ -153,6 +153,12 @@ struct uentry {
 enum md_err access__user(struct access *a, const char *user_id, struct uentry **out,
                          struct md_error *e);
 void uentry_unref(struct uentry *u);
+/*
+ * The current displayName of group id into out: from the service's name cache, which group
+ * changes clear, else read from the store (and cached), else fallback.
+ */
+void access__group_name(struct access *a, const char *id, const char *fallback, char *out,
+                        size_t n);
 /* Counts a decision in the service's statistics. */
 void access__count_decision(struct access *a);
 /* The current policy (a reference), rebuilt from the store when stale. */

@@ -9,7 +9,9 @@
  *  - OBJECT (a connector, override, pack or grant): the policy is stale (policy_gen moves on);
  *    entries keep their groups and recompute their entitlement against the new policy without
  *    reading the store.
- *  - GROUP, MEMBERS, TOKEN: nothing here (a membership change also arrives as USER or NESTING).
+ *  - GROUP (a group written, touched or deleted): its name leaves the name cache, so that
+ *    explanations name it anew; entries stay (a membership change arrives as USER or NESTING).
+ *  - MEMBERS, TOKEN: nothing here.
  * The feed calls us on the committing thread before its request is answered, so the next
  * decision on this node sees the change.
  *
@@ -42,6 +44,11 @@ struct access {
 
     pthread_mutex_t policy_mu; /* guards policy; held while one is rebuilt */
     struct policy *policy;
+
+    /* Group id -> displayName (heap) for explanations; names_gen counts group changes. */
+    pthread_mutex_t names_mu;
+    struct hmap names;
+    uint64_t names_gen;
 
     atomic_uint_fast64_t n_decisions, n_hits, n_misses, n_builds, n_inval, n_flush;
 };
@@ -89,11 +96,78 @@ static void drop_user(struct access *a, const char *id)
     }
 }
 
+static void forget_name(struct access *a, const char *id)
+{
+    pthread_mutex_lock(&a->names_mu);
+    a->names_gen++;
+    free(id ? hmap_del(&a->names, id) : NULL);
+    pthread_mutex_unlock(&a->names_mu);
+}
+
+static void free_name(void *ctx, const char *key, void *value)
+{
+    (void)ctx;
+    (void)key;
+    free(value);
+}
+
+static void forget_all_names(struct access *a)
+{
+    pthread_mutex_lock(&a->names_mu);
+    a->names_gen++;
+    hmap_each(&a->names, free_name, NULL);
+    hmap_free(&a->names);
+    pthread_mutex_unlock(&a->names_mu);
+}
+
+void access__group_name(struct access *a, const char *id, const char *fallback, char *out,
+                        size_t n)
+{
+    struct store_conn *c = NULL;
+    struct store_row row;
+    struct md_error e;
+    const char *v;
+    uint64_t gen;
+    bool found = false;
+
+    pthread_mutex_lock(&a->names_mu);
+    v = hmap_get(&a->names, id);
+    if (v)
+        snprintf(out, n, "%s", v);
+    gen = a->names_gen;
+    pthread_mutex_unlock(&a->names_mu);
+    if (v)
+        return;
+    /* Once per group and change: read its current name. */
+    memset(&row, 0, sizeof row);
+    md_error_clear(&e);
+    if (store_acquire(a->store, &c, &e) == MD_OK) {
+        found = store_res_get(c, STORE_GROUPS, id, &row, &e) == MD_OK;
+        store_release(c);
+    }
+    snprintf(out, n, "%s", found && row.display_name ? row.display_name : fallback);
+    if (found) {
+        char *copy = strdup(out);
+        void *old = NULL;
+        pthread_mutex_lock(&a->names_mu);
+        /* Cached only when no group changed meanwhile: it might be this one. */
+        if (copy && a->names_gen == gen && hmap_put(&a->names, id, copy, &old) == MD_OK)
+            copy = NULL;
+        pthread_mutex_unlock(&a->names_mu);
+        free(old);
+        free(copy);
+    }
+    store_row_free(&row);
+}
+
 static void on_change(void *ctx, const struct store_change *ch)
 {
     struct access *a = ctx;
 
     switch (ch->kind) {
+    case STORE_CHANGE_GROUP:
+        forget_name(a, ch->id);
+        break;
     case STORE_CHANGE_USER:
         drop_user(a, ch->id);
         break;
@@ -108,6 +182,7 @@ static void on_change(void *ctx, const struct store_change *ch)
         atomic_fetch_add(&a->dir_gen, 1);
         atomic_fetch_add(&a->policy_gen, 1);
         atomic_fetch_add(&a->n_flush, 1);
+        forget_all_names(a);
         break;
     default:
         break;
@@ -126,6 +201,7 @@ enum md_err access_open(struct store *s, struct access **out, struct md_error *e
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_init(&a->shards[i].mu, NULL);
     pthread_mutex_init(&a->policy_mu, NULL);
+    pthread_mutex_init(&a->names_mu, NULL);
     /* Generation 0 is never current, so that the first use reads the store. */
     atomic_init(&a->dir_gen, 1);
     atomic_init(&a->policy_gen, 1);
@@ -160,6 +236,9 @@ void access_close(struct access *a)
     }
     policy_unref(a->policy);
     pthread_mutex_destroy(&a->policy_mu);
+    hmap_each(&a->names, free_name, NULL);
+    hmap_free(&a->names);
+    pthread_mutex_destroy(&a->names_mu);
     free(a);
 }
 

@@ -54,7 +54,13 @@ bool access__pack_name_ok(const char *s)
 json_t *access__time_json(int64_t ms)
 {
     char buf[TIME_RFC3339_LEN];
+    size_t n;
+
     time_format_ms(ms, buf);
+    /* "...:00.000Z" -> "...:00Z": a whole second is written as an admin would write it. */
+    n = strlen(buf);
+    if (ms % 1000 == 0 && n > 5 && strcmp(buf + n - 5, ".000Z") == 0)
+        memcpy(buf + n - 5, "Z", 2);
     return json_string(buf);
 }
 

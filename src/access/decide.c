@@ -118,7 +118,7 @@ static enum access_outcome judge(const struct ent_cand *c, const struct ap_tool 
                                                            : ACCESS_OUTCOME_CONDITION_FALSE;
 }
 
-static void describe(struct access_candidate *ac, const struct ent_cand *c,
+static void describe(struct access *a, struct access_candidate *ac, const struct ent_cand *c,
                      const struct ap_tool *t, const struct uentry *u, enum access_outcome o)
 {
     const struct ap_grant *g = c->g;
@@ -133,7 +133,8 @@ static void describe(struct access_candidate *ac, const struct ent_cand *c,
     } else if (g->subject_type == ACCESS_SUBJECT_GROUP) {
         for (size_t i = 0; i < u->ngroups; i++) {
             if (strcmp(u->groups[i].id, g->subject_id) == 0) {
-                snprintf(ac->subject_name, sizeof ac->subject_name, "%s", u->groups[i].name);
+                access__group_name(a, g->subject_id, u->groups[i].name, ac->subject_name,
+                                   sizeof ac->subject_name);
                 ac->nested = !u->groups[i].direct;
                 break;
             }
@@ -156,11 +157,14 @@ static void describe(struct access_candidate *ac, const struct ent_cand *c,
         snprintf(ac->detail, sizeof ac->detail, "the grant expired at %s", when);
         break;
     }
-    case ACCESS_OUTCOME_ABOVE_CEILING:
+    case ACCESS_OUTCOME_ABOVE_CEILING: {
+        /* Name the ceiling that refused: the pack entry's, or the grant's own level. */
+        bool by_pack = g->pack && policy_pack_ceiling(g->pack, t) < g->ceiling;
         snprintf(ac->detail, sizeof ac->detail, "%s is a %s tool, above the ceiling %s%s%s",
                  t->name, access_level_name(t->level), access_level_name(c->ceiling),
-                 g->pack ? " of pack " : " of the grant", g->pack ? g->pack_name : "");
+                 by_pack ? " of pack " : " of the grant", by_pack ? g->pack_name : "");
         break;
+    }
     case ACCESS_OUTCOME_CONDITION_FALSE:
         snprintf(ac->detail, sizeof ac->detail, "the condition `%s` does not hold for the arguments",
                  c->cond->text);
@@ -229,7 +233,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
         if (judge(&et->cands[i], t, args, now) == ACCESS_OUTCOME_ALLOWS) {
             out->allowed = true;
             out->reason = ACCESS_ALLOWED;
-            describe(&out->cands[0], &et->cands[i], t, u, ACCESS_OUTCOME_ALLOWS);
+            describe(a, &out->cands[0], &et->cands[i], t, u, ACCESS_OUTCOME_ALLOWS);
             out->ncands = 1;
             out->ncands_total = 1;
             goto out;
@@ -239,7 +243,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     out->reason = ACCESS_GRANTS_FAILED;
     out->ncands_total = et->ncands;
     for (size_t i = 0; i < et->ncands && i < ACCESS_CANDIDATES_MAX; i++)
-        describe(&out->cands[out->ncands++], &et->cands[i], t, u,
+        describe(a, &out->cands[out->ncands++], &et->cands[i], t, u,
                  judge(&et->cands[i], t, args, now));
 out:
     uentry_unref(u);
@@ -357,13 +361,13 @@ json_t *access_decision_json(const struct access_decision *d)
 
 /* ---- entitlements ---- */
 
-static json_t *grant_brief(const struct ent_cand *c, const struct uentry *u)
+static json_t *grant_brief(struct access *a, const struct ent_cand *c, const struct uentry *u)
 {
     struct access_candidate ac;
     json_t *o;
 
     memset(&ac, 0, sizeof ac);
-    describe(&ac, c, NULL, u, ACCESS_OUTCOME_EXPIRED); /* for the subject fields only */
+    describe(a, &ac, c, NULL, u, ACCESS_OUTCOME_EXPIRED); /* for the subject fields only */
     o = json_object();
     json_object_set_new(o, "id", json_string(c->g->id));
     json_object_set_new(o, "subject",
@@ -443,7 +447,7 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
 
         for (size_t k = 0; k < et->ncands; k++)
             if (usable(&et->cands[k], t, pack, now))
-                json_array_append_new(grants, grant_brief(&et->cands[k], u));
+                json_array_append_new(grants, grant_brief(a, &et->cands[k], u));
         if (json_array_size(grants) == 0) {
             json_decref(grants);
             continue;

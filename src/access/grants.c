@@ -105,9 +105,9 @@ static enum md_err check_conditions(const json_t *conds, const json_t *pack_doc,
 
 /*
  * Checks doc and writes the grant as it is stored into *stored: the known fields, plus
- * created_by. Reads the store on c (subject, pack) and the policy (tools).
+ * created_by. Reads the store on c (subject, pack) and the policy p (tools).
  */
-static enum md_err validate(struct access *a, struct store_conn *c, const json_t *doc,
+static enum md_err validate(const struct policy *p, struct store_conn *c, const json_t *doc,
                             const char *actor, json_t **stored, struct md_error *e)
 {
     static const char *const known[] = {"subject", "pack",  "tool",       "level",
@@ -116,7 +116,6 @@ static enum md_err validate(struct access *a, struct store_conn *c, const json_t
     const char *pack = str_of(doc, "pack"), *tool = str_of(doc, "tool"), *k;
     const json_t *conds = json_object_get(doc, "conditions");
     json_t *v, *pack_doc = NULL, *out = NULL;
-    struct policy *p = NULL;
     enum access_level lv;
     enum md_err err;
 
@@ -149,8 +148,9 @@ static enum md_err validate(struct access *a, struct store_conn *c, const json_t
         return md_error_set(e, MD_ERR_VALUE, "\"reason\" must be a string of at most %d bytes",
                             GRANT_REASON_MAX);
     if (json_object_get(doc, "expires")) {
+        const char *x = str_of(doc, "expires");
         int64_t ms;
-        if (!time_parse_rfc3339(str_of(doc, "expires"), &ms))
+        if (!x || !time_parse_rfc3339(x, &ms))
             return md_error_set(e, MD_ERR_VALUE,
                                 "\"expires\" must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z");
         if (ms <= time_now_ms())
@@ -165,15 +165,8 @@ static enum md_err validate(struct access *a, struct store_conn *c, const json_t
             return err;
         pack_doc = json_loads(row.doc, 0, NULL);
         store_obj_free(&row);
-    } else {
-        err = access__policy(a, &p, e);
-        if (err)
-            return err;
-        if (!policy_tool(p, tool))
-            err = md_error_set(e, MD_ERR_VALUE, "no connector defines the tool %.64s", tool);
-        policy_unref(p);
-        if (err)
-            return err;
+    } else if (!policy_tool(p, tool)) {
+        return md_error_set(e, MD_ERR_VALUE, "no connector defines the tool %.64s", tool);
     }
     if (conds)
         err = check_conditions(conds, pack_doc, tool, e);
@@ -230,15 +223,25 @@ static enum md_err write_grant(struct access *a, const char *id, const json_t *d
                                struct md_error *e)
 {
     struct store_conn *c = NULL;
+    struct policy *p = NULL;
     json_t *stored = NULL;
     char *text = NULL;
     enum md_err err;
 
     if (out)
         *out = NULL;
-    err = store_acquire(access_store(a), &c, e);
+    /*
+     * The policy first: rebuilding it takes a connection of its own, which must not be waited
+     * for while this one is held (a pool of one, or every connection held by a grant write).
+     */
+    err = access__policy(a, &p, e);
     if (err)
         return err;
+    err = store_acquire(access_store(a), &c, e);
+    if (err) {
+        policy_unref(p);
+        return err;
+    }
     err = store_begin(c, e);
     if (!err && expect != 0) {
         /* A replace keeps who made the grant first. */
@@ -251,12 +254,12 @@ static enum md_err write_grant(struct access *a, const char *id, const json_t *d
             if (expect < 0)
                 expect = row.version;
             const char *first = str_of(old, "created_by");
-            err = validate(a, c, doc, first ? first : actor, &stored, e);
+            err = validate(p, c, doc, first ? first : actor, &stored, e);
             json_decref(old);
         }
         store_obj_free(&row);
     } else if (!err) {
-        err = validate(a, c, doc, actor, &stored, e);
+        err = validate(p, c, doc, actor, &stored, e);
     }
     if (!err) {
         text = json_dumps(stored, JSON_COMPACT);
@@ -272,6 +275,7 @@ static enum md_err write_grant(struct access *a, const char *id, const json_t *d
         err = read_grant(c, id, out, e);
     store_rollback(c);
     store_release(c);
+    policy_unref(p);
     free(text);
     json_decref(stored);
     return err;
