@@ -111,8 +111,8 @@ static const char *const sq_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN pack TEXT;",
     /* clang-format on */
     /* 3: the change feed's counter, so that processes hear of each other's commits. */
-    "CREATE TABLE feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
-    "INSERT INTO feed_counter (id, seq) VALUES (1, 0);",
+    ("CREATE TABLE feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
+     "INSERT INTO feed_counter (id, seq) VALUES (1, 0);"),
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
