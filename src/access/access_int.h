@@ -141,17 +141,22 @@ struct uentry {
     struct ugroup *groups;
     size_t ngroups;
     uint64_t dir_gen; /* the directory generation it was read at */
-    /* The entitlement under policy (a reference), computed when the entry is made. */
-    struct policy *policy;
+    /*
+     * The entitlement under the policy of generation policy_gen, owned by that policy. An entry
+     * does not keep its policy alive (old policies would pile up behind users who do not come
+     * back): ent may be used only by a caller holding the policy of that generation.
+     */
+    uint64_t policy_gen;
     const struct entitlement *ent;
 };
 
 /*
  * The user's entry, current for the directory and the policy (reading the store when it is
- * missing or stale), and the policy it was evaluated against. Release with uentry_unref.
+ * missing or stale), and that policy (*p, a reference; p may be NULL). Release the entry with
+ * uentry_unref and the policy with policy_unref.
  */
 enum md_err access__user(struct access *a, const char *user_id, struct uentry **out,
-                         struct md_error *e);
+                         struct policy **p, struct md_error *e);
 void uentry_unref(struct uentry *u);
 /*
  * The current displayName of group id into out: from the service's name cache, which group

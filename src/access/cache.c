@@ -71,7 +71,6 @@ static void uentry_free(struct uentry *u)
         free(u->groups[i].name);
     free(u->groups);
     free(u->user_name);
-    policy_unref(u->policy);
     free(u);
 }
 
@@ -361,8 +360,7 @@ static enum md_err resolve_entitlement(struct policy *p, struct uentry *u)
     const struct idx_list *l;
     int *idx;
 
-    u->policy = p;
-    policy_ref(p);
+    u->policy_gen = p->gen;
     u->ent = NULL;
     if (!u->exists)
         return MD_OK;
@@ -425,7 +423,7 @@ fail:
 }
 
 enum md_err access__user(struct access *a, const char *user_id, struct uentry **out,
-                         struct md_error *e)
+                         struct policy **pout, struct md_error *e)
 {
     struct shard *sh = shard_of(a, user_id);
     struct policy *p = NULL;
@@ -434,6 +432,8 @@ enum md_err access__user(struct access *a, const char *user_id, struct uentry **
     enum md_err err;
 
     *out = NULL;
+    if (pout)
+        *pout = NULL;
     err = access__policy(a, &p, e);
     if (err)
         return err;
@@ -441,13 +441,11 @@ enum md_err access__user(struct access *a, const char *user_id, struct uentry **
     dir = atomic_load(&a->dir_gen);
     inval = sh->inval;
     u = hmap_get(&sh->users, user_id);
-    if (u && u->dir_gen == dir && u->policy == p) {
+    if (u && u->dir_gen == dir && u->policy_gen == p->gen) {
         atomic_fetch_add(&u->refs, 1);
         pthread_mutex_unlock(&sh->mu);
         atomic_fetch_add(&a->n_hits, 1);
-        policy_unref(p);
-        *out = u;
-        return MD_OK;
+        goto done;
     }
     if (u && u->dir_gen == dir)
         atomic_fetch_add(&u->refs, 1);
@@ -470,8 +468,8 @@ enum md_err access__user(struct access *a, const char *user_id, struct uentry **
                 err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
         }
     }
-    policy_unref(p);
     if (err) {
+        policy_unref(p);
         uentry_unref(fresh);
         return err;
     }
@@ -485,7 +483,13 @@ enum md_err access__user(struct access *a, const char *user_id, struct uentry **
             uentry_unref(old);
     }
     pthread_mutex_unlock(&sh->mu);
-    *out = fresh;
+    u = fresh;
+done:
+    *out = u;
+    if (pout)
+        *pout = p;
+    else
+        policy_unref(p);
     return MD_OK;
 }
 

@@ -196,6 +196,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
                           const json_t *args, struct access_decision *out, struct md_error *e)
 {
     struct uentry *u = NULL;
+    struct policy *p = NULL;
     const struct ap_tool *t;
     const struct ent_tool *et;
     enum md_err err;
@@ -205,13 +206,13 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     access__count_decision(a);
     if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
         return MD_OK; /* no such user */
-    err = access__user(a, user_id, &u, e);
+    err = access__user(a, user_id, &u, &p, e);
     if (err)
         return err;
     if (!u->exists)
         goto out;
     snprintf(out->user_name, sizeof out->user_name, "%s", u->user_name ? u->user_name : "");
-    t = tool ? policy_tool(u->policy, tool) : NULL;
+    t = tool ? policy_tool(p, tool) : NULL;
     if (t)
         out->level = t->level;
     if (!u->active) {
@@ -247,6 +248,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
                  judge(&et->cands[i], t, args, now));
 out:
     uentry_unref(u);
+    policy_unref(p);
     return MD_OK;
 }
 
@@ -420,6 +422,7 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
                                 bool with_definitions, json_t **out, struct md_error *e)
 {
     struct uentry *u = NULL;
+    struct policy *p = NULL;
     json_t *o = NULL, *tools;
     int64_t now = time_now_ms();
     enum md_err err;
@@ -427,10 +430,11 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
     *out = NULL;
     if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
         return md_error_set(e, MD_ERR_NOTFOUND, "User not found");
-    err = access__user(a, user_id, &u, e);
+    err = access__user(a, user_id, &u, &p, e);
     if (err)
         return err;
     if (!u->exists) {
+        policy_unref(p);
         uentry_unref(u);
         return md_error_set(e, MD_ERR_NOTFOUND, "User %s not found", user_id);
     }
@@ -464,6 +468,7 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
         json_array_append_new(tools, item);
     }
     uentry_unref(u);
+    policy_unref(p);
     *out = o;
     return MD_OK;
 }
