@@ -28,7 +28,8 @@
 
 #include "core/log.h"
 
-#define SHARDS 64
+#define SHARD_BITS 6
+#define SHARDS (1 << SHARD_BITS)
 
 struct shard {
     pthread_mutex_t mu;
@@ -42,11 +43,15 @@ struct access {
     atomic_uint_fast64_t dir_gen;
     atomic_uint_fast64_t policy_gen;
 
-    pthread_mutex_t policy_mu; /* guards policy; held while one is rebuilt */
+    pthread_rwlock_t policy_mu; /* guards policy; written while one is rebuilt */
     struct policy *policy;
 
+    /* Group ids, interned: id -> the one heap copy that entries point to (until close). */
+    pthread_mutex_t greg_mu;
+    struct hmap greg;
+
     /* Group id -> displayName (heap) for explanations; names_gen counts group changes. */
-    pthread_mutex_t names_mu;
+    pthread_rwlock_t names_mu;
     struct hmap names;
     uint64_t names_gen;
 
@@ -58,17 +63,16 @@ struct store *access_store(const struct access *a)
     return a->store;
 }
 
+/* The shard takes the hash's top bits: each shard's map buckets on its low bits. */
 static struct shard *shard_of(struct access *a, const char *id)
 {
-    return &a->shards[hmap_hash(id) & (SHARDS - 1)];
+    return &a->shards[hmap_hash(id) >> (64 - SHARD_BITS)];
 }
 
 /* ---- entries ---- */
 
 static void uentry_free(struct uentry *u)
 {
-    for (size_t i = 0; i < u->ngroups; i++)
-        free(u->groups[i].name);
     free(u->groups);
     free(u->user_name);
     free(u);
@@ -97,10 +101,10 @@ static void drop_user(struct access *a, const char *id)
 
 static void forget_name(struct access *a, const char *id)
 {
-    pthread_mutex_lock(&a->names_mu);
+    pthread_rwlock_wrlock(&a->names_mu);
     a->names_gen++;
     free(id ? hmap_del(&a->names, id) : NULL);
-    pthread_mutex_unlock(&a->names_mu);
+    pthread_rwlock_unlock(&a->names_mu);
 }
 
 static void free_name(void *ctx, const char *key, void *value)
@@ -112,11 +116,11 @@ static void free_name(void *ctx, const char *key, void *value)
 
 static void forget_all_names(struct access *a)
 {
-    pthread_mutex_lock(&a->names_mu);
+    pthread_rwlock_wrlock(&a->names_mu);
     a->names_gen++;
     hmap_each(&a->names, free_name, NULL);
     hmap_free(&a->names);
-    pthread_mutex_unlock(&a->names_mu);
+    pthread_rwlock_unlock(&a->names_mu);
 }
 
 void access__group_name(struct access *a, const char *id, const char *fallback, char *out,
@@ -129,12 +133,12 @@ void access__group_name(struct access *a, const char *id, const char *fallback, 
     uint64_t gen;
     bool found = false;
 
-    pthread_mutex_lock(&a->names_mu);
+    pthread_rwlock_rdlock(&a->names_mu);
     v = hmap_get(&a->names, id);
     if (v)
         snprintf(out, n, "%s", v);
     gen = a->names_gen;
-    pthread_mutex_unlock(&a->names_mu);
+    pthread_rwlock_unlock(&a->names_mu);
     if (v)
         return;
     /* Once per group and change: read its current name. */
@@ -148,11 +152,11 @@ void access__group_name(struct access *a, const char *id, const char *fallback, 
     if (found) {
         char *copy = strdup(out);
         void *old = NULL;
-        pthread_mutex_lock(&a->names_mu);
+        pthread_rwlock_wrlock(&a->names_mu);
         /* Cached only when no group changed meanwhile: it might be this one. */
         if (copy && a->names_gen == gen && hmap_put(&a->names, id, copy, &old) == MD_OK)
             copy = NULL;
-        pthread_mutex_unlock(&a->names_mu);
+        pthread_rwlock_unlock(&a->names_mu);
         free(old);
         free(copy);
     }
@@ -199,8 +203,9 @@ enum md_err access_open(struct store *s, struct access **out, struct md_error *e
     a->store = s;
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_init(&a->shards[i].mu, NULL);
-    pthread_mutex_init(&a->policy_mu, NULL);
-    pthread_mutex_init(&a->names_mu, NULL);
+    pthread_rwlock_init(&a->policy_mu, NULL);
+    pthread_rwlock_init(&a->names_mu, NULL);
+    pthread_mutex_init(&a->greg_mu, NULL);
     /* Generation 0 is never current, so that the first use reads the store. */
     atomic_init(&a->dir_gen, 1);
     atomic_init(&a->policy_gen, 1);
@@ -234,10 +239,13 @@ void access_close(struct access *a)
         pthread_mutex_destroy(&a->shards[i].mu);
     }
     policy_unref(a->policy);
-    pthread_mutex_destroy(&a->policy_mu);
+    pthread_rwlock_destroy(&a->policy_mu);
     hmap_each(&a->names, free_name, NULL);
     hmap_free(&a->names);
-    pthread_mutex_destroy(&a->names_mu);
+    pthread_rwlock_destroy(&a->names_mu);
+    hmap_each(&a->greg, free_name, NULL);
+    hmap_free(&a->greg);
+    pthread_mutex_destroy(&a->greg_mu);
     free(a);
 }
 
@@ -246,17 +254,28 @@ void access_close(struct access *a)
 enum md_err access__policy(struct access *a, struct policy **out, struct md_error *e)
 {
     uint64_t gen;
-    struct policy *p = NULL;
+    struct policy *p = NULL, *old = NULL;
     enum md_err err = MD_OK;
 
-    pthread_mutex_lock(&a->policy_mu);
+    /* The common case: the policy is current; readers share the lock. */
+    pthread_rwlock_rdlock(&a->policy_mu);
+    gen = atomic_load(&a->policy_gen);
+    if (a->policy && a->policy->gen == gen) {
+        policy_ref(a->policy);
+        *out = a->policy;
+        pthread_rwlock_unlock(&a->policy_mu);
+        return MD_OK;
+    }
+    pthread_rwlock_unlock(&a->policy_mu);
+
+    pthread_rwlock_wrlock(&a->policy_mu);
     gen = atomic_load(&a->policy_gen);
     if (!a->policy || a->policy->gen != gen) {
         /* gen is read before the store: a write during the read moves it on again. */
         err = policy_build(a->store, gen, &p, e);
         if (err == MD_OK) {
             atomic_fetch_add(&a->n_builds, 1);
-            policy_unref(a->policy);
+            old = a->policy;
             a->policy = p;
         }
     }
@@ -264,24 +283,58 @@ enum md_err access__policy(struct access *a, struct policy **out, struct md_erro
         policy_ref(a->policy);
         *out = a->policy;
     }
-    pthread_mutex_unlock(&a->policy_mu);
+    pthread_rwlock_unlock(&a->policy_mu);
+    /* Freeing a policy takes time (its entitlements): not while others wait for the lock. */
+    policy_unref(old);
     return err;
 }
 
 /* ---- reading a user ---- */
 
 struct groups_acc {
+    struct access *a;
     struct ugroup *v;
     size_t n, cap;
     bool oom;
+    uint64_t names_gen; /* the name cache's generation before the read */
 };
+
+/* The interned copy of a group id (one per group for the life of the service). */
+static const char *intern_group(struct access *a, const char *id)
+{
+    char *v;
+
+    pthread_mutex_lock(&a->greg_mu);
+    v = hmap_get(&a->greg, id);
+    if (!v) {
+        v = strdup(id);
+        if (v && hmap_put(&a->greg, id, v, NULL)) {
+            free(v);
+            v = NULL;
+        }
+    }
+    pthread_mutex_unlock(&a->greg_mu);
+    return v;
+}
+
+/* Seeds the name cache with a name just read, unless a group changed since the read began. */
+static void seed_name(struct access *a, const char *id, const char *name, uint64_t gen)
+{
+    char *copy;
+
+    pthread_rwlock_wrlock(&a->names_mu);
+    if (a->names_gen == gen && !hmap_get(&a->names, id) && (copy = strdup(name)) &&
+        hmap_put(&a->names, id, copy, NULL))
+        free(copy);
+    pthread_rwlock_unlock(&a->names_mu);
+}
 
 static int group_cb(void *ctx, const char *group_id, const char *display, bool direct)
 {
     struct groups_acc *g = ctx;
 
     if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
+        size_t cap = g->cap ? g->cap * 2 : 4;
         struct ugroup *nv = realloc(g->v, cap * sizeof *nv);
         if (!nv) {
             g->oom = true;
@@ -290,13 +343,14 @@ static int group_cb(void *ctx, const char *group_id, const char *display, bool d
         g->v = nv;
         g->cap = cap;
     }
-    snprintf(g->v[g->n].id, sizeof g->v[g->n].id, "%s", group_id);
-    g->v[g->n].name = strdup(display ? display : "");
+    g->v[g->n].id = intern_group(g->a, group_id);
     g->v[g->n].direct = direct;
-    if (!g->v[g->n].name) {
+    if (!g->v[g->n].id) {
         g->oom = true;
         return 1;
     }
+    if (display)
+        seed_name(g->a, group_id, display, g->names_gen);
     g->n++;
     return 0;
 }
@@ -313,6 +367,10 @@ static enum md_err read_user(struct access *a, const char *id, struct uentry **o
 
     *out = NULL;
     memset(&row, 0, sizeof row);
+    g.a = a;
+    pthread_rwlock_rdlock(&a->names_mu);
+    g.names_gen = a->names_gen;
+    pthread_rwlock_unlock(&a->names_mu);
     if (!u)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     atomic_init(&u->refs, 1);
@@ -406,13 +464,9 @@ static enum md_err reevaluate(const struct uentry *old, struct policy *p, struct
     u->groups = calloc(old->ngroups + 1, sizeof *u->groups);
     if ((old->user_name && !u->user_name) || !u->groups)
         goto fail;
-    for (size_t i = 0; i < old->ngroups; i++) {
-        u->groups[i] = old->groups[i];
-        u->groups[i].name = strdup(old->groups[i].name);
-        if (!u->groups[i].name)
-            goto fail;
-        u->ngroups++;
-    }
+    if (old->ngroups)
+        memcpy(u->groups, old->groups, old->ngroups * sizeof *u->groups);
+    u->ngroups = old->ngroups;
     if (resolve_entitlement(p, u))
         goto fail;
     *out = u;

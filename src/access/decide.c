@@ -94,34 +94,39 @@ const char *access_outcome_name(enum access_outcome o)
 
 /* ---- evaluating one candidate ---- */
 
-static enum access_outcome judge(const struct ent_cand *c, const struct ap_tool *t,
-                                 const json_t *args, int64_t now)
+static enum access_outcome judge(const struct policy *p, const struct ent_cand *c,
+                                 const struct ap_tool *t, const json_t *args, int64_t now)
 {
-    if (c->g->expires_ms && c->g->expires_ms <= now)
+    const struct ap_grant *g = cand_grant(p, c);
+    const struct ap_cond *cond = cand_cond(p, c);
+
+    if (g->expires_ms && g->expires_ms <= now)
         return ACCESS_OUTCOME_EXPIRED;
     if (t->level > c->ceiling)
         return ACCESS_OUTCOME_ABOVE_CEILING;
-    if (!c->cond)
+    if (!cond)
         return ACCESS_OUTCOME_ALLOWS;
-    if (!c->cond->f || (args && !json_is_object(args)))
+    if (!cond->f || (args && !json_is_object(args)))
         return ACCESS_OUTCOME_CONDITION_ERROR;
     if (!args) {
         /* No arguments: every attribute is absent. */
         json_t *empty = json_object();
-        bool ok = empty && scim_filter_match(c->cond->f, empty, NULL, true);
+        bool ok = empty && scim_filter_match(cond->f, empty, NULL, true);
         json_decref(empty);
         return !empty ? ACCESS_OUTCOME_CONDITION_ERROR
                : ok   ? ACCESS_OUTCOME_ALLOWS
                       : ACCESS_OUTCOME_CONDITION_FALSE;
     }
-    return scim_filter_match(c->cond->f, args, NULL, true) ? ACCESS_OUTCOME_ALLOWS
-                                                           : ACCESS_OUTCOME_CONDITION_FALSE;
+    return scim_filter_match(cond->f, args, NULL, true) ? ACCESS_OUTCOME_ALLOWS
+                                                        : ACCESS_OUTCOME_CONDITION_FALSE;
 }
 
-static void describe(struct access *a, struct access_candidate *ac, const struct ent_cand *c,
-                     const struct ap_tool *t, const struct uentry *u, enum access_outcome o)
+static void describe(struct access *a, const struct policy *p, struct access_candidate *ac,
+                     const struct ent_cand *c, const struct ap_tool *t, const struct uentry *u,
+                     enum access_outcome o)
 {
-    const struct ap_grant *g = c->g;
+    const struct ap_grant *g = cand_grant(p, c);
+    const struct ap_cond *cond = cand_cond(p, c);
 
     snprintf(ac->grant_id, sizeof ac->grant_id, "%s", g->id);
     ac->subject_type = g->subject_type;
@@ -133,7 +138,7 @@ static void describe(struct access *a, struct access_candidate *ac, const struct
     } else if (g->subject_type == ACCESS_SUBJECT_GROUP) {
         for (size_t i = 0; i < u->ngroups; i++) {
             if (strcmp(u->groups[i].id, g->subject_id) == 0) {
-                access__group_name(a, g->subject_id, u->groups[i].name, ac->subject_name,
+                access__group_name(a, g->subject_id, "", ac->subject_name,
                                    sizeof ac->subject_name);
                 ac->nested = !u->groups[i].direct;
                 break;
@@ -145,8 +150,8 @@ static void describe(struct access *a, struct access_candidate *ac, const struct
     ac->ceiling = c->ceiling;
     switch (o) {
     case ACCESS_OUTCOME_ALLOWS:
-        if (c->cond)
-            snprintf(ac->detail, sizeof ac->detail, "the condition `%s` holds", c->cond->text);
+        if (cond)
+            snprintf(ac->detail, sizeof ac->detail, "the condition `%s` holds", cond->text);
         else
             snprintf(ac->detail, sizeof ac->detail, "the grant covers %s at level %s", t->name,
                      access_level_name(c->ceiling));
@@ -167,15 +172,15 @@ static void describe(struct access *a, struct access_candidate *ac, const struct
     }
     case ACCESS_OUTCOME_CONDITION_FALSE:
         snprintf(ac->detail, sizeof ac->detail, "the condition `%s` does not hold for the arguments",
-                 c->cond->text);
+                 cond->text);
         break;
     case ACCESS_OUTCOME_CONDITION_ERROR:
-        if (!c->cond->f)
-            snprintf(ac->detail, sizeof ac->detail, "%s", c->cond->error);
+        if (!cond->f)
+            snprintf(ac->detail, sizeof ac->detail, "%s", cond->error);
         else
             snprintf(ac->detail, sizeof ac->detail,
                      "the condition `%s` cannot be evaluated: the arguments are not an object",
-                     c->cond->text);
+                     cond->text);
         break;
     }
 }
@@ -199,6 +204,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     struct policy *p = NULL;
     const struct ap_tool *t;
     const struct ent_tool *et;
+    const struct ent_cand *cands;
     enum md_err err;
     int64_t now;
 
@@ -223,18 +229,19 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
         out->reason = ACCESS_UNKNOWN_TOOL;
         goto out;
     }
-    et = u->ent ? entitlement_tool(u->ent, t->name) : NULL;
-    if (!et || et->ncands == 0) {
+    et = u->ent ? entitlement_tool(p, u->ent, t) : NULL;
+    if (!et || et->n == 0) {
         out->reason = ACCESS_NO_GRANT;
         goto out;
     }
     now = time_now_ms();
     /* Pass one, the fast path: the first candidate that allows, described alone. */
-    for (size_t i = 0; i < et->ncands; i++) {
-        if (judge(&et->cands[i], t, args, now) == ACCESS_OUTCOME_ALLOWS) {
+    cands = u->ent->cands + et->first;
+    for (size_t i = 0; i < et->n; i++) {
+        if (judge(p, &cands[i], t, args, now) == ACCESS_OUTCOME_ALLOWS) {
             out->allowed = true;
             out->reason = ACCESS_ALLOWED;
-            describe(a, &out->cands[0], &et->cands[i], t, u, ACCESS_OUTCOME_ALLOWS);
+            describe(a, p, &out->cands[0], &cands[i], t, u, ACCESS_OUTCOME_ALLOWS);
             out->ncands = 1;
             out->ncands_total = 1;
             goto out;
@@ -242,10 +249,10 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     }
     /* Pass two: every candidate failed; say how each one did. */
     out->reason = ACCESS_GRANTS_FAILED;
-    out->ncands_total = et->ncands;
-    for (size_t i = 0; i < et->ncands && i < ACCESS_CANDIDATES_MAX; i++)
-        describe(a, &out->cands[out->ncands++], &et->cands[i], t, u,
-                 judge(&et->cands[i], t, args, now));
+    out->ncands_total = et->n;
+    for (size_t i = 0; i < et->n && i < ACCESS_CANDIDATES_MAX; i++)
+        describe(a, p, &out->cands[out->ncands++], &cands[i], t, u,
+                 judge(p, &cands[i], t, args, now));
 out:
     uentry_unref(u);
     policy_unref(p);
@@ -363,24 +370,27 @@ json_t *access_decision_json(const struct access_decision *d)
 
 /* ---- entitlements ---- */
 
-static json_t *grant_brief(struct access *a, const struct ent_cand *c, const struct uentry *u)
+static json_t *grant_brief(struct access *a, const struct policy *p, const struct ent_cand *c,
+                           const struct uentry *u)
 {
+    const struct ap_grant *g = cand_grant(p, c);
+    const struct ap_cond *cond = cand_cond(p, c);
     struct access_candidate ac;
     json_t *o;
 
     memset(&ac, 0, sizeof ac);
-    describe(a, &ac, c, NULL, u, ACCESS_OUTCOME_EXPIRED); /* for the subject fields only */
+    describe(a, p, &ac, c, NULL, u, ACCESS_OUTCOME_EXPIRED); /* for the subject fields only */
     o = json_object();
-    json_object_set_new(o, "id", json_string(c->g->id));
+    json_object_set_new(o, "id", json_string(g->id));
     json_object_set_new(o, "subject",
                         subject_json(ac.subject_type, ac.subject_id, ac.subject_name, ac.nested));
-    if (c->g->pack)
-        json_object_set_new(o, "pack", json_string(c->g->pack_name));
+    if (g->pack)
+        json_object_set_new(o, "pack", json_string(g->pack_name));
     json_object_set_new(o, "ceiling", json_string(access_level_name(c->ceiling)));
-    if (c->cond)
-        json_object_set_new(o, "condition", json_string(c->cond->text));
-    if (c->g->expires_ms)
-        json_object_set_new(o, "expires", access__time_json(c->g->expires_ms));
+    if (cond)
+        json_object_set_new(o, "condition", json_string(cond->text));
+    if (g->expires_ms)
+        json_object_set_new(o, "expires", access__time_json(g->expires_ms));
     return o;
 }
 
@@ -393,13 +403,15 @@ static json_t *user_json(const struct uentry *u)
     return user;
 }
 
-static json_t *groups_json(const struct uentry *u)
+static json_t *groups_json(struct access *a, const struct uentry *u)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < u->ngroups; i++) {
         json_t *g = json_object();
+        char name[256];
+        access__group_name(a, u->groups[i].id, "", name, sizeof name);
         json_object_set_new(g, "id", json_string(u->groups[i].id));
-        json_object_set_new(g, "displayName", json_string(u->groups[i].name));
+        json_object_set_new(g, "displayName", json_string(name));
         json_object_set_new(g, "direct", json_boolean(u->groups[i].direct));
         json_array_append_new(arr, g);
     }
@@ -407,15 +419,19 @@ static json_t *groups_json(const struct uentry *u)
 }
 
 /* Whether tool t, reached through pack (NULL: any), may be called under candidate c now. */
-static bool usable(const struct ent_cand *c, const struct ap_tool *t, const char *pack, int64_t now)
+static bool usable(const struct policy *p, const struct ent_cand *c, const struct ap_tool *t,
+                   const char *pack, int64_t now)
 {
-    if (c->g->expires_ms && c->g->expires_ms <= now)
+    const struct ap_grant *g = cand_grant(p, c);
+    const struct ap_cond *cond = cand_cond(p, c);
+
+    if (g->expires_ms && g->expires_ms <= now)
         return false;
     if (t->level > c->ceiling)
         return false;
-    if (c->cond && !c->cond->f)
+    if (cond && !cond->f)
         return false;
-    return !pack || (c->g->pack && strcmp(c->g->pack_name, pack) == 0);
+    return !pack || (g->pack && strcmp(g->pack_name, pack) == 0);
 }
 
 enum md_err access_entitlements(struct access *a, const char *user_id, const char *pack,
@@ -441,17 +457,18 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
     o = json_object();
     tools = json_array();
     json_object_set_new(o, "user", user_json(u));
-    json_object_set_new(o, "groups", groups_json(u));
+    json_object_set_new(o, "groups", groups_json(a, u));
     json_object_set_new(o, "tools", tools);
     /* An inactive user may call nothing, so it is entitled to nothing. */
     for (size_t i = 0; u->active && u->ent && i < u->ent->ntools; i++) {
         const struct ent_tool *et = &u->ent->tools[i];
-        const struct ap_tool *t = et->tool;
+        const struct ent_cand *cands = u->ent->cands + et->first;
+        const struct ap_tool *t = &p->tools[et->tool];
         json_t *grants = json_array(), *item;
 
-        for (size_t k = 0; k < et->ncands; k++)
-            if (usable(&et->cands[k], t, pack, now))
-                json_array_append_new(grants, grant_brief(a, &et->cands[k], u));
+        for (size_t k = 0; k < et->n; k++)
+            if (usable(p, &cands[k], t, pack, now))
+                json_array_append_new(grants, grant_brief(a, p, &cands[k], u));
         if (json_array_size(grants) == 0) {
             json_decref(grants);
             continue;

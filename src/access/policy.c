@@ -317,10 +317,8 @@ static void free_ent(void *ctx, const char *key, void *value)
     struct entitlement *ent = value;
     (void)ctx;
     (void)key;
-    for (size_t i = 0; i < ent->ntools; i++)
-        free(ent->tools[i].cands);
     free(ent->tools);
-    hmap_free(&ent->by_tool);
+    free(ent->cands);
     free(ent);
 }
 
@@ -388,52 +386,53 @@ enum access_level policy_pack_ceiling(const struct ap_pack *pk, const struct ap_
     return best;
 }
 
-const struct ent_tool *entitlement_tool(const struct entitlement *ent, const char *name)
+const struct ent_tool *entitlement_tool(const struct policy *p, const struct entitlement *ent,
+                                        const struct ap_tool *t)
 {
-    return hmap_get(&ent->by_tool, name);
+    uint32_t want = (uint32_t)(t - p->tools), lo = 0, hi = ent->ntools;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ent->tools[mid].tool < want)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ent->ntools && ent->tools[lo].tool == want ? &ent->tools[lo] : NULL;
 }
 
 /* ---- entitlements ---- */
 
-/* A growing candidate list per tool, while an entitlement is built. */
+/* The candidates of one tool while an entitlement is built. */
 struct build_tool {
-    const struct ap_tool *tool;
-    struct ent_cand *cands;
-    size_t n, cap;
+    struct ent_cand *v;
+    uint32_t n, cap;
 };
 
-static enum md_err add_cand(struct hmap *tmp, const struct ap_tool *t, const struct ap_grant *g,
-                            enum access_level pack_ceiling)
+static enum md_err add_cand(const struct policy *p, struct build_tool *tmp, const struct ap_tool *t,
+                            const struct ap_grant *g, enum access_level pack_ceiling)
 {
-    struct build_tool *bt = hmap_get(tmp, t->name);
+    struct build_tool *bt = &tmp[t - p->tools];
     struct ent_cand *c;
 
-    if (!bt) {
-        bt = calloc(1, sizeof *bt);
-        if (!bt || hmap_put(tmp, t->name, bt, NULL)) {
-            free(bt);
-            return MD_ERR_NOMEM;
-        }
-        bt->tool = t;
-    }
     /* One grant reaches a tool once, whatever number of pack entries name it. */
-    if (bt->n && bt->cands[bt->n - 1].g == g)
+    if (bt->n && bt->v[bt->n - 1].grant == (uint32_t)g->idx)
         return MD_OK;
     if (bt->n == bt->cap) {
-        size_t cap = bt->cap ? bt->cap * 2 : 2;
-        struct ent_cand *nc = realloc(bt->cands, cap * sizeof *nc);
-        if (!nc)
+        uint32_t cap = bt->cap ? bt->cap * 2 : 2;
+        struct ent_cand *nv = realloc(bt->v, cap * sizeof *nv);
+        if (!nv)
             return MD_ERR_NOMEM;
-        bt->cands = nc;
+        bt->v = nv;
         bt->cap = cap;
     }
-    c = &bt->cands[bt->n++];
-    c->g = g;
-    c->ceiling = g->ceiling < pack_ceiling ? g->ceiling : pack_ceiling;
-    c->cond = NULL;
+    c = &bt->v[bt->n++];
+    c->grant = (uint32_t)g->idx;
+    c->ceiling = (uint8_t)(g->ceiling < pack_ceiling ? g->ceiling : pack_ceiling);
+    c->cond = -1;
     for (size_t i = 0; i < g->nconds; i++)
         if (strcmp(g->conds[i].tool, t->name) == 0)
-            c->cond = &g->conds[i];
+            c->cond = (int32_t)i;
     return MD_OK;
 }
 
@@ -451,11 +450,12 @@ static size_t lower_bound(const struct policy *p, const char *key)
     return lo;
 }
 
-static enum md_err reach_grant(const struct policy *p, struct hmap *tmp, const struct ap_grant *g)
+static enum md_err reach_grant(const struct policy *p, struct build_tool *tmp,
+                               const struct ap_grant *g)
 {
     if (!g->pack) {
         const struct ap_tool *t = g->tool[0] ? policy_tool(p, g->tool) : NULL;
-        return t ? add_cand(tmp, t, g, ACCESS_DESTRUCTIVE) : MD_OK;
+        return t ? add_cand(p, tmp, t, g, ACCESS_DESTRUCTIVE) : MD_OK;
     }
     for (size_t i = 0; i < g->pack->nentries; i++) {
         const char *pat = g->pack->entries[i].pattern;
@@ -468,82 +468,52 @@ static enum md_err reach_grant(const struct policy *p, struct hmap *tmp, const s
             for (size_t k = lower_bound(p, prefix);
                  k < p->ntools && strncmp(p->tools[k].name, prefix, n - 1) == 0; k++) {
                 const struct ap_tool *t = &p->tools[k];
-                if (add_cand(tmp, t, g, policy_pack_ceiling(g->pack, t)))
+                if (add_cand(p, tmp, t, g, policy_pack_ceiling(g->pack, t)))
                     return MD_ERR_NOMEM;
             }
         } else {
             const struct ap_tool *t = policy_tool(p, pat);
-            if (t && add_cand(tmp, t, g, policy_pack_ceiling(g->pack, t)))
+            if (t && add_cand(p, tmp, t, g, policy_pack_ceiling(g->pack, t)))
                 return MD_ERR_NOMEM;
         }
     }
     return MD_OK;
 }
 
-struct gather {
-    struct ent_tool *tools;
-    size_t n;
-};
-
-static void gather_cb(void *ctx, const char *key, void *value)
-{
-    struct gather *ga = ctx;
-    struct build_tool *bt = value;
-    (void)key;
-    ga->tools[ga->n].tool = bt->tool;
-    ga->tools[ga->n].cands = bt->cands;
-    ga->tools[ga->n].ncands = bt->n;
-    ga->n++;
-    free(bt);
-}
-
-static int ent_tool_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct ent_tool *)a)->tool->name,
-                  ((const struct ent_tool *)b)->tool->name);
-}
-
-static void free_build(void *ctx, const char *key, void *value)
-{
-    struct build_tool *bt = value;
-    (void)ctx;
-    (void)key;
-    free(bt->cands);
-    free(bt);
-}
-
 static struct entitlement *build_entitlement(const struct policy *p, const int *idx, size_t n)
 {
+    struct build_tool *tmp = calloc(p->ntools + 1, sizeof *tmp);
     struct entitlement *ent = calloc(1, sizeof *ent);
-    struct hmap tmp;
-    struct gather ga = {0};
+    uint32_t ntools = 0, ncands = 0;
+    bool ok = tmp && ent;
 
-    hmap_init(&tmp);
-    if (!ent)
-        return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (reach_grant(p, &tmp, &p->grants[idx[i]]))
-            goto fail;
-    ga.tools = calloc(tmp.n + 1, sizeof *ga.tools);
-    if (!ga.tools)
-        goto fail;
-    hmap_each(&tmp, gather_cb, &ga);
-    hmap_free(&tmp);
-    qsort(ga.tools, ga.n, sizeof *ga.tools, ent_tool_cmp);
-    ent->tools = ga.tools;
-    ent->ntools = ga.n;
-    for (size_t i = 0; i < ent->ntools; i++) {
-        if (hmap_put(&ent->by_tool, ent->tools[i].tool->name, &ent->tools[i], NULL)) {
-            free_ent(NULL, NULL, ent);
-            return NULL;
-        }
+    for (size_t i = 0; ok && i < n; i++)
+        ok = reach_grant(p, tmp, &p->grants[idx[i]]) == MD_OK;
+    for (size_t k = 0; ok && k < p->ntools; k++) {
+        ntools += tmp[k].n > 0;
+        ncands += tmp[k].n;
+    }
+    if (ok) {
+        ent->tools = malloc((ntools + 1) * sizeof *ent->tools);
+        ent->cands = malloc((ncands + 1) * sizeof *ent->cands);
+        ok = ent->tools && ent->cands;
+    }
+    /* Packed: one array of tools in tool order, one of candidates. */
+    for (size_t k = 0, nc = 0; ok && k < p->ntools; k++) {
+        if (!tmp[k].n)
+            continue;
+        ent->tools[ent->ntools++] = (struct ent_tool){(uint32_t)k, (uint32_t)nc, tmp[k].n};
+        memcpy(ent->cands + nc, tmp[k].v, tmp[k].n * sizeof *tmp[k].v);
+        nc += tmp[k].n;
+    }
+    for (size_t k = 0; tmp && k < p->ntools; k++)
+        free(tmp[k].v);
+    free(tmp);
+    if (!ok && ent) {
+        free_ent(NULL, NULL, ent);
+        ent = NULL;
     }
     return ent;
-fail:
-    hmap_each(&tmp, free_build, NULL);
-    hmap_free(&tmp);
-    free(ent);
-    return NULL;
 }
 
 const struct entitlement *policy_entitlement(struct policy *p, const int *idx, size_t n)
@@ -555,8 +525,8 @@ const struct entitlement *policy_entitlement(struct policy *p, const int *idx, s
     sig[0] = '\0';
     for (size_t i = 0; i < n && len < sizeof sig - 16; i++)
         len += (size_t)snprintf(sig + len, sizeof sig - len, "%d,", idx[i]);
-    /* A signature too long to intern is built for this user alone, and leaks nothing: it is
-     * kept under a key of its own. */
+    /* A signature too long to intern is built for this user alone, kept under a key of its own
+     * (freed with the policy). */
     pthread_mutex_lock(&p->ent_mu);
     ent = len < sizeof sig - 16 ? hmap_get(&p->ents, sig) : NULL;
     if (!ent) {

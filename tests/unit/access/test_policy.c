@@ -85,17 +85,25 @@ Test(test_policy, a_new_group_grant_splits_the_sharing)
 
 Test(test_policy, an_entitlement_lists_a_grant_once_per_tool)
 {
-    struct uentry *u = entry("u-erin");
-    const struct ent_tool *t = entitlement_tool(u->ent, "pay__note");
+    struct md_error e = {0};
+    struct policy *p = NULL;
+    struct uentry *u = NULL;
+    const struct ent_tool *t;
 
+    cr_assert_eq(access__user(fx.a, "u-erin", &u, &p, &e), MD_OK, "%s", e.msg);
+    cr_assert_not_null(policy_tool(p, "pay__note"));
+    t = entitlement_tool(p, u->ent, policy_tool(p, "pay__note"));
     /* notes names pay__note twice; G6 is one candidate at the higher ceiling. */
     cr_assert_not_null(t);
-    cr_expect_eq(t->ncands, 1);
-    cr_expect_eq(t->cands[0].ceiling, ACCESS_WRITE);
-    cr_expect_null(entitlement_tool(u->ent, "pay__nope"));
+    cr_expect_eq(t->n, 1);
+    cr_expect_eq(u->ent->cands[t->first].ceiling, ACCESS_WRITE);
+    cr_expect_null(policy_tool(p, "pay__nope"));
     for (size_t i = 1; i < u->ent->ntools; i++)
-        cr_expect_lt(strcmp(u->ent->tools[i - 1].tool->name, u->ent->tools[i].tool->name), 0);
+        cr_expect_lt(strcmp(p->tools[u->ent->tools[i - 1].tool].name,
+                            p->tools[u->ent->tools[i].tool].name),
+                     0);
     uentry_unref(u);
+    policy_unref(p);
 }
 
 Test(test_policy, pack_ceilings_and_patterns)
