@@ -2,8 +2,9 @@
  * libFuzzer driver for grant conditions as a decision evaluates them: the input is a condition
  * (a SCIM filter) and, after the first newline, a tool call's arguments as an agent sends them.
  * The arguments go through the same limited JSON parser as a request body; the condition, when
- * it parses, is matched against them case-exactly, as access_decide does. A parse error must be
- * MD_ERR_FILTER (or MD_ERR_NOMEM) with a message; anything else, or a crash, aborts.
+ * it parses, is evaluated over them as access_decide does (access_condition_eval), and by the
+ * SCIM matcher too. A parse error must be MD_ERR_FILTER (or MD_ERR_NOMEM) with a message;
+ * anything else, or a crash, aborts.
  */
 #include <jansson.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/access.h"
 #include "core/json.h"
 #include "scim/filter.h"
 
@@ -39,8 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *empty = obj ? NULL : json_object();
         bool a = scim_filter_match(f, obj ? obj : empty, NULL, true);
         bool b = scim_filter_match(f, obj ? obj : empty, NULL, true);
-        /* The matcher is a pure function of its inputs. */
-        if (a != b)
+        enum access_cond_result c = access_condition_eval(f, obj ? obj : empty);
+        enum access_cond_result d = access_condition_eval(f, obj ? obj : empty);
+        /* Both are pure functions of their inputs, and a result is one of the three. */
+        if (a != b || c != d || (c != ACCESS_COND_TRUE && c != ACCESS_COND_FALSE &&
+                                 c != ACCESS_COND_ERROR))
             abort();
         json_decref(empty);
     }

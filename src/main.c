@@ -416,12 +416,13 @@ static bool is_dir(const char *p)
 
 /*
  * The catalog directory: --catalog, MANDATE_CATALOG, ./catalog, then the one beside the
- * binary (a build tree's build/mandate -> catalog, an install's bin/mandate ->
- * share/mandate/catalog). NULL when there is none.
+ * binary (a build tree's build/mandate or build/asan/mandate -> catalog, an install's
+ * bin/mandate -> share/mandate/catalog). NULL when there is none.
  */
 static const char *catalog_dir(const struct opts *o, char *buf, size_t n)
 {
-    static const char *const rel[] = {"/../catalog", "/../share/mandate/catalog"};
+    /* build/mandate, build/asan/mandate (the sanitizer build), PREFIX/bin/mandate. */
+    static const char *const rel[] = {"/../catalog", "/../../catalog", "/../share/mandate/catalog"};
     const char *env = getenv("MANDATE_CATALOG");
     char exe[PATH_MAX];
     ssize_t len;
@@ -678,8 +679,8 @@ static int cmd_serve(const struct opts *o)
     md_error_clear(&e);
     if (http_server_start(&cfg, &srv, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
+        store_close(s); /* first: its listener may still publish to the caches */
         access_close(a);
-        store_close(s);
         return 1;
     }
     {

@@ -35,6 +35,20 @@ const char *access_level_name(enum access_level l);
 /* Parses one of the three names; false otherwise. */
 bool access_level_parse(const char *s, enum access_level *out);
 
+/* ---- conditions ---- */
+
+struct filter_node;
+
+enum access_cond_result { ACCESS_COND_FALSE, ACCESS_COND_TRUE, ACCESS_COND_ERROR };
+
+/*
+ * Evaluates a grant condition (a parsed SCIM filter, scim_filter_parse) over a tool call's
+ * arguments (a JSON object; anything else is an error), strictly: argument names and strings
+ * match exactly, an absent argument makes a comparison false, and comparing an array or an
+ * object outside `attr[...]` is an error (condition.c says why). An error denies.
+ */
+enum access_cond_result access_condition_eval(const struct filter_node *f, const json_t *args);
+
 /* Tool names: "<connector>__<tool>", at most 64 characters of [a-z0-9_]. */
 #define ACCESS_TOOL_NAME_MAX 64
 bool access_tool_name_ok(const char *name);

@@ -59,6 +59,7 @@ struct ap_grant {
     int64_t expires_ms;                  /* 0: never */
     struct ap_cond *conds;
     size_t nconds;
+    bool broken; /* a stored field validation would refuse: the grant reaches nothing */
 };
 
 /*

@@ -226,8 +226,9 @@ static void unref_cb(void *ctx, const char *key, void *value)
 }
 
 /*
- * The store must outlive the service and stop publishing to it first: store_watch has no
- * unsubscribe, so access_close is called after the server stops and before store_close.
+ * store_watch has no unsubscribe: the store must stop publishing first, so access_close is
+ * called after store_close (whose listener or poller may otherwise call on_change on a freed
+ * service).
  */
 void access_close(struct access *a)
 {
@@ -528,7 +529,8 @@ enum md_err access__user(struct access *a, const char *user_id, struct uentry **
         return err;
     }
     pthread_mutex_lock(&sh->mu);
-    if (sh->inval == inval && atomic_load(&a->dir_gen) == dir) {
+    /* A user that does not exist is not kept: any string would otherwise grow the cache. */
+    if (fresh->exists && sh->inval == inval && atomic_load(&a->dir_gen) == dir) {
         struct uentry *old = NULL;
         atomic_fetch_add(&fresh->refs, 1);
         if (hmap_put(&sh->users, user_id, fresh, (void **)&old))

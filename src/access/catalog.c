@@ -300,22 +300,60 @@ static enum md_err put_doc(struct store_conn *c, enum store_obj_kind k, const ch
     return err;
 }
 
-enum md_err access_connector_put(struct access *a, const json_t *doc, json_t **out, bool *created,
-                                 struct md_error *e)
+/*
+ * The definition in a document that may be a connector as access_connector_get shows it (an
+ * admin's GET, edited, PUT back): the fields the view adds go, and a tool's defined level and
+ * the defined base URL come back, so that an override never becomes the definition.
+ */
+static json_t *definition_of(const json_t *doc)
+{
+    json_t *d = json_deep_copy(doc), *tools, *t;
+    size_t i;
+
+    if (!d || !json_is_object(d))
+        return d;
+    if (json_is_string(json_object_get(d, "defined_base_url")))
+        json_object_set(d, "base_url", json_object_get(d, "defined_base_url"));
+    json_object_del(d, "defined_base_url");
+    json_object_del(d, "overrides");
+    json_object_del(d, "version");
+    json_object_del(d, "created");
+    json_object_del(d, "modified");
+    tools = json_object_get(d, "tools");
+    json_array_foreach(tools, i, t) {
+        if (!json_is_object(t))
+            continue;
+        if (json_object_get(t, "defined_level"))
+            json_object_set(t, "level", json_object_get(t, "defined_level"));
+        json_object_del(t, "defined_level");
+        json_object_del(t, "full_name");
+    }
+    return d;
+}
+
+enum md_err access_connector_put(struct access *a, const json_t *given, json_t **out,
+                                 bool *created, struct md_error *e)
 {
     struct store_conn *c = NULL;
     struct store_obj row;
+    json_t *doc = definition_of(given);
     enum md_err err;
 
     if (out)
         *out = NULL;
     *created = false;
+    if (!doc)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     err = validate_connector(doc, e);
-    if (err)
+    if (err) {
+        json_decref(doc);
         return err;
+    }
     err = store_acquire(access_store(a), &c, e);
-    if (err)
+    if (err) {
+        json_decref(doc);
         return err;
+    }
     err = store_begin(c, e);
     if (err)
         goto out;
@@ -331,6 +369,7 @@ enum md_err access_connector_put(struct access *a, const json_t *doc, json_t **o
 out:
     store_rollback(c);
     store_release(c);
+    json_decref(doc);
     return err;
 }
 
@@ -762,6 +801,13 @@ enum md_err access_pack_delete(struct access *a, const char *name, struct md_err
     if (err)
         return err;
     err = store_begin(c, e);
+    /* The pack's row first: on PostgreSQL this locks it, so a grant of it being written
+     * commits before the list below, or finds the pack gone. */
+    if (!err) {
+        struct store_obj row;
+        err = store_obj_get(c, STORE_OBJ_PACK, name, &row, e);
+        store_obj_free(&row);
+    }
     if (!err)
         err = store_obj_list(c, STORE_OBJ_GRANT, uses_cb, &u, e);
     if (!err && u.grant[0])
@@ -833,7 +879,8 @@ static enum md_err list_json(const char *dir, const char *sub, struct file_list 
         out->v[out->n++] = full;
     }
     closedir(d);
-    qsort(out->v, out->n, sizeof *out->v, str_cmp);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, str_cmp);
     return MD_OK;
 }
 

@@ -6,10 +6,10 @@
  * wins, in grant order, so the same call always names the same grant. Anything else is a
  * denial, and every denial says why.
  *
- * Conditions are SCIM filters over the arguments, compared case-exactly (an argument "USD" is
- * not "usd": the upstream API would see the difference too). An argument that is absent makes
- * a comparison false. A condition that cannot be evaluated (arguments that are not an object,
- * a condition that no longer parses) fails closed.
+ * Conditions are SCIM filters over the arguments, evaluated strictly (condition.c): names and
+ * strings match exactly, an absent argument makes a comparison false, and a condition that
+ * cannot be evaluated (arguments that are not an object, an array where a value is compared, a
+ * condition that no longer parses) fails closed.
  */
 #include "access/access_int.h"
 
@@ -111,19 +111,26 @@ static enum access_outcome judge(const struct policy *p, const struct ent_cand *
     if (!args) {
         /* No arguments: every attribute is absent. */
         json_t *empty = json_object();
-        bool ok = empty && scim_filter_match(cond->f, empty, NULL, true);
+        enum access_cond_result r = empty ? access_condition_eval(cond->f, empty)
+                                          : ACCESS_COND_ERROR;
         json_decref(empty);
-        return !empty ? ACCESS_OUTCOME_CONDITION_ERROR
-               : ok   ? ACCESS_OUTCOME_ALLOWS
-                      : ACCESS_OUTCOME_CONDITION_FALSE;
+        return r == ACCESS_COND_TRUE    ? ACCESS_OUTCOME_ALLOWS
+               : r == ACCESS_COND_FALSE ? ACCESS_OUTCOME_CONDITION_FALSE
+                                        : ACCESS_OUTCOME_CONDITION_ERROR;
     }
-    return scim_filter_match(cond->f, args, NULL, true) ? ACCESS_OUTCOME_ALLOWS
-                                                        : ACCESS_OUTCOME_CONDITION_FALSE;
+    switch (access_condition_eval(cond->f, args)) {
+    case ACCESS_COND_TRUE:
+        return ACCESS_OUTCOME_ALLOWS;
+    case ACCESS_COND_FALSE:
+        return ACCESS_OUTCOME_CONDITION_FALSE;
+    default:
+        return ACCESS_OUTCOME_CONDITION_ERROR;
+    }
 }
 
 static void describe(struct access *a, const struct policy *p, struct access_candidate *ac,
                      const struct ent_cand *c, const struct ap_tool *t, const struct uentry *u,
-                     enum access_outcome o)
+                     const json_t *args, enum access_outcome o)
 {
     const struct ap_grant *g = cand_grant(p, c);
     const struct ap_cond *cond = cand_cond(p, c);
@@ -177,9 +184,14 @@ static void describe(struct access *a, const struct policy *p, struct access_can
     case ACCESS_OUTCOME_CONDITION_ERROR:
         if (!cond->f)
             snprintf(ac->detail, sizeof ac->detail, "%s", cond->error);
-        else
+        else if (args && !json_is_object(args))
             snprintf(ac->detail, sizeof ac->detail,
                      "the condition `%s` cannot be evaluated: the arguments are not an object",
+                     cond->text);
+        else
+            snprintf(ac->detail, sizeof ac->detail,
+                     "the condition `%s` cannot be evaluated: an argument it compares is an "
+                     "array or an object, or a path does not lead into an object",
                      cond->text);
         break;
     }
@@ -241,7 +253,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
         if (judge(p, &cands[i], t, args, now) == ACCESS_OUTCOME_ALLOWS) {
             out->allowed = true;
             out->reason = ACCESS_ALLOWED;
-            describe(a, p, &out->cands[0], &cands[i], t, u, ACCESS_OUTCOME_ALLOWS);
+            describe(a, p, &out->cands[0], &cands[i], t, u, args, ACCESS_OUTCOME_ALLOWS);
             out->ncands = 1;
             out->ncands_total = 1;
             goto out;
@@ -251,7 +263,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     out->reason = ACCESS_GRANTS_FAILED;
     out->ncands_total = et->n;
     for (size_t i = 0; i < et->n && i < ACCESS_CANDIDATES_MAX; i++)
-        describe(a, p, &out->cands[out->ncands++], &cands[i], t, u,
+        describe(a, p, &out->cands[out->ncands++], &cands[i], t, u, args,
                  judge(p, &cands[i], t, args, now));
 out:
     uentry_unref(u);
@@ -379,7 +391,7 @@ static json_t *grant_brief(struct access *a, const struct policy *p, const struc
     json_t *o;
 
     memset(&ac, 0, sizeof ac);
-    describe(a, p, &ac, c, NULL, u, ACCESS_OUTCOME_EXPIRED); /* for the subject fields only */
+    describe(a, p, &ac, c, NULL, u, NULL, ACCESS_OUTCOME_EXPIRED); /* the subject fields */
     o = json_object();
     json_object_set_new(o, "id", json_string(g->id));
     json_object_set_new(o, "subject",

@@ -170,12 +170,23 @@ static void read_grant(struct policy *p, struct ap_grant *g, const json_t *doc)
     json_t *txt;
 
     snprintf(g->id, sizeof g->id, "%s", json_string_value(json_object_get(doc, "id")));
+    /*
+     * Every field that validation would refuse (a subject type from a newer version, a level or
+     * an expiry that does not parse, conditions that are not an object) breaks the grant: it
+     * reaches nothing, rather than everyone, at any level, forever, without its conditions.
+     */
+    g->broken = !type || (json_object_get(doc, "level") &&
+                          !json_is_string(json_object_get(doc, "level"))) ||
+                (json_object_get(doc, "expires") && !exp) ||
+                (conds && !json_is_object(conds));
     if (type && strcmp(type, "user") == 0)
         g->subject_type = ACCESS_SUBJECT_USER;
     else if (type && strcmp(type, "group") == 0)
         g->subject_type = ACCESS_SUBJECT_GROUP;
-    else
+    else if (type && strcmp(type, "everyone") == 0)
         g->subject_type = ACCESS_SUBJECT_EVERYONE;
+    else
+        g->broken = true;
     if (g->subject_type != ACCESS_SUBJECT_EVERYONE) {
         const char *sid = json_string_value(json_object_get(subj, "id"));
         snprintf(g->subject_id, sizeof g->subject_id, "%s", sid ? sid : "");
@@ -184,10 +195,15 @@ static void read_grant(struct policy *p, struct ap_grant *g, const json_t *doc)
     snprintf(g->tool, sizeof g->tool, "%s", str_or_empty(json_object_get(doc, "tool")));
     g->pack = g->pack_name[0] ? policy_pack(p, g->pack_name) : NULL;
     g->ceiling = ACCESS_DESTRUCTIVE;
-    access_level_parse(json_string_value(json_object_get(doc, "level")), &g->ceiling);
-    /* An expiry that no longer parses is taken as already past: fail closed. */
+    if (json_object_get(doc, "level") &&
+        !access_level_parse(json_string_value(json_object_get(doc, "level")), &g->ceiling))
+        g->broken = true;
     if (exp && !time_parse_rfc3339(exp, &g->expires_ms))
-        g->expires_ms = 1;
+        g->broken = true;
+    if (g->broken)
+        log_error("event=grant_unusable grant=%s detail=\"a stored field does not validate; "
+                  "the grant reaches nothing\"",
+                  g->id);
     g->conds = calloc(json_object_size(conds) + 1, sizeof *g->conds);
     if (!g->conds)
         return;
@@ -453,6 +469,8 @@ static size_t lower_bound(const struct policy *p, const char *key)
 static enum md_err reach_grant(const struct policy *p, struct build_tool *tmp,
                                const struct ap_grant *g)
 {
+    if (g->broken)
+        return MD_OK;
     if (!g->pack) {
         const struct ap_tool *t = g->tool[0] ? policy_tool(p, g->tool) : NULL;
         return t ? add_cand(p, tmp, t, g, ACCESS_DESTRUCTIVE) : MD_OK;

@@ -331,6 +331,8 @@ static const struct pg_fixed pg_sql[P__COUNT] = {
              false),
     OBJ_SQL4(P_OBJ_VERSION, "version", "SELECT version FROM ", " WHERE id = $1::text", true),
     OBJ_SQL4(P_OBJ_GET, "get", "SELECT " OBJ_COLS " FROM ", " WHERE id = $1::text", true),
+    OBJ_SQL4(P_OBJ_LOCK, "get_lock", "SELECT " OBJ_COLS " FROM ",
+             " WHERE id = $1::text FOR UPDATE", false),
     OBJ_SQL4(P_OBJ_DELETE, "delete", "DELETE FROM ", " WHERE id = $1::text", false),
     OBJ_SQL4(P_OBJ_LIST, "list", "SELECT " OBJ_COLS " FROM ", " ORDER BY created_ms, id", true),
     /* $1 node id, $2 the changes (pg_feed.c). The counter's row lock orders the announcing
@@ -1175,13 +1177,18 @@ static enum md_err pg_obj_copy(struct store_conn *bc, enum store_obj_kind k,
                       o->modified_ms > 0 ? o->modified_ms : created, e);
 }
 
-/* A plain read, also inside a transaction: the access module reads and then writes a whole
- * document with an expected version, which catches a concurrent change without a lock. */
+/*
+ * Inside a transaction the read locks the row, as SQLite's BEGIN IMMEDIATE serialises writers:
+ * a grant that checks its pack and a pack delete that checks for grants then cannot both commit
+ * (READ COMMITTED would let each miss the other's write).
+ */
 static enum md_err pg_obj_get(struct store_conn *bc, enum store_obj_kind k, const char *id,
                               struct store_obj *out, struct md_error *e)
 {
     PGresult *res;
-    enum md_err err = pg__exec(pg__conn(bc), obj_q(P_OBJ_GET_C, k), &id, 1, &res, e);
+    enum md_err err = pg__exec(pg__conn(bc),
+                               obj_q(pg__in_tx(bc) ? P_OBJ_LOCK_C : P_OBJ_GET_C, k), &id, 1,
+                               &res, e);
 
     if (err)
         return err;

@@ -752,3 +752,35 @@ Test(test_catalog, an_empty_catalog_directory, BARE)
     cr_expect_eq(access_catalog_load(fx.s, "/nonexistent/catalog", &st, &e), MD_ERR_NOTFOUND);
     rmdir(dir);
 }
+
+/*
+ * An admin's GET of a connector, PUT back as it came, keeps the definition: an override of a
+ * level or of the base URL does not become the defined one, so dropping it later restores the
+ * stricter level.
+ */
+Test(test_catalog, a_connector_read_and_written_back_keeps_its_definition, WORLD)
+{
+    struct md_error e = {0};
+    json_t *view = NULL, *after = NULL, *patch;
+    bool created = true;
+    size_t i;
+    json_t *t;
+
+    patch = fx_json("{\"levels\": {\"pay__refund\": \"read\"},"
+                    " \"base_url\": \"http://127.0.0.1:9\"}");
+    cr_assert_eq(access_connector_override(fx.a, "pay", patch, &view, &e), MD_OK, "%s", e.msg);
+    json_decref(patch);
+    cr_assert_eq(access_connector_put(fx.a, view, NULL, &created, &e), MD_OK, "%s", e.msg);
+    cr_expect_not(created);
+    json_decref(view);
+    patch = fx_json("{\"levels\": {\"pay__refund\": null}, \"base_url\": null}");
+    cr_assert_eq(access_connector_override(fx.a, "pay", patch, &after, &e), MD_OK, "%s", e.msg);
+    json_decref(patch);
+    cr_expect_str_neq(json_string_value(json_object_get(after, "base_url")), "http://127.0.0.1:9");
+    json_array_foreach(json_object_get(after, "tools"), i, t) {
+        if (strcmp(json_string_value(json_object_get(t, "name")), "refund") == 0)
+            cr_expect_str_eq(json_string_value(json_object_get(t, "level")), "destructive",
+                             "the override became the definition");
+    }
+    json_decref(after);
+}

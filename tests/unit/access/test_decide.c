@@ -840,3 +840,39 @@ Test(test_decide, user_resolve)
         cr_expect_str_eq(id, rc[i].id, "%s", rc[i].given);
     }
 }
+
+/*
+ * A stored grant that validation would refuse (a subject type from a newer version, a level, an
+ * expiry or conditions that do not parse) reaches nothing: not everyone, not every level, not
+ * forever, not without its conditions.
+ */
+Test(test_decide, a_stored_grant_that_does_not_validate_reaches_nothing)
+{
+    static const char *const broken[] = {
+        "{\"subject\": {\"type\": \"robots\"}, \"tool\": \"code__delete_repo\"}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"level\": 3}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"level\": \"all\"}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"expires\": 0}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\","
+        " \"expires\": \"soon\"}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\","
+        " \"conditions\": [\"repo eq \\\"x\\\"\"]}",
+    };
+    struct access_decision d;
+    char id[64], label[8];
+
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-0000000001%02zu", i);
+        snprintf(label, sizeof label, "B%zu", i);
+        fx_raw_grant(label, id, broken[i]);
+        fx_decide("u-gina", "code__delete_repo", "{\"repo\": \"x\"}", &d);
+        cr_expect_not(d.allowed, "broken grant %zu allowed: %s", i, broken[i]);
+        cr_expect_eq(d.reason, ACCESS_NO_GRANT, "broken grant %zu: %s", i,
+                     access_reason_name(d.reason));
+    }
+    /* The same grant, valid, does allow: the table above tests what it thinks it tests. */
+    fx_raw_grant("B99", "00000000-0000-4000-8000-000000000199",
+                 "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\"}");
+    fx_decide("u-gina", "code__delete_repo", "{\"repo\": \"x\"}", &d);
+    cr_expect(d.allowed, "%s", access_reason_name(d.reason));
+}
