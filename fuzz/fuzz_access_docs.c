@@ -103,8 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (d) {
         const char *tool = json_string_value(json_object_get(body, "tool"));
         md_error_clear(&e);
-        access_decide(acc, user_id, tool ? tool : "x__y", json_object_get(body, "arguments"), d,
-                      &e);
+        access_decide(acc, user_id, tool ? tool : "x__y",
+                      json_string_value(json_object_get(body, "pack")),
+                      json_object_get(body, "arguments"), d, &e);
         json_decref(access_decision_json(d));
         free(d);
     }

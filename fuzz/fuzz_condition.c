@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum access_cond_result c = access_condition_eval(f, obj ? obj : empty);
         enum access_cond_result d = access_condition_eval(f, obj ? obj : empty);
         /* Both are pure functions of their inputs, and a result is one of the three. */
-        if (a != b || c != d || (c != ACCESS_COND_TRUE && c != ACCESS_COND_FALSE &&
-                                 c != ACCESS_COND_ERROR))
+        if (a != b || c != d ||
+            (c != ACCESS_COND_TRUE && c != ACCESS_COND_FALSE && c != ACCESS_COND_ERROR))
             abort();
         json_decref(empty);
     }

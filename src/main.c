@@ -118,12 +118,14 @@ static const char usage_token_create[] =
     "only its SHA-256 hash.\n";
 
 static const char usage_check[] =
-    "usage: mandate check --user USERNAME --tool TOOL [--args JSON] [--json] [--db PATH]\n"
+    "usage: mandate check --user USERNAME --tool TOOL [--args JSON] [--pack PACK] [--json]\n"
+    "                     [--db PATH]\n"
     "\n"
     "Decides whether the user (a userName or SCIM id) may call the tool with these arguments\n"
     "(a JSON object), as an agent acting for them would be answered, and prints why: the grant\n"
-    "that allows it, or why each candidate grant failed. --json prints the decision as the\n"
-    "admin API returns it. Exit status: 0 allowed, 1 denied, 2 error.\n";
+    "that allows it, or why each candidate grant failed. --pack decides as an agent limited to\n"
+    "that pack would be answered: only grants of the pack count. --json prints the decision as\n"
+    "the admin API returns it. Exit status: 0 allowed, 1 denied, 2 error.\n";
 
 static const char usage_catalog[] =
     "usage: mandate catalog load [DIR] [--db PATH]\n"
@@ -151,7 +153,8 @@ static const char usage_migrate[] =
     "  --to URL    the database to copy into; it is created and its schema set up when needed,\n"
     "              and it must hold no users, groups or tokens yet\n"
     "\n"
-    "Copies every user, group, membership, token, connector, pack and grant, keeping ids, meta.created,\n"
+    "Copies every user, group, membership, token, connector, pack and grant, keeping ids, "
+    "meta.created,\n"
     "meta.lastModified, meta.version (ETags) and the tokens themselves, so that the identity\n"
     "provider goes on with the same SCIM token. Then checks that both databases hold as many\n"
     "rows of each kind. Stop every mandate server on the source first. Progress goes to stderr,\n"
@@ -457,8 +460,8 @@ static int load_catalog(struct store *s, const char *dir)
         fprintf(stderr, "mandate: catalog load: %s\n", e.msg);
         return 1;
     }
-    printf("loaded %d connectors from %s; %d packs created, %d kept as they were\n",
-           st.connectors, dir, st.packs_created, st.packs_kept);
+    printf("loaded %d connectors from %s; %d packs created, %d kept as they were\n", st.connectors,
+           dir, st.packs_created, st.packs_kept);
     return 0;
 }
 
@@ -470,7 +473,8 @@ static int cmd_catalog(const struct opts *o)
     int rc;
 
     if (!dir) {
-        fprintf(stderr, "mandate: no catalog directory found; name one: mandate catalog load DIR\n");
+        fprintf(stderr,
+                "mandate: no catalog directory found; name one: mandate catalog load DIR\n");
         return 2;
     }
     s = open_store(o, 1);
@@ -516,9 +520,9 @@ static void print_decision(const struct access_decision *d, json_t *j)
                c->subject_type == ACCESS_SUBJECT_EVERYONE ? "everyone"
                : c->subject_type == ACCESS_SUBJECT_USER   ? "user "
                                                           : "group ",
-               c->subject_name[0] ? c->subject_name : c->subject_id,
-               c->pack[0] ? ", pack " : "", c->pack, c->nested ? ", nested group" : "",
-               access_outcome_name(c->outcome), c->detail);
+               c->subject_name[0] ? c->subject_name : c->subject_id, c->pack[0] ? ", pack " : "",
+               c->pack, c->nested ? ", nested group" : "", access_outcome_name(c->outcome),
+               c->detail);
     }
 }
 
@@ -539,8 +543,7 @@ static int cmd_check(const struct opts *o)
     md_error_clear(&e);
     if (o->args && (json_parse_limited(o->args, strlen(o->args), 1 << 20, 32, &args, &e) ||
                     !json_is_object(args))) {
-        fprintf(stderr, "mandate: --args must be a JSON object%s%s\n", e.msg[0] ? ": " : "",
-                e.msg);
+        fprintf(stderr, "mandate: --args must be a JSON object%s%s\n", e.msg[0] ? ": " : "", e.msg);
         json_decref(args);
         return 2;
     }
@@ -558,7 +561,7 @@ static int cmd_check(const struct opts *o)
     else if (e.code)
         goto out;
     md_error_clear(&e);
-    if (access_decide(a, user_id, o->tool, args, d, &e))
+    if (access_decide(a, user_id, o->tool, o->pack, args, d, &e))
         goto out;
     j = access_decision_json(d);
     if (!j)

@@ -389,7 +389,8 @@ static uint32_t timed_decide(struct world *w, const struct call *c, struct acces
     md_error_clear(&e);
     t0 = now_ns();
     err =
-        access_decide(w->access, w->user_ids[c->user], w->tools[c->tool], w->args[c->args], d, &e);
+        access_decide(w->access, w->user_ids[c->user], w->tools[c->tool], NULL, w->args[c->args],
+                      d, &e);
     t1 = now_ns();
     check(err, &e, "access_decide");
     if (allowed)

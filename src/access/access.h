@@ -112,9 +112,9 @@ enum md_err access_pack_delete(struct access *a, const char *name, struct md_err
 
 /* Which catalog writes access_catalog_load made. */
 struct access_load_stats {
-    int connectors;     /* definitions written */
-    int packs_created;  /* packs that did not exist */
-    int packs_kept;     /* packs left as they are, because they exist (admins may have edited) */
+    int connectors;    /* definitions written */
+    int packs_created; /* packs that did not exist */
+    int packs_kept;    /* packs left as they are, because they exist (admins may have edited) */
 };
 
 /*
@@ -196,6 +196,7 @@ struct access_decision {
     char user_id[64];
     char user_name[256];
     char tool[ACCESS_TOOL_NAME_MAX + 1];
+    char pack[64];           /* the scope asked for; "" for none */
     enum access_level level; /* the tool's effective level; ACCESS_NONE when unknown */
     /*
      * Allowed: cands[0] is the grant that allowed it. Denied by grants: every candidate (up to
@@ -208,11 +209,13 @@ struct access_decision {
 
 /*
  * Decides whether the user with SCIM id user_id may call tool with args (a JSON object, or NULL
- * for no arguments). Fills *out with the decision and its explanation. Fails (and the caller
- * must deny) only when the policy or the user cannot be read (MD_ERR_UNAVAILABLE, ...).
+ * for no arguments). pack (NULL or "": none) narrows the decision to grants that give that
+ * pack, as /mcp/packs/{pack} and an agent token bound to a pack need: other grants are not
+ * candidates. Fills *out with the decision and its explanation. Fails (and the caller must
+ * deny) only when the policy or the user cannot be read (MD_ERR_UNAVAILABLE, ...).
  * Thread-safe; served from the caches after the first decision for a user.
  */
-enum md_err access_decide(struct access *a, const char *user_id, const char *tool,
+enum md_err access_decide(struct access *a, const char *user_id, const char *tool, const char *pack,
                           const json_t *args, struct access_decision *out, struct md_error *e);
 
 /*
@@ -247,10 +250,10 @@ enum md_err access_user_resolve(struct access *a, const char *id_or_name, char i
 struct access_stats {
     uint64_t decisions;
     uint64_t user_hits;
-    uint64_t user_misses;     /* entries read from the store */
-    uint64_t policy_builds;   /* policy snapshots read from the store */
-    uint64_t invalidations;   /* entries dropped by the change feed */
-    uint64_t flushes;         /* every entry made stale at once (nesting, everything changed) */
+    uint64_t user_misses;   /* entries read from the store */
+    uint64_t policy_builds; /* policy snapshots read from the store */
+    uint64_t invalidations; /* entries dropped by the change feed */
+    uint64_t flushes;       /* every entry made stale at once (nesting, everything changed) */
     size_t users_cached;
 };
 void access_stats_get(struct access *a, struct access_stats *out);

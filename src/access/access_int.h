@@ -42,8 +42,8 @@ struct ap_pack {
 
 struct ap_cond {
     char tool[ACCESS_TOOL_NAME_MAX + 1];
-    const char *text;         /* borrowed from the grant's document */
-    struct filter_node *f;    /* NULL when it does not parse: it then fails closed */
+    const char *text;      /* borrowed from the grant's document */
+    struct filter_node *f; /* NULL when it does not parse: it then fails closed */
     char error[300];
 };
 
@@ -88,7 +88,7 @@ struct entitlement {
 
 struct policy {
     atomic_int refs;
-    uint64_t gen; /* the invalidation generation it was read at */
+    uint64_t gen;       /* the invalidation generation it was read at */
     json_t *connectors; /* name -> connector document (owns the tool definitions) */
     json_t *overrides;  /* name -> overrides document */
     json_t *packs_doc;  /* name -> pack document */

@@ -123,8 +123,7 @@ static void forget_all_names(struct access *a)
     pthread_rwlock_unlock(&a->names_mu);
 }
 
-void access__group_name(struct access *a, const char *id, const char *fallback, char *out,
-                        size_t n)
+void access__group_name(struct access *a, const char *id, const char *fallback, char *out, size_t n)
 {
     struct store_conn *c = NULL;
     struct store_row row;

@@ -185,7 +185,8 @@ static enum md_err validate_connector(const json_t *doc, struct md_error *e)
         json_t *v;
         if (!json_is_object(headers))
             return md_error_set(e, MD_ERR_VALUE, "\"headers\" must be an object of strings");
-        json_object_foreach(json_mut(headers), k, v) {
+        json_object_foreach(json_mut(headers), k, v)
+        {
             if (!json_is_string(v))
                 return md_error_set(e, MD_ERR_VALUE, "header %.60s must be a string", k);
         }
@@ -193,7 +194,8 @@ static enum md_err validate_connector(const json_t *doc, struct md_error *e)
     if (!json_is_array(tools) || json_array_size(tools) == 0)
         return md_error_set(e, MD_ERR_VALUE, "\"tools\" must be a non-empty array");
     seen = json_object();
-    json_array_foreach(tools, i, t) {
+    json_array_foreach(tools, i, t)
+    {
         err = validate_tool(name, t, i, e);
         if (err)
             break;
@@ -224,7 +226,8 @@ static json_t *connector_view(const json_t *def, const json_t *ov, bool schemas)
         json_object_set(v, "defined_base_url", json_object_get(def, "base_url"));
     }
     json_object_set_new(v, "overrides", ov ? json_deep_copy(ov) : json_object());
-    json_array_foreach(tools, i, t) {
+    json_array_foreach(tools, i, t)
+    {
         char full[ACCESS_TOOL_NAME_MAX + 8];
         const char *lv;
         snprintf(full, sizeof full, "%s__%s", name, str_of(t, "name"));
@@ -320,7 +323,8 @@ static json_t *definition_of(const json_t *doc)
     json_object_del(d, "created");
     json_object_del(d, "modified");
     tools = json_object_get(d, "tools");
-    json_array_foreach(tools, i, t) {
+    json_array_foreach(tools, i, t)
+    {
         if (!json_is_object(t))
             continue;
         if (json_object_get(t, "defined_level"))
@@ -331,8 +335,8 @@ static json_t *definition_of(const json_t *doc)
     return d;
 }
 
-enum md_err access_connector_put(struct access *a, const json_t *given, json_t **out,
-                                 bool *created, struct md_error *e)
+enum md_err access_connector_put(struct access *a, const json_t *given, json_t **out, bool *created,
+                                 struct md_error *e)
 {
     struct store_conn *c = NULL;
     struct store_obj row;
@@ -470,7 +474,8 @@ static bool defines_tool(const json_t *def, const char *full)
 
     if (strncmp(full, name, n) != 0 || strncmp(full + n, "__", 2) != 0)
         return false;
-    json_array_foreach(json_object_get(def, "tools"), i, t) {
+    json_array_foreach(json_object_get(def, "tools"), i, t)
+    {
         if (json_is_string(json_object_get(t, "name")) &&
             strcmp(str_of(t, "name"), full + n + 2) == 0)
             return true;
@@ -487,7 +492,8 @@ static enum md_err merge_override(const json_t *def, json_t *ov, const json_t *p
 
     if (!json_is_object(patch))
         return md_error_set(e, MD_ERR_VALUE, "the overrides are a JSON object");
-    json_object_foreach(json_mut(patch), k, v) {
+    json_object_foreach(json_mut(patch), k, v)
+    {
         if (strcmp(k, "base_url") == 0) {
             if (json_is_null(v)) {
                 json_object_del(ov, "base_url");
@@ -510,10 +516,10 @@ static enum md_err merge_override(const json_t *def, json_t *ov, const json_t *p
                 levels = json_object();
                 json_object_set_new(ov, "levels", levels);
             }
-            json_object_foreach(v, tool, lv) {
+            json_object_foreach(v, tool, lv)
+            {
                 if (!defines_tool(def, tool))
-                    return md_error_set(e, MD_ERR_VALUE,
-                                        "the connector %s defines no tool %.64s",
+                    return md_error_set(e, MD_ERR_VALUE, "the connector %s defines no tool %.64s",
                                         str_of(def, "name"), tool);
                 if (json_is_null(lv))
                     json_object_del(levels, tool);
@@ -588,7 +594,8 @@ static enum md_err validate_pack(const json_t *doc, struct md_error *e)
 
     if (!json_is_object(doc))
         return md_error_set(e, MD_ERR_VALUE, "a pack is a JSON object");
-    json_object_foreach(json_mut(doc), k, v) {
+    json_object_foreach(json_mut(doc), k, v)
+    {
         if (strcmp(k, "name") && strcmp(k, "title") && strcmp(k, "description") &&
             strcmp(k, "tools") && strcmp(k, "version") && strcmp(k, "created") &&
             strcmp(k, "modified"))
@@ -606,7 +613,8 @@ static enum md_err validate_pack(const json_t *doc, struct md_error *e)
         return md_error_set(e, MD_ERR_VALUE, "\"description\" must be a string");
     if (!json_is_array(tools))
         return md_error_set(e, MD_ERR_VALUE, "\"tools\" must be an array of {tool, level}");
-    json_array_foreach(tools, i, v) {
+    json_array_foreach(tools, i, v)
+    {
         const char *pat = str_of(v, "tool");
         enum access_level lv;
         size_t n = pat ? strlen(pat) : 0;
@@ -665,8 +673,8 @@ static enum md_err pack_read(struct store_conn *c, const char *name, json_t **ou
     return err;
 }
 
-static enum md_err pack_write(struct access *a, const char *name, const json_t *doc,
-                              int64_t expect, json_t **out, struct md_error *e)
+static enum md_err pack_write(struct access *a, const char *name, const json_t *doc, int64_t expect,
+                              json_t **out, struct md_error *e)
 {
     struct store_conn *c = NULL;
     json_t *stored = NULL;
@@ -811,8 +819,8 @@ enum md_err access_pack_delete(struct access *a, const char *name, struct md_err
     if (!err)
         err = store_obj_list(c, STORE_OBJ_GRANT, uses_cb, &u, e);
     if (!err && u.grant[0])
-        err = md_error_set(e, MD_ERR_VALUE,
-                           "grant %s gives this pack; delete or change it first", u.grant);
+        err = md_error_set(e, MD_ERR_VALUE, "grant %s gives this pack; delete or change it first",
+                           u.grant);
     if (!err)
         err = store_obj_delete(c, STORE_OBJ_PACK, name, e);
     if (err == MD_ERR_NOTFOUND)
@@ -914,8 +922,8 @@ enum md_err access_catalog_load(struct store *s, const char *dir, struct access_
     if (!err)
         err = list_json(dir, "packs", &packs, e);
     if (!err && conns.n == 0 && packs.n == 0)
-        err = md_error_set(e, MD_ERR_NOTFOUND,
-                           "%.200s has no connectors/*.json or packs/*.json", dir);
+        err = md_error_set(e, MD_ERR_NOTFOUND, "%.200s has no connectors/*.json or packs/*.json",
+                           dir);
     if (!err)
         err = store_acquire(s, &c, e);
     if (!err)

@@ -160,7 +160,8 @@ static enum access_cond_result any_element(const struct filter_node *f, const js
     size_t i;
     json_t *el;
 
-    json_array_foreach(arr, i, el) {
+    json_array_foreach(arr, i, el)
+    {
         enum access_cond_result x;
         if (json_is_object(el)) {
             x = access_condition_eval(f->inner, el);

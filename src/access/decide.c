@@ -111,8 +111,8 @@ static enum access_outcome judge(const struct policy *p, const struct ent_cand *
     if (!args) {
         /* No arguments: every attribute is absent. */
         json_t *empty = json_object();
-        enum access_cond_result r = empty ? access_condition_eval(cond->f, empty)
-                                          : ACCESS_COND_ERROR;
+        enum access_cond_result r =
+            empty ? access_condition_eval(cond->f, empty) : ACCESS_COND_ERROR;
         json_decref(empty);
         return r == ACCESS_COND_TRUE    ? ACCESS_OUTCOME_ALLOWS
                : r == ACCESS_COND_FALSE ? ACCESS_OUTCOME_CONDITION_FALSE
@@ -145,8 +145,7 @@ static void describe(struct access *a, const struct policy *p, struct access_can
     } else if (g->subject_type == ACCESS_SUBJECT_GROUP) {
         for (size_t i = 0; i < u->ngroups; i++) {
             if (strcmp(u->groups[i].id, g->subject_id) == 0) {
-                access__group_name(a, g->subject_id, "", ac->subject_name,
-                                   sizeof ac->subject_name);
+                access__group_name(a, g->subject_id, "", ac->subject_name, sizeof ac->subject_name);
                 ac->nested = !u->groups[i].direct;
                 break;
             }
@@ -178,8 +177,8 @@ static void describe(struct access *a, const struct policy *p, struct access_can
         break;
     }
     case ACCESS_OUTCOME_CONDITION_FALSE:
-        snprintf(ac->detail, sizeof ac->detail, "the condition `%s` does not hold for the arguments",
-                 cond->text);
+        snprintf(ac->detail, sizeof ac->detail,
+                 "the condition `%s` does not hold for the arguments", cond->text);
         break;
     case ACCESS_OUTCOME_CONDITION_ERROR:
         if (!cond->f)
@@ -197,19 +196,28 @@ static void describe(struct access *a, const struct policy *p, struct access_can
     }
 }
 
-static void begin(struct access_decision *d, const char *user_id, const char *tool)
+static void begin(struct access_decision *d, const char *user_id, const char *tool,
+                  const char *pack)
 {
     d->allowed = false;
     d->reason = ACCESS_NO_USER;
     snprintf(d->user_id, sizeof d->user_id, "%s", user_id ? user_id : "");
     d->user_name[0] = '\0';
     snprintf(d->tool, sizeof d->tool, "%s", tool ? tool : "");
+    snprintf(d->pack, sizeof d->pack, "%s", pack ? pack : "");
     d->level = ACCESS_NONE;
     d->ncands = 0;
     d->ncands_total = 0;
 }
 
-enum md_err access_decide(struct access *a, const char *user_id, const char *tool,
+/* Whether candidate c counts under the decision's pack scope. */
+static bool in_scope(const struct policy *p, const struct ent_cand *c, const char *pack)
+{
+    const struct ap_grant *g = cand_grant(p, c);
+    return !pack[0] || (g->pack && strcmp(g->pack_name, pack) == 0);
+}
+
+enum md_err access_decide(struct access *a, const char *user_id, const char *tool, const char *pack,
                           const json_t *args, struct access_decision *out, struct md_error *e)
 {
     struct uentry *u = NULL;
@@ -220,7 +228,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     enum md_err err;
     int64_t now;
 
-    begin(out, user_id, tool);
+    begin(out, user_id, tool, pack);
     access__count_decision(a);
     if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
         return MD_OK; /* no such user */
@@ -242,14 +250,18 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
         goto out;
     }
     et = u->ent ? entitlement_tool(p, u->ent, t) : NULL;
-    if (!et || et->n == 0) {
+    cands = et ? u->ent->cands + et->first : NULL;
+    for (size_t i = 0; et && i < et->n; i++)
+        out->ncands_total += in_scope(p, &cands[i], out->pack);
+    if (out->ncands_total == 0) {
         out->reason = ACCESS_NO_GRANT;
         goto out;
     }
     now = time_now_ms();
     /* Pass one, the fast path: the first candidate that allows, described alone. */
-    cands = u->ent->cands + et->first;
     for (size_t i = 0; i < et->n; i++) {
+        if (!in_scope(p, &cands[i], out->pack))
+            continue;
         if (judge(p, &cands[i], t, args, now) == ACCESS_OUTCOME_ALLOWS) {
             out->allowed = true;
             out->reason = ACCESS_ALLOWED;
@@ -261,10 +273,10 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     }
     /* Pass two: every candidate failed; say how each one did. */
     out->reason = ACCESS_GRANTS_FAILED;
-    out->ncands_total = et->n;
-    for (size_t i = 0; i < et->n && i < ACCESS_CANDIDATES_MAX; i++)
-        describe(a, p, &out->cands[out->ncands++], &cands[i], t, u, args,
-                 judge(p, &cands[i], t, args, now));
+    for (size_t i = 0; i < et->n && out->ncands < ACCESS_CANDIDATES_MAX; i++)
+        if (in_scope(p, &cands[i], out->pack))
+            describe(a, p, &out->cands[out->ncands++], &cands[i], t, u, args,
+                     judge(p, &cands[i], t, args, now));
 out:
     uentry_unref(u);
     policy_unref(p);
@@ -278,8 +290,7 @@ static const char *subject_type_name(enum access_subject s)
     return s == ACCESS_SUBJECT_USER ? "user" : s == ACCESS_SUBJECT_GROUP ? "group" : "everyone";
 }
 
-static json_t *subject_json(enum access_subject type, const char *id, const char *name,
-                            bool nested)
+static json_t *subject_json(enum access_subject type, const char *id, const char *name, bool nested)
 {
     json_t *o = json_object();
 
@@ -335,12 +346,16 @@ static void message(const struct access_decision *d, char *buf, size_t n)
         snprintf(buf, n, "denied: no connector defines the tool %s", d->tool);
         break;
     case ACCESS_NO_GRANT:
-        snprintf(buf, n, "denied: no grant covers %s for %s", d->tool, d->user_name);
+        if (d->pack[0])
+            snprintf(buf, n, "denied: no grant of pack %s covers %s for %s", d->pack, d->tool,
+                     d->user_name);
+        else
+            snprintf(buf, n, "denied: no grant covers %s for %s", d->tool, d->user_name);
         break;
     case ACCESS_GRANTS_FAILED:
         snprintf(buf, n, "denied: %zu grant%s cover%s %s and none allows this call",
-                 d->ncands_total, d->ncands_total == 1 ? "" : "s",
-                 d->ncands_total == 1 ? "s" : "", d->tool);
+                 d->ncands_total, d->ncands_total == 1 ? "" : "s", d->ncands_total == 1 ? "s" : "",
+                 d->tool);
         break;
     }
 }
@@ -364,6 +379,8 @@ json_t *access_decision_json(const struct access_decision *d)
         json_object_set_new(user, "userName", json_string(d->user_name));
     json_object_set_new(o, "user", user);
     json_object_set_new(o, "tool", json_string(d->tool));
+    if (d->pack[0])
+        json_object_set_new(o, "pack", json_string(d->pack));
     if (d->level != ACCESS_NONE)
         json_object_set_new(o, "level", json_string(access_level_name(d->level)));
     if (d->allowed && d->ncands) {

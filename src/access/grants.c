@@ -64,7 +64,8 @@ static bool covers(const json_t *pack_doc, const char *single, const char *tool)
 
     if (single)
         return strcmp(single, tool) == 0;
-    json_array_foreach(json_object_get(pack_doc, "tools"), i, it) {
+    json_array_foreach(json_object_get(pack_doc, "tools"), i, it)
+    {
         const char *pat = str_of(it, "tool");
         if (pat && access__pattern_matches(pat, tool))
             return true;
@@ -72,8 +73,8 @@ static bool covers(const json_t *pack_doc, const char *single, const char *tool)
     return false;
 }
 
-static enum md_err check_conditions(const json_t *conds, const json_t *pack_doc,
-                                    const char *single, struct md_error *e)
+static enum md_err check_conditions(const json_t *conds, const json_t *pack_doc, const char *single,
+                                    struct md_error *e)
 {
     const char *tool;
     json_t *v;
@@ -81,7 +82,8 @@ static enum md_err check_conditions(const json_t *conds, const json_t *pack_doc,
     if (!json_is_object(conds))
         return md_error_set(e, MD_ERR_VALUE,
                             "\"conditions\" maps tool names to SCIM filters over the arguments");
-    json_object_foreach(json_mut(conds), tool, v) {
+    json_object_foreach(json_mut(conds), tool, v)
+    {
         struct filter_node *f = NULL;
         struct md_error fe;
         const char *text = json_string_value(v);
@@ -110,8 +112,8 @@ static enum md_err check_conditions(const json_t *conds, const json_t *pack_doc,
 static enum md_err validate(const struct policy *p, struct store_conn *c, const json_t *doc,
                             const char *actor, json_t **stored, struct md_error *e)
 {
-    static const char *const known[] = {"subject", "pack",  "tool",       "level",
-                                        "conditions", "expires", "reason", "id",
+    static const char *const known[] = {"subject",    "pack",    "tool",     "level",
+                                        "conditions", "expires", "reason",   "id",
                                         "created_by", "created", "modified", "version"};
     const char *pack = str_of(doc, "pack"), *tool = str_of(doc, "tool"), *k;
     const json_t *conds = json_object_get(doc, "conditions");
@@ -122,7 +124,8 @@ static enum md_err validate(const struct policy *p, struct store_conn *c, const 
     *stored = NULL;
     if (!json_is_object(doc))
         return md_error_set(e, MD_ERR_VALUE, "a grant is a JSON object");
-    json_object_foreach(json_mut(doc), k, v) {
+    json_object_foreach(json_mut(doc), k, v)
+    {
         size_t i;
         for (i = 0; i < sizeof known / sizeof known[0] && strcmp(k, known[i]) != 0; i++)
             ;
@@ -171,7 +174,7 @@ static enum md_err validate(const struct policy *p, struct store_conn *c, const 
     if (conds)
         err = check_conditions(conds, pack_doc, tool, e);
     if (!err) {
-        static const char *const keep[] = {"subject", "pack",    "tool",  "level",
+        static const char *const keep[] = {"subject",    "pack",    "tool",  "level",
                                            "conditions", "expires", "reason"};
         out = json_object();
         for (size_t i = 0; out && i < sizeof keep / sizeof keep[0]; i++)
@@ -218,9 +221,8 @@ static enum md_err read_grant(struct store_conn *c, const char *id, json_t **out
     return *out ? MD_OK : md_error_set(e, MD_ERR_INTERNAL, "the stored grant is not readable");
 }
 
-static enum md_err write_grant(struct access *a, const char *id, const json_t *doc,
-                               int64_t expect, const char *actor, json_t **out,
-                               struct md_error *e)
+static enum md_err write_grant(struct access *a, const char *id, const json_t *doc, int64_t expect,
+                               const char *actor, json_t **out, struct md_error *e)
 {
     struct store_conn *c = NULL;
     struct policy *p = NULL;

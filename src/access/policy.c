@@ -65,24 +65,27 @@ static enum md_err index_tools(struct policy *p)
     json_t *conn;
     size_t cap = 0, n = 0;
 
-    json_object_foreach(p->connectors, cname, conn) {
+    json_object_foreach(p->connectors, cname, conn)
+    {
         cap += json_array_size(json_object_get(conn, "tools"));
     }
     p->tools = calloc(cap ? cap : 1, sizeof *p->tools);
     if (!p->tools)
         return MD_ERR_NOMEM;
-    json_object_foreach(p->connectors, cname, conn) {
+    json_object_foreach(p->connectors, cname, conn)
+    {
         json_t *ov_levels = json_object_get(json_object_get(p->overrides, cname), "levels");
         size_t i;
         json_t *tool;
 
-        json_array_foreach(json_object_get(conn, "tools"), i, tool) {
+        json_array_foreach(json_object_get(conn, "tools"), i, tool)
+        {
             struct ap_tool *t = &p->tools[n];
             const char *tname = json_string_value(json_object_get(tool, "name"));
             enum access_level lv = ACCESS_NONE;
 
-            if (!tname || snprintf(t->name, sizeof t->name, "%s__%s", cname, tname) >=
-                              (int)sizeof t->name)
+            if (!tname ||
+                snprintf(t->name, sizeof t->name, "%s__%s", cname, tname) >= (int)sizeof t->name)
                 continue;
             if (!access_level_parse(json_string_value(json_object_get(tool, "level")), &lv))
                 continue;
@@ -113,7 +116,8 @@ static enum md_err index_packs(struct policy *p)
     p->packs = calloc(json_object_size(p->packs_doc) + 1, sizeof *p->packs);
     if (!p->packs)
         return MD_ERR_NOMEM;
-    json_object_foreach(p->packs_doc, name, doc) {
+    json_object_foreach(p->packs_doc, name, doc)
+    {
         struct ap_pack *pk = &p->packs[n++];
         json_t *items = json_object_get(doc, "tools");
         size_t i;
@@ -123,11 +127,12 @@ static enum md_err index_packs(struct policy *p)
         pk->entries = calloc(json_array_size(items) + 1, sizeof *pk->entries);
         if (!pk->entries)
             return MD_ERR_NOMEM;
-        json_array_foreach(items, i, it) {
+        json_array_foreach(items, i, it)
+        {
             struct ap_entry *en = &pk->entries[pk->nentries];
             const char *pat = json_string_value(json_object_get(it, "tool"));
-            if (!pat || !access_level_parse(json_string_value(json_object_get(it, "level")),
-                                            &en->ceiling))
+            if (!pat ||
+                !access_level_parse(json_string_value(json_object_get(it, "level")), &en->ceiling))
                 continue;
             en->pattern = strdup(pat);
             if (!en->pattern)
@@ -175,10 +180,9 @@ static void read_grant(struct policy *p, struct ap_grant *g, const json_t *doc)
      * an expiry that does not parse, conditions that are not an object) breaks the grant: it
      * reaches nothing, rather than everyone, at any level, forever, without its conditions.
      */
-    g->broken = !type || (json_object_get(doc, "level") &&
-                          !json_is_string(json_object_get(doc, "level"))) ||
-                (json_object_get(doc, "expires") && !exp) ||
-                (conds && !json_is_object(conds));
+    g->broken = !type ||
+                (json_object_get(doc, "level") && !json_is_string(json_object_get(doc, "level"))) ||
+                (json_object_get(doc, "expires") && !exp) || (conds && !json_is_object(conds));
     if (type && strcmp(type, "user") == 0)
         g->subject_type = ACCESS_SUBJECT_USER;
     else if (type && strcmp(type, "group") == 0)
@@ -207,7 +211,8 @@ static void read_grant(struct policy *p, struct ap_grant *g, const json_t *doc)
     g->conds = calloc(json_object_size(conds) + 1, sizeof *g->conds);
     if (!g->conds)
         return;
-    json_object_foreach(json_mut(conds), tool, txt) {
+    json_object_foreach(json_mut(conds), tool, txt)
+    {
         struct ap_cond *c = &g->conds[g->nconds++];
         struct md_error fe;
         const char *t = json_string_value(txt);
@@ -232,7 +237,8 @@ static enum md_err index_grants(struct policy *p)
     p->everyone = calloc(1, sizeof *p->everyone);
     if (!p->grants || !p->everyone)
         return MD_ERR_NOMEM;
-    json_array_foreach(p->grant_docs, i, doc) {
+    json_array_foreach(p->grant_docs, i, doc)
+    {
         struct ap_grant *g = &p->grants[i];
         struct idx_list *l;
 
@@ -397,7 +403,8 @@ enum access_level policy_pack_ceiling(const struct ap_pack *pk, const struct ap_
     enum access_level best = ACCESS_NONE;
 
     for (size_t i = 0; i < pk->nentries; i++)
-        if (pk->entries[i].ceiling > best && access__pattern_matches(pk->entries[i].pattern, t->name))
+        if (pk->entries[i].ceiling > best &&
+            access__pattern_matches(pk->entries[i].pattern, t->name))
             best = pk->entries[i].ceiling;
     return best;
 }

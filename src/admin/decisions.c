@@ -62,7 +62,7 @@ void admin_route_decisions(struct admin_ctx *x)
         goto out;
     }
     memset(&d, 0, sizeof d);
-    rc = access_decide(x->req->access, id, tool, args, &d, &e);
+    rc = access_decide(x->req->access, id, tool, NULL, args, &d, &e);
     if (rc) {
         admin_fail(x, rc, &e);
         goto out;

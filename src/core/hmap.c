@@ -118,8 +118,7 @@ void *hmap_del(struct hmap *m, const char *key)
     return v;
 }
 
-void hmap_each(const struct hmap *m, void (*fn)(void *ctx, const char *key, void *value),
-               void *ctx)
+void hmap_each(const struct hmap *m, void (*fn)(void *ctx, const char *key, void *value), void *ctx)
 {
     for (size_t i = 0; i < m->nbuckets; i++)
         for (struct hmap_node *n = m->buckets[i]; n; n = n->next)

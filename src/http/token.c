@@ -8,9 +8,9 @@
 #include <strings.h>
 
 #include "core/crypto.h"
+#include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
-#include "core/log.h"
 #include "http/http.h"
 #include "http/http_int.h"
 

@@ -444,7 +444,7 @@ static inline void fx_decide(const char *user, const char *tool, const char *arg
     json_t *a = args ? fx_json(args) : NULL;
 
     memset(d, 0x5a, sizeof *d); /* garbage: the engine must fill every field it reports */
-    cr_assert_eq(access_decide(fx.a, user, tool, a, d, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(access_decide(fx.a, user, tool, NULL, a, d, &e), MD_OK, "%s", e.msg);
     json_decref(a);
 }
 

@@ -777,7 +777,8 @@ Test(test_catalog, a_connector_read_and_written_back_keeps_its_definition, WORLD
     cr_assert_eq(access_connector_override(fx.a, "pay", patch, &after, &e), MD_OK, "%s", e.msg);
     json_decref(patch);
     cr_expect_str_neq(json_string_value(json_object_get(after, "base_url")), "http://127.0.0.1:9");
-    json_array_foreach(json_object_get(after, "tools"), i, t) {
+    json_array_foreach(json_object_get(after, "tools"), i, t)
+    {
         if (strcmp(json_string_value(json_object_get(t, "name")), "refund") == 0)
             cr_expect_str_eq(json_string_value(json_object_get(t, "level")), "destructive",
                              "the override became the definition");

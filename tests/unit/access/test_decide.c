@@ -851,7 +851,8 @@ Test(test_decide, a_stored_grant_that_does_not_validate_reaches_nothing)
     static const char *const broken[] = {
         "{\"subject\": {\"type\": \"robots\"}, \"tool\": \"code__delete_repo\"}",
         "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"level\": 3}",
-        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"level\": \"all\"}",
+        "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"level\": "
+        "\"all\"}",
         "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\", \"expires\": 0}",
         "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\","
         " \"expires\": \"soon\"}",
@@ -875,4 +876,52 @@ Test(test_decide, a_stored_grant_that_does_not_validate_reaches_nothing)
                  "{\"subject\": {\"type\": \"everyone\"}, \"tool\": \"code__delete_repo\"}");
     fx_decide("u-gina", "code__delete_repo", "{\"repo\": \"x\"}", &d);
     cr_expect(d.allowed, "%s", access_reason_name(d.reason));
+}
+
+/* A decision scoped to a pack (an agent on /mcp/packs/{pack}) counts only that pack's grants. */
+Test(test_decide, a_pack_scope_counts_only_grants_of_that_pack)
+{
+    static const struct {
+        const char *tool, *pack, *args;
+        bool allowed;
+        enum access_reason reason;
+        size_t ncands;
+    } scoped[] = {
+        {"pay__refund", "finance", "{\"amount\": 10}", true, ACCESS_ALLOWED, 1},
+        {"pay__charges", "finance", NULL, false, ACCESS_NO_GRANT, 0},
+        {"pay__charges", "payread", NULL, true, ACCESS_ALLOWED, 1},
+        /* Under payread alone, the refund meets only G1's read ceiling. */
+        {"pay__refund", "payread", "{\"amount\": 10}", false, ACCESS_GRANTS_FAILED, 1},
+        {"pay__refund", "code", "{\"amount\": 10}", false, ACCESS_NO_GRANT, 0},
+        {"pay__refund", NULL, "{\"amount\": 10}", true, ACCESS_ALLOWED, 1},
+        {"pay__refund", "", "{\"amount\": 10}", true, ACCESS_ALLOWED, 1},
+    };
+    struct access_decision d;
+    struct md_error e = {0};
+
+    for (size_t i = 0; i < sizeof scoped / sizeof scoped[0]; i++) {
+        json_t *a = scoped[i].args ? fx_json(scoped[i].args) : NULL;
+        json_t *j;
+
+        cr_assert_eq(access_decide(fx.a, "u-alice", scoped[i].tool, scoped[i].pack, a, &d, &e),
+                     MD_OK, "%s", e.msg);
+        json_decref(a);
+        cr_expect_eq(d.allowed, scoped[i].allowed, "case %zu", i);
+        cr_expect_eq(d.reason, scoped[i].reason, "case %zu: %s", i, access_reason_name(d.reason));
+        cr_expect_eq(d.ncands, scoped[i].ncands, "case %zu", i);
+        if (scoped[i].pack && scoped[i].pack[0] && d.allowed)
+            cr_expect_str_eq(d.cands[0].pack, scoped[i].pack, "case %zu", i);
+        j = access_decision_json(&d);
+        cr_assert_not_null(j);
+        if (scoped[i].pack && scoped[i].pack[0]) {
+            cr_expect_str_eq(json_string_value(json_object_get(j, "pack")), scoped[i].pack);
+            if (d.reason == ACCESS_NO_GRANT)
+                cr_expect(strstr(json_string_value(json_object_get(j, "message")),
+                                 scoped[i].pack) != NULL,
+                          "case %zu", i);
+        } else {
+            cr_expect_null(json_object_get(j, "pack"));
+        }
+        json_decref(j);
+    }
 }

@@ -99,9 +99,9 @@ Test(test_policy, an_entitlement_lists_a_grant_once_per_tool)
     cr_expect_eq(u->ent->cands[t->first].ceiling, ACCESS_WRITE);
     cr_expect_null(policy_tool(p, "pay__nope"));
     for (size_t i = 1; i < u->ent->ntools; i++)
-        cr_expect_lt(strcmp(p->tools[u->ent->tools[i - 1].tool].name,
-                            p->tools[u->ent->tools[i].tool].name),
-                     0);
+        cr_expect_lt(
+            strcmp(p->tools[u->ent->tools[i - 1].tool].name, p->tools[u->ent->tools[i].tool].name),
+            0);
     uentry_unref(u);
     policy_unref(p);
 }
