@@ -24,4 +24,28 @@ enum md_err crypto_uuid(char out[CRYPTO_UUID_LEN]);
  */
 size_t crypto_b64url(const void *data, size_t len, char *out);
 
+/*
+ * Authenticated encryption with AES-256-GCM, for secrets at rest (the credential vault). A
+ * sealed box is nonce (12 random bytes) || ciphertext || tag (16 bytes); aad (may be NULL when
+ * aad_len is 0) is authenticated but not stored, e.g. what the secret belongs to, so that a box
+ * moved to another record does not open.
+ */
+#define CRYPTO_AEAD_KEY_LEN 32
+#define CRYPTO_AEAD_NONCE_LEN 12
+#define CRYPTO_AEAD_TAG_LEN 16
+#define CRYPTO_AEAD_OVERHEAD (CRYPTO_AEAD_NONCE_LEN + CRYPTO_AEAD_TAG_LEN)
+
+/* Seals len bytes of pt into out (len + CRYPTO_AEAD_OVERHEAD bytes), *out_len its length. */
+enum md_err crypto_aead_seal(const unsigned char key[CRYPTO_AEAD_KEY_LEN], const void *aad,
+                             size_t aad_len, const void *pt, size_t len, unsigned char *out,
+                             size_t *out_len);
+/*
+ * Opens a sealed box into pt (at least box_len - CRYPTO_AEAD_OVERHEAD bytes); *pt_len its
+ * length. MD_ERR_FORBIDDEN when the box does not authenticate under this key and aad (a wrong
+ * key, a changed byte, another record's box); pt is then zeroed.
+ */
+enum md_err crypto_aead_open(const unsigned char key[CRYPTO_AEAD_KEY_LEN], const void *aad,
+                             size_t aad_len, const unsigned char *box, size_t box_len,
+                             unsigned char *pt, size_t *pt_len);
+
 #endif
