@@ -122,3 +122,39 @@ const char *md_err_scim_type(enum md_err code)
         return NULL;
     }
 }
+
+int md_err_jsonrpc_code(enum md_err code)
+{
+    switch (code) {
+    case MD_OK:
+        return 0;
+    case MD_ERR_SYNTAX:
+    case MD_ERR_VALUE:
+    case MD_ERR_FILTER:
+    case MD_ERR_PATH:
+    case MD_ERR_NOTARGET:
+    case MD_ERR_MUTABILITY:
+    case MD_ERR_TOOMANY:
+    case MD_ERR_UNIQUENESS:
+    case MD_ERR_NOTFOUND:
+    case MD_ERR_FORBIDDEN:
+        return -32602;
+    case MD_ERR_UNSUPPORTED:
+    case MD_ERR_METHOD:
+        return -32601;
+    case MD_ERR_TOOLARGE:
+    case MD_ERR_UNSUPPORTED_MEDIA:
+        return -32600;
+    case MD_ERR_UNAUTHORIZED:
+    case MD_ERR_PRECONDITION:
+    case MD_ERR_NOTMODIFIED:
+        return -32000;
+    case MD_ERR_NOMEM:
+    case MD_ERR_INTERNAL:
+    case MD_ERR_IO:
+    case MD_ERR_UNAVAILABLE:
+    case MD_ERR__COUNT:
+        break;
+    }
+    return -32603;
+}
