@@ -1,0 +1,189 @@
+/*
+ * libFuzzer driver for request templates (connect_request_build): the input is a tool's
+ * `request` object, a newline, and a call's arguments, both JSON, parsed by the same limited
+ * parser as an agent's message. Whatever the template and the arguments, a built request must
+ * keep to what connect.h promises; the checks below restate those promises independently of
+ * request.c and abort on any violation:
+ *
+ * - the URL is the base URL followed by '/', printable ASCII without space, '#' or a stray
+ *   '%', at most one '?', within CONNECT_URL_MAX;
+ * - its path has exactly as many '/' as the template's path (an argument never adds one) and
+ *   no "." or ".." segment, even percent-encoded (an argument never climbs the path);
+ * - no header name or value holds CR, LF or NUL, and none is Authorization;
+ * - a body comes with a Content-Type and vice versa; a JSON body parses as an object; a form
+ *   body holds only unreserved characters, %XX, '[', ']', '=' and '&';
+ * - building twice gives the same request; a refusal leaves the output empty and says why.
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "connect/connect.h"
+#include "core/json.h"
+
+#define BASE "https://api.example.com"
+
+static bool hexdig(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool unreserved(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+/* "." or ".." once %2e / %2E are read as dots. */
+static bool dot_segment(const char *p, size_t n)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < n; dots++) {
+        if (p[i] == '.')
+            i++;
+        else if (n - i >= 3 && p[i] == '%' && p[i + 1] == '2' && (p[i + 2] | 0x20) == 'e')
+            i += 3;
+        else
+            return false;
+    }
+    return dots == 1 || dots == 2;
+}
+
+static size_t count_char(const char *p, size_t n, char c)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += p[i] == c;
+    return k;
+}
+
+static void check_url(const struct connect_request *r, const char *tmpl_path)
+{
+    const char *url = r->url, *path, *q;
+    size_t base_len = strlen(BASE), path_len;
+
+    if (!url || strlen(url) != r->url_len || r->url_len > CONNECT_URL_MAX)
+        abort();
+    if (strncmp(url, BASE, base_len) != 0 || url[base_len] != '/')
+        abort();
+    for (size_t i = 0; i < r->url_len; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c <= 0x20 || c >= 0x7f || c == '#')
+            abort();
+        if (c == '%' && (!hexdig(url[i + 1]) || !hexdig(url[i + 2])))
+            abort();
+    }
+    if (count_char(url, r->url_len, '?') > 1)
+        abort();
+    path = url + base_len;
+    q = strchr(path, '?');
+    path_len = q ? (size_t)(q - path) : strlen(path);
+    if (count_char(path, path_len, '/') != count_char(tmpl_path, strlen(tmpl_path), '/'))
+        abort();
+    for (size_t s = 1, i = 1; i <= path_len; i++) {
+        if (i == path_len || path[i] == '/') {
+            if (dot_segment(path + s, i - s))
+                abort();
+            s = i + 1;
+        }
+    }
+}
+
+static const char *check_headers(const struct connect_request *r)
+{
+    const char *ct = NULL;
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const char *n = r->headers[i].name, *v = r->headers[i].value;
+        if (!n || !v || strpbrk(n, "\r\n") || strpbrk(v, "\r\n") ||
+            strcasecmp(n, "Authorization") == 0)
+            abort();
+        if (strcasecmp(n, "Content-Type") == 0)
+            ct = v;
+    }
+    return ct;
+}
+
+static void check_body(const struct connect_request *r, const char *ct)
+{
+    if (!r->body) {
+        if (ct || r->body_len)
+            abort();
+        return;
+    }
+    if (!ct || strlen(r->body) != r->body_len || r->body_len > CONNECT_BODY_MAX)
+        abort();
+    if (strcmp(ct, "application/json") == 0) {
+        json_t *v = json_loadb(r->body, r->body_len, 0, NULL);
+        if (!json_is_object(v))
+            abort();
+        json_decref(v);
+    } else if (strcmp(ct, "application/x-www-form-urlencoded") == 0) {
+        for (size_t i = 0; i < r->body_len; i++) {
+            char c = r->body[i];
+            if (c == '%' && (!hexdig(r->body[i + 1]) || !hexdig(r->body[i + 2])))
+                abort();
+            if (!unreserved(c) && !strchr("%[]=&", c))
+                abort();
+        }
+    } else {
+        abort();
+    }
+}
+
+static bool same(const struct connect_request *a, const struct connect_request *b)
+{
+    if (a->method != b->method || a->url_len != b->url_len || a->body_len != b->body_len ||
+        a->n_headers != b->n_headers || strcmp(a->url, b->url) != 0 ||
+        (a->body && memcmp(a->body, b->body, a->body_len) != 0))
+        return false;
+    for (size_t i = 0; i < a->n_headers; i++) {
+        if (strcmp(a->headers[i].name, b->headers[i].name) ||
+            strcmp(a->headers[i].value, b->headers[i].value))
+            return false;
+    }
+    return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *)data;
+    const char *nl = memchr(text, '\n', size);
+    size_t dlen = nl ? (size_t)(nl - text) : size;
+    json_t *def = NULL, *args = NULL, *hdrs = NULL;
+    struct connect_request r, r2;
+    struct md_error e;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    if (json_parse_limited(text, dlen, 1 << 20, 32, &def, &e) != MD_OK)
+        return 0;
+    if (nl && json_parse_limited(nl + 1, size - dlen - 1, 1 << 20, 32, &args, &e) != MD_OK)
+        goto out;
+    hdrs = json_pack("{s:s, s:s}", "Accept", "application/json", "X-Api-Version", "2024-01-01");
+    if (!hdrs)
+        goto out;
+
+    md_error_clear(&e);
+    rc = connect_request_build(BASE, hdrs, def, args, &r, &e);
+    if (rc != MD_OK) {
+        if ((rc != MD_ERR_VALUE && rc != MD_ERR_TOOLARGE && rc != MD_ERR_NOMEM) || !e.msg[0] ||
+            r.url || r.body || r.headers || r.n_headers)
+            abort();
+        goto out;
+    }
+    check_url(&r, json_string_value(json_object_get(def, "path")));
+    check_body(&r, check_headers(&r));
+    if (connect_request_build(BASE, hdrs, def, args, &r2, &e) != MD_OK || !same(&r, &r2))
+        abort();
+    connect_request_free(&r2);
+    connect_request_free(&r);
+out:
+    json_decref(hdrs);
+    json_decref(args);
+    json_decref(def);
+    return 0;
+}

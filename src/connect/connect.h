@@ -1,0 +1,95 @@
+/*
+ * The connector runtime: how a tool call becomes an upstream HTTP request.
+ *
+ * This header starts with the request template (request.c): a pure function from a connector's
+ * base URL and static headers, a tool's `request` object (docs/connectors.md) and the call's
+ * arguments to a description of the HTTP request (method, URL, headers, body). It does no I/O
+ * and adds no credentials: authentication is a later, separate step on the description.
+ *
+ * Encoding rules, so that a caller can predict the request exactly:
+ *
+ * - Path: each `{name}` is replaced by the argument `name`, a string, number or boolean,
+ *   percent-encoded per RFC 3986 section 2.1: only unreserved characters (section 2.3:
+ *   A-Z a-z 0-9 - . _ ~) stay literal, every other byte (UTF-8 bytes of non-ASCII text, '/',
+ *   '%', '?', '#', space, ...) becomes %XX with upper-case hex. An argument therefore never
+ *   adds a '/'; a substitution that would leave a "." or ".." segment (RFC 3986 section 3.3,
+ *   removed by dot-segment normalisation, section 5.2.4) is refused, as is an empty one. A
+ *   path argument that is absent, null, an object or an array is refused.
+ * - Scalars render as JSON renders them: strings as their text, integers without a decimal
+ *   point, other numbers in the shortest form that reads back to the same double (as
+ *   ECMAScript's JSON.stringify does), booleans as true / false.
+ * - Query: the arguments named in `query` that are present, in the listed order, as
+ *   name=value pairs joined by '&', names and values percent-encoded like path arguments
+ *   (space is %20, never '+'). An array of scalars repeats the name once per element
+ *   (`ids=1&ids=2`, the OpenAPI 3 default for query arrays: style form, explode true); an
+ *   empty array sends nothing. A null argument is treated as absent. An object, or an array
+ *   holding an object or an array, is refused.
+ * - Body "json": the arguments not used by the path or the query, as one compact JSON object
+ *   (jansson, in the arguments' order); Content-Type: application/json.
+ * - Body "form": the same arguments as application/x-www-form-urlencoded in Stripe's
+ *   convention: nested objects as `metadata[key]=v`, arrays of scalars as
+ *   `expand[]=a&expand[]=b`, arrays holding objects or arrays with indexes
+ *   (`items[0][price]=x`), null and empty objects or arrays as `key=` (Stripe reads an empty
+ *   value as "unset"). The brackets are literal; key segments and values are percent-encoded
+ *   as above. An object key that is empty or holds '[' or ']' is refused (Stripe does not
+ *   allow brackets in metadata keys). Content-Type: application/x-www-form-urlencoded.
+ * - No body: an argument that neither the path nor the query uses is refused (MD_ERR_VALUE),
+ *   so that an agent never believes it set something that was not sent.
+ * - Headers: the connector's static headers in their order, then Content-Type when there is a
+ *   body. Names must be RFC 9110 tokens and values free of control characters; names that the
+ *   runtime owns or that carry credentials (Authorization, Proxy-Authorization, Cookie, Host,
+ *   Content-Type, Content-Length, Transfer-Encoding, Connection) are refused.
+ */
+#ifndef MANDATE_CONNECT_CONNECT_H
+#define MANDATE_CONNECT_CONNECT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* Caps on what one tool call may produce; over them, MD_ERR_TOOLARGE. */
+#define CONNECT_URL_MAX 8192           /* bytes of the whole URL, base URL included */
+#define CONNECT_BODY_MAX (1024 * 1024) /* bytes of the request body */
+#define CONNECT_HEADERS_MAX 32         /* static headers of one connector */
+#define CONNECT_HEADER_LINE_MAX 8192   /* bytes of one header name plus value */
+
+/* One header; both strings are owned by the struct connect_request that holds them. */
+struct connect_header {
+    char *name;
+    char *value;
+};
+
+/*
+ * An HTTP request ready for the auth step and the transport. Everything is owned by the
+ * struct and released by connect_request_free, except method, which is a static string.
+ */
+struct connect_request {
+    const char *method; /* "GET", "POST", "PUT", "PATCH" or "DELETE" */
+    char *url;          /* base URL + path + "?" query; no CR, LF or space */
+    size_t url_len;
+    struct connect_header *headers; /* static headers, then Content-Type with a body */
+    size_t n_headers;
+    char *body; /* NULL when the request has no body; NUL-terminated */
+    size_t body_len;
+};
+
+/*
+ * Builds the HTTP request for one tool call. base_url is the connector's (possibly overridden)
+ * root, http:// or https:// without a trailing '/'; connector_headers is the connector's
+ * `headers` object or NULL; request_def is the tool's `request` object; args is the call's
+ * arguments object (NULL means none). All inputs are borrowed and not kept.
+ *
+ * On MD_OK, *out holds a request the caller releases with connect_request_free. On error,
+ * *out is left empty (safe to pass to connect_request_free) and e says why:
+ * MD_ERR_VALUE for a bad template, base URL, header or argument (naming it),
+ * MD_ERR_TOOLARGE when the URL or body would exceed its cap, MD_ERR_NOMEM.
+ */
+enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,
+                                  const json_t *request_def, const json_t *args,
+                                  struct connect_request *out, struct md_error *e);
+
+/* Releases what r owns and empties it; r may be empty or NULL. */
+void connect_request_free(struct connect_request *r);
+
+#endif
