@@ -462,6 +462,7 @@ static int load_catalog(struct store *s, const char *dir)
     }
     printf("loaded %d connectors from %s; %d packs created, %d kept as they were\n", st.connectors,
            dir, st.packs_created, st.packs_kept);
+    fflush(stdout); /* before the server's log lines, when stdout is a file or a pipe */
     return 0;
 }
 
