@@ -83,6 +83,21 @@ void admin_set_etag(struct admin_ctx *x, const json_t *doc);
  */
 enum md_err admin_only_members(struct admin_ctx *x, json_t *obj, const char *const *allowed);
 
+/*
+ * A collection (/name) and its items (/name/{id}), by the handlers it has (NULL: the method is
+ * not served there). admin_route_resource answers 404 for a deeper path and 405 with the Allow
+ * header made from the handlers, so that a resource lists what it does once.
+ */
+struct admin_resource {
+    void (*list)(struct admin_ctx *x);   /* GET /name */
+    void (*create)(struct admin_ctx *x); /* POST /name */
+    void (*get)(struct admin_ctx *x, const char *id);
+    void (*put)(struct admin_ctx *x, const char *id);
+    void (*patch)(struct admin_ctx *x, const char *id);
+    void (*del)(struct admin_ctx *x, const char *id);
+};
+void admin_route_resource(struct admin_ctx *x, const struct admin_resource *r);
+
 /* The resources, one per file. Each checks its own segments and methods. */
 void admin_route_openapi(struct admin_ctx *x);    /* openapi.c */
 void admin_route_tokens(struct admin_ctx *x);     /* tokens.c */

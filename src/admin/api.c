@@ -331,6 +331,44 @@ enum md_err admin_only_members(struct admin_ctx *x, json_t *obj, const char *con
 
 /* ---- the router ---- */
 
+void admin_route_resource(struct admin_ctx *x, const struct admin_resource *r)
+{
+    const bool item = x->nseg == 2;
+    const struct {
+        const char *method;
+        bool has;
+    } m[] = {
+        {"GET", item ? r->get != NULL : r->list != NULL},
+        {"POST", !item && r->create},
+        {"PUT", item && r->put},
+        {"PATCH", item && r->patch},
+        {"DELETE", item && r->del},
+    };
+    char allow[64] = "";
+    size_t len = 0;
+
+    if (x->nseg > 2) {
+        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
+        return;
+    }
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (m[i].has)
+            len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "",
+                                    m[i].method);
+    if (!admin_method_ok(x, allow))
+        return;
+    if (!item)
+        (admin_is(x, "POST") ? r->create : r->list)(x);
+    else if (admin_is(x, "PUT"))
+        r->put(x, x->seg[1]);
+    else if (admin_is(x, "PATCH"))
+        r->patch(x, x->seg[1]);
+    else if (admin_is(x, "DELETE"))
+        r->del(x, x->seg[1]);
+    else
+        r->get(x, x->seg[1]);
+}
+
 struct route {
     const char *name;
     void (*fn)(struct admin_ctx *x);

@@ -95,42 +95,45 @@ out:
     json_decref(body);
 }
 
-void admin_route_connectors(struct admin_ctx *x)
+static void list_connectors(struct admin_ctx *x)
 {
     struct md_error e;
     json_t *v = NULL;
     enum md_err rc;
 
     md_error_clear(&e);
-    if (x->nseg > 2) {
-        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
-        return;
-    }
-    if (x->nseg == 1) {
-        if (!admin_method_ok(x, "GET"))
-            return;
-        rc = access_connector_list(x->req->access, &v, &e);
-        if (rc)
-            admin_fail(x, rc, &e);
-        else
-            reply_list(x, v);
-        return;
-    }
-    if (!admin_method_ok(x, "GET, PUT, PATCH"))
-        return;
-    if (admin_is(x, "PUT")) {
-        put_connector(x, x->seg[1]);
-    } else if (admin_is(x, "PATCH")) {
-        patch_connector(x, x->seg[1]);
-    } else {
-        rc = access_connector_get(x->req->access, x->seg[1], &v, &e);
-        if (rc == MD_ERR_NOTFOUND)
-            admin_failf(x, rc, "no connector is named \"%.64s\"", x->seg[1]);
-        else if (rc)
-            admin_fail(x, rc, &e);
-        else
-            admin_reply(x, 200, v);
-    }
+    rc = access_connector_list(x->req->access, &v, &e);
+    if (rc)
+        admin_fail(x, rc, &e);
+    else
+        reply_list(x, v);
+}
+
+static void get_connector(struct admin_ctx *x, const char *name)
+{
+    struct md_error e;
+    json_t *v = NULL;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    rc = access_connector_get(x->req->access, name, &v, &e);
+    if (rc == MD_ERR_NOTFOUND)
+        admin_failf(x, rc, "no connector is named \"%.64s\"", name);
+    else if (rc)
+        admin_fail(x, rc, &e);
+    else
+        admin_reply(x, 200, v);
+}
+
+void admin_route_connectors(struct admin_ctx *x)
+{
+    static const struct admin_resource r = {
+        .list = list_connectors,
+        .get = get_connector,
+        .put = put_connector,
+        .patch = patch_connector,
+    };
+    admin_route_resource(x, &r);
 }
 
 /* ---- packs ---- */
@@ -198,46 +201,55 @@ out:
     json_decref(body);
 }
 
-void admin_route_packs(struct admin_ctx *x)
+static void list_packs(struct admin_ctx *x)
 {
     struct md_error e;
     json_t *v = NULL;
     enum md_err rc;
 
     md_error_clear(&e);
-    if (x->nseg > 2) {
-        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
-        return;
-    }
-    if (x->nseg == 1) {
-        if (!admin_method_ok(x, "GET, POST"))
-            return;
-        if (admin_is(x, "POST")) {
-            create_pack(x);
-            return;
-        }
-        rc = access_pack_list(x->req->access, &v, &e);
-        if (rc)
-            admin_fail(x, rc, &e);
-        else
-            reply_list(x, v);
-        return;
-    }
-    if (!admin_method_ok(x, "GET, PUT, DELETE"))
-        return;
-    if (admin_is(x, "PUT")) {
-        put_pack(x, x->seg[1]);
-    } else if (admin_is(x, "DELETE")) {
-        rc = access_pack_delete(x->req->access, x->seg[1], &e);
-        if (rc)
-            pack_failed(x, rc, &e, x->seg[1]);
-        else
-            admin_reply(x, 204, NULL);
-    } else {
-        rc = access_pack_get(x->req->access, x->seg[1], &v, &e);
-        if (rc)
-            pack_failed(x, rc, &e, x->seg[1]);
-        else
-            reply_pack(x, 200, v);
-    }
+    rc = access_pack_list(x->req->access, &v, &e);
+    if (rc)
+        admin_fail(x, rc, &e);
+    else
+        reply_list(x, v);
+}
+
+static void get_pack(struct admin_ctx *x, const char *name)
+{
+    struct md_error e;
+    json_t *v = NULL;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    rc = access_pack_get(x->req->access, name, &v, &e);
+    if (rc)
+        pack_failed(x, rc, &e, name);
+    else
+        reply_pack(x, 200, v);
+}
+
+static void delete_pack(struct admin_ctx *x, const char *name)
+{
+    struct md_error e;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    rc = access_pack_delete(x->req->access, name, &e);
+    if (rc)
+        pack_failed(x, rc, &e, name);
+    else
+        admin_reply(x, 204, NULL);
+}
+
+void admin_route_packs(struct admin_ctx *x)
+{
+    static const struct admin_resource r = {
+        .list = list_packs,
+        .create = create_pack,
+        .get = get_pack,
+        .put = put_pack,
+        .del = delete_pack,
+    };
+    admin_route_resource(x, &r);
 }

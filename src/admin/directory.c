@@ -292,16 +292,13 @@ out:
         store_release(c);
 }
 
+static void list_groups(struct admin_ctx *x)
+{
+    list_rows(x, STORE_GROUPS);
+}
+
 void admin_route_groups(struct admin_ctx *x)
 {
-    if (x->nseg > 2) {
-        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
-        return;
-    }
-    if (!admin_method_ok(x, "GET"))
-        return;
-    if (x->nseg == 1)
-        list_rows(x, STORE_GROUPS);
-    else
-        get_group(x, x->seg[1]);
+    static const struct admin_resource r = {.list = list_groups, .get = get_group};
+    admin_route_resource(x, &r);
 }

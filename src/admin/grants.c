@@ -76,41 +76,46 @@ out:
     json_decref(body);
 }
 
-void admin_route_grants(struct admin_ctx *x)
+static void create_grant(struct admin_ctx *x)
+{
+    write_grant(x, NULL);
+}
+
+static void get_grant(struct admin_ctx *x, const char *id)
 {
     struct md_error e;
     json_t *v = NULL;
     enum md_err rc;
 
     md_error_clear(&e);
-    if (x->nseg > 2) {
-        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
-        return;
-    }
-    if (x->nseg == 1) {
-        if (!admin_method_ok(x, "GET, POST"))
-            return;
-        if (admin_is(x, "POST"))
-            write_grant(x, NULL);
-        else
-            list_grants(x);
-        return;
-    }
-    if (!admin_method_ok(x, "GET, PUT, DELETE"))
-        return;
-    if (admin_is(x, "PUT")) {
-        write_grant(x, x->seg[1]);
-    } else if (admin_is(x, "DELETE")) {
-        rc = access_grant_delete(x->req->access, x->seg[1], &e);
-        if (rc)
-            grant_failed(x, rc, &e, x->seg[1]);
-        else
-            admin_reply(x, 204, NULL);
-    } else {
-        rc = access_grant_get(x->req->access, x->seg[1], &v, &e);
-        if (rc)
-            grant_failed(x, rc, &e, x->seg[1]);
-        else
-            reply_grant(x, 200, v);
-    }
+    rc = access_grant_get(x->req->access, id, &v, &e);
+    if (rc)
+        grant_failed(x, rc, &e, id);
+    else
+        reply_grant(x, 200, v);
+}
+
+static void delete_grant(struct admin_ctx *x, const char *id)
+{
+    struct md_error e;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    rc = access_grant_delete(x->req->access, id, &e);
+    if (rc)
+        grant_failed(x, rc, &e, id);
+    else
+        admin_reply(x, 204, NULL);
+}
+
+void admin_route_grants(struct admin_ctx *x)
+{
+    static const struct admin_resource r = {
+        .list = list_grants,
+        .create = create_grant,
+        .get = get_grant,
+        .put = write_grant,
+        .del = delete_grant,
+    };
+    admin_route_resource(x, &r);
 }

@@ -267,29 +267,21 @@ out:
         admin_reply(x, 204, NULL);
 }
 
-void admin_route_tokens(struct admin_ctx *x)
+static void get_token(struct admin_ctx *x, const char *id)
 {
     struct walk w;
 
-    if (x->nseg == 1) {
-        if (!admin_method_ok(x, "GET, POST"))
-            return;
-        if (admin_is(x, "GET"))
-            list_tokens(x);
-        else
-            create_token(x);
-        return;
-    }
-    if (x->nseg != 2) {
-        admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
-        return;
-    }
-    if (!admin_method_ok(x, "GET, DELETE"))
-        return;
-    if (admin_is(x, "DELETE")) {
-        revoke_token(x, x->seg[1]);
-        return;
-    }
-    if (find_token(x, x->seg[1], &w))
+    if (find_token(x, id, &w))
         admin_reply(x, 200, token_json(&w.tok));
+}
+
+void admin_route_tokens(struct admin_ctx *x)
+{
+    static const struct admin_resource r = {
+        .list = list_tokens,
+        .create = create_token,
+        .get = get_token,
+        .del = revoke_token,
+    };
+    admin_route_resource(x, &r);
 }
