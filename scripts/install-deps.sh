@@ -26,13 +26,13 @@ esac
 # libpq-dev is here because the binary links libpq whichever database it uses.
 pkgs=(
     build-essential pkg-config ca-certificates
-    libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpq-dev
+    libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libpq-dev libcurl4-openssl-dev
 )
 if [ "$mode" = test ]; then
     pkgs+=(
         clang libclang-rt-14-dev libcriterion-dev
         postgresql-15 postgresql-client-15
-        libcurl4-openssl-dev curl wrk
+        curl wrk
     )
     # The machines come with Node 20; only a bare system needs Debian's.
     if ! command -v node >/dev/null 2>&1; then

@@ -240,6 +240,30 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
                                 bool with_definitions, json_t **out, struct md_error *e);
 
 /*
+ * Whether the user exists and is active, from the user cache (the change feed keeps it current,
+ * so a SCIM deactivation or deletion is seen by the next call). The MCP endpoint asks this of
+ * every request, so that a token whose user is gone stops working at once.
+ */
+enum md_err access_user_status(struct access *a, const char *user_id, bool *exists, bool *active,
+                               struct md_error *e);
+
+/* What the connector runtime needs to execute a tool: references into the current policy. */
+struct access_tool {
+    json_t *connector;       /* the connector's document (a reference; never modify it) */
+    json_t *tool;            /* the tool's object in that document (a reference) */
+    char *base_url;          /* the effective base URL: the override, else the definition's (heap) */
+    enum access_level level; /* effective */
+};
+
+/*
+ * The definition of tool (a full name) under the current policy. MD_ERR_NOTFOUND when no
+ * connector defines it. Release *out with access_tool_release (also after an error).
+ */
+enum md_err access_tool_get(struct access *a, const char *tool, struct access_tool *out,
+                            struct md_error *e);
+void access_tool_release(struct access_tool *t);
+
+/*
  * Finds a user by SCIM id or, failing that, by userName (case-insensitively); id_out receives
  * the id. MD_ERR_NOTFOUND when neither matches.
  */

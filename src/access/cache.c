@@ -178,7 +178,9 @@ static void on_change(void *ctx, const struct store_change *ch)
         atomic_fetch_add(&a->n_flush, 1);
         break;
     case STORE_CHANGE_OBJECT:
-        atomic_fetch_add(&a->policy_gen, 1);
+        /* Credentials (connect/) are not part of the policy. */
+        if (strncmp(ch->id, "credentials/", 12) != 0)
+            atomic_fetch_add(&a->policy_gen, 1);
         break;
     case STORE_CHANGE_ALL:
         atomic_fetch_add(&a->dir_gen, 1);

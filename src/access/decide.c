@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/time.h"
 
 static const char *const level_names[] = {"none", "read", "write", "destructive"};
@@ -517,6 +518,71 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
     policy_unref(p);
     *out = o;
     return MD_OK;
+}
+
+/* ---- what the MCP endpoint and the connector runtime ask ---- */
+
+enum md_err access_user_status(struct access *a, const char *user_id, bool *exists, bool *active,
+                               struct md_error *e)
+{
+    struct uentry *u = NULL;
+    enum md_err err;
+
+    *exists = *active = false;
+    if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
+        return MD_OK;
+    err = access__user(a, user_id, &u, NULL, e);
+    if (err)
+        return err;
+    *exists = u->exists;
+    *active = u->exists && u->active;
+    uentry_unref(u);
+    return MD_OK;
+}
+
+enum md_err access_tool_get(struct access *a, const char *tool, struct access_tool *out,
+                            struct md_error *e)
+{
+    struct policy *p = NULL;
+    const struct ap_tool *t;
+    const json_t *ov;
+    const char *base;
+    enum md_err err;
+
+    memset(out, 0, sizeof *out);
+    err = access__policy(a, &p, e);
+    if (err)
+        return err;
+    t = policy_tool(p, tool);
+    if (!t) {
+        err = md_error_set(e, MD_ERR_NOTFOUND, "Unknown tool: %.64s", tool);
+        goto out;
+    }
+    out->connector = json_incref(json_object_get(p->connectors, t->connector));
+    out->tool = json_incref(json_mut(t->def));
+    ov = json_object_get(p->overrides, t->connector);
+    base = json_string_value(json_object_get(ov, "base_url"));
+    if (!base)
+        base = json_string_value(json_object_get(out->connector, "base_url"));
+    out->base_url = strdup(base ? base : "");
+    out->level = t->level;
+    if (!out->connector || !out->tool || !out->base_url) {
+        access_tool_release(out);
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+out:
+    policy_unref(p);
+    return err;
+}
+
+void access_tool_release(struct access_tool *t)
+{
+    if (!t)
+        return;
+    json_decref(t->connector);
+    json_decref(t->tool);
+    free(t->base_url);
+    memset(t, 0, sizeof *t);
 }
 
 /* ---- finding users ---- */

@@ -147,6 +147,8 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE tokens ADD COLUMN user_id text COLLATE \"C\","
     " ADD COLUMN pack text COLLATE \"C\";",
     /* clang-format on */
+    /* 3: the connector runtime's credentials, sealed with the vault key (connect/vault.c). */
+    PG_OBJ_TABLE("credentials"),
 };
 
 #define PG_NMIGRATIONS ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -163,7 +165,8 @@ static const char *const pg_migrations[] = {
     [q##_C] = {"connector_" op, head "connectors" tail, again},                                    \
     [q##_O] = {"override_" op, head "connector_overrides" tail, again},                            \
     [q##_P] = {"pack_" op, head "packs" tail, again},                                              \
-    [q##_G] = {"grant_" op, head "grants" tail, again}
+    [q##_G] = {"grant_" op, head "grants" tail, again},                                            \
+    [q##_K] = {"credential_" op, head "credentials" tail, again}
 #define OBJ_COLS "id, doc, version, created_ms, modified_ms"
 /* The userName is taken by another user: the unique key's question, asked in advance. */
 #define NAME_TAKEN                                                                                 \
@@ -1050,7 +1053,7 @@ static enum md_err pg_token_count(struct store_conn *bc, const char *kind, int64
 
 /* ---- access objects ---- */
 
-_Static_assert(STORE_OBJ__COUNT == 4, "PG_OBJ4 has a statement for each kind of access object");
+_Static_assert(STORE_OBJ__COUNT == 5, "PG_OBJ4 has a statement for each kind of access object");
 
 static enum pg_id obj_q(enum pg_id connectors_id, enum store_obj_kind k)
 {

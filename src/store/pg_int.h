@@ -31,7 +31,7 @@
  * The access objects' statements come in fours, one per enum store_obj_kind in its order
  * (PG_OBJ4): the statement for kind k is the connectors' one + k.
  */
-#define PG_OBJ4(q) q##_C, q##_O, q##_P, q##_G
+#define PG_OBJ4(q) q##_C, q##_O, q##_P, q##_G, q##_K
 /* clang-format off */
 enum pg_id {
     P_INSERT_U, P_INSERT_G, P_UPDATE_U, P_UPDATE_G, P_DIAG_U, P_DIAG_G,

@@ -113,6 +113,8 @@ static const char *const sq_migrations[] = {
     /* 3: the change feed's counter, so that processes hear of each other's commits. */
     ("CREATE TABLE feed_counter (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);"
      "INSERT INTO feed_counter (id, seq) VALUES (1, 0);"),
+    /* 4: the connector runtime's credentials, sealed with the vault key (connect/vault.c). */
+    SQ_OBJ_TABLE("credentials"),
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -128,7 +130,8 @@ static const char *const sq_migrations[] = {
 #define OBJ_SQL4(q, op, head, tail)                                                                \
     [q##_C] = {"connector_" op, head "connectors" tail},                                           \
     [q##_O] = {"override_" op, head "connector_overrides" tail},                                   \
-    [q##_P] = {"pack_" op, head "packs" tail}, [q##_G] = {"grant_" op, head "grants" tail}
+    [q##_P] = {"pack_" op, head "packs" tail}, [q##_G] = {"grant_" op, head "grants" tail},       \
+    [q##_K] = {"credential_" op, head "credentials" tail}
 #define OBJ_COLS "id, doc, version, created_ms, modified_ms"
 
 /*
@@ -1138,7 +1141,7 @@ static enum md_err sq_token_count(struct store_conn *bc, const char *kind, int64
 
 /* ---- access objects ---- */
 
-_Static_assert(STORE_OBJ__COUNT == 4, "SQ_OBJ4 has a statement for each kind of access object");
+_Static_assert(STORE_OBJ__COUNT == 5, "SQ_OBJ4 has a statement for each kind of access object");
 
 static enum sq_id obj_q(enum sq_id connectors_id, enum store_obj_kind k)
 {

@@ -23,7 +23,7 @@
  * The access objects' statements come in fours, one per enum store_obj_kind in its order
  * (SQ_OBJ4): the statement for kind k is the connectors' one + k.
  */
-#define SQ_OBJ4(q) q##_C, q##_O, q##_P, q##_G
+#define SQ_OBJ4(q) q##_C, q##_O, q##_P, q##_G, q##_K
 /* clang-format off */
 enum sq_id {
     Q_BEGIN, Q_BEGIN_READ, Q_COMMIT, Q_ROLLBACK,

@@ -623,6 +623,7 @@ static const char *const obj_tables[STORE_OBJ__COUNT] = {
     [STORE_OBJ_OVERRIDE] = "connector_overrides",
     [STORE_OBJ_PACK] = "packs",
     [STORE_OBJ_GRANT] = "grants",
+    [STORE_OBJ_CREDENTIAL] = "credentials",
 };
 
 const char *store_obj_kind_name(enum store_obj_kind k)

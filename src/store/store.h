@@ -274,6 +274,7 @@ enum store_obj_kind {
     STORE_OBJ_OVERRIDE,  /* table connector_overrides: a deployment's settings for a connector */
     STORE_OBJ_PACK,      /* table packs, keyed by pack name */
     STORE_OBJ_GRANT,     /* table grants, keyed by a UUID */
+    STORE_OBJ_CREDENTIAL, /* table credentials (owned by connect/): a sealed secret per connector */
     STORE_OBJ__COUNT
 };
 
