@@ -4,15 +4,16 @@
 #   make            build build/mandate
 #   make run        install dependencies, build, start on 127.0.0.1:8080 with ./var/mandate.db
 #   make test       install dependencies (with PostgreSQL 15), build, run every test: unit, unit
-#                   under ASan+UBSan, fuzz smoke, third-party SCIM suites and black-box on SQLite
-#                   and on a throwaway PostgreSQL cluster (scripts/test.sh)
+#                   under ASan+UBSan, fuzz smoke, third-party SCIM suites, the MCP conformance
+#                   suite, and black-box on SQLite and on a throwaway PostgreSQL cluster
+#                   (scripts/test.sh)
 #   make fuzz       build the libFuzzer drivers (clang)
 #
 # `make it` and `make conformance` run on SQLite; MANDATE_TEST_BACKENDS="sqlite postgres" (or
 # "postgres") adds PostgreSQL, on MANDATE_TEST_PG or on a cluster started for the run.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 openssl libpq
+PKGS    := libmicrohttpd jansson sqlite3 openssl libpq libcurl
 WARN    := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings -fno-common
 ifdef WERROR
@@ -34,7 +35,8 @@ ASAN_DIR := $(B)/asan
 ASAN_OBJS:= $(SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps deps-test run test unit unit-asan it it-asan conformance fuzz fuzz-smoke clean format
+.PHONY: all deps deps-test run test unit unit-asan it it-asan conformance mcp-conformance fuzz \
+        fuzz-smoke clean format
 
 all: $(B)/mandate
 
@@ -95,6 +97,11 @@ it-asan: $(ASAN_DIR)/mandate
 
 conformance: $(B)/mandate
 	@scripts/conformance.sh
+
+# The official MCP conformance suite (npm @modelcontextprotocol/conformance, on Node 22 from npm)
+# against /mcp; tests/mcp-conformance/README.md lists the scenarios and why some do not apply.
+mcp-conformance: $(B)/mandate
+	@scripts/mcp-conformance.sh
 
 # libFuzzer drivers: the library rebuilt by clang with coverage instrumentation (which also
 # keeps the code clean under clang's warnings).

@@ -28,6 +28,24 @@ for be in $backends; do
     esac
 done
 
+# The tests' npm dependencies (the official MCP clients), pinned by tests/it/package-lock.json.
+# The stamp records the lockfile that node_modules was installed from, so that a changed
+# lockfile reinstalls and an unchanged one costs nothing.
+it_deps() {
+    local dir=tests/it stamp=tests/it/node_modules/.mandate-lock.sha256 want
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    echo "it: installing the tests' npm dependencies (npm ci in tests/it)" >&2
+    if ! (cd "$dir" && npm ci --no-audit --no-fund --silent); then
+        echo "it: npm ci failed in tests/it" >&2
+        exit 1
+    fi
+    echo "$want" >"$stamp"
+}
+it_deps
+
 if [ "$#" -gt 0 ]; then
     files=("$@")
 else

@@ -3,7 +3,7 @@
 # everything: one throwaway PostgreSQL cluster for the whole run (scripts/pg.sh, in a temporary
 # directory), MANDATE_TEST_PG and MANDATE_TEST_PG_CTL exported to every step, then
 #   unit tests under ASan+UBSan, fuzz smoke, the SCIM conformance suites on SQLite and
-#   PostgreSQL, the black-box suite under ASan on SQLite, unit tests, the black-box suite on
+#   PostgreSQL, the MCP conformance suite, the black-box suite under ASan on SQLite, unit tests, the black-box suite on
 #   SQLite and PostgreSQL.
 # It stops at the first failing step, so that the output ends with that runner's own summary
 # (node:test's "# pass N" / "# fail N" when everything passed), and exits non-zero. The
@@ -61,6 +61,7 @@ step() {
 step "unit tests under ASan+UBSan" "${make[@]}" unit-asan
 step "fuzz smoke" "${make[@]}" WERROR=1 fuzz-smoke
 step "SCIM conformance suites ($MANDATE_TEST_BACKENDS)" "${make[@]}" conformance
+step "MCP conformance suite (sqlite)" "${make[@]}" mcp-conformance
 step "black-box suite under ASan+UBSan (sqlite)" env MANDATE_TEST_BACKENDS=sqlite "${make[@]}" it-asan
 step "unit tests" "${make[@]}" unit
 step "black-box suite ($MANDATE_TEST_BACKENDS)" "${make[@]}" it

@@ -4,21 +4,27 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "access/access.h"
+#include "connect/auth.h"
+#include "connect/runtime.h"
+#include "connect/vault.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
 #include "http/http.h"
+#include "mcp/mcp.h"
 #include "store/migrate.h"
 #include "store/store.h"
 
@@ -44,6 +50,8 @@ struct opts {
     const char *tool;
     const char *args;
     const char *catalog;
+    const char *vault_key_file;
+    const char *mcp_origin;
     const char *positional[4];
     int npositional;
     bool help;
@@ -69,6 +77,8 @@ static const struct opt_def opt_defs[] = {
     {"--tool", offsetof(struct opts, tool)},
     {"--args", offsetof(struct opts, args)},
     {"--catalog", offsetof(struct opts, catalog)},
+    {"--vault-key-file", offsetof(struct opts, vault_key_file)},
+    {"--mcp-origin", offsetof(struct opts, mcp_origin)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -82,6 +92,8 @@ static const char usage_main[] = "usage: mandate <command> [options]\n"
                                  "why\n"
                                  "  catalog load   load connectors and tool packs into the "
                                  "database\n"
+                                 "  credential set store a connector's credential (read from "
+                                 "stdin)\n"
                                  "  migrate        copy a database into a new one (SQLite to "
                                  "PostgreSQL)\n"
                                  "  version        print the version\n"
@@ -101,6 +113,14 @@ static const char usage_serve[] =
     "  --catalog DIR       the catalog loaded when the database has no connector yet (env\n"
     "                      MANDATE_CATALOG; default: ./catalog, else the one installed with\n"
     "                      mandate)\n"
+    "  --vault-key-file F  the key that seals connector credentials (env\n"
+    "                      MANDATE_VAULT_KEY_FILE; MANDATE_VAULT_KEY holds the key itself and\n"
+    "                      wins). Default on SQLite: vault.key beside the database, created at\n"
+    "                      first start; on PostgreSQL there is no default\n"
+    "  --mcp-origin URL    a browser origin allowed to call /mcp besides this server's own\n"
+    "                      (env MANDATE_MCP_ORIGINS, comma-separated)\n"
+    "\n"
+    "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
     "\n"
     "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
     "URL, and the catalog is loaded. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
@@ -161,6 +181,19 @@ static const char usage_migrate[] =
     "the summary to stdout; exit 0 when the copy is complete and verified, 1 otherwise.\n"
     "\n"
     "  mandate migrate --from sqlite:./var/mandate.db --to postgres://mandate@db/mandate\n";
+
+static const char usage_credential[] =
+    "usage: mandate credential set CONNECTOR [--db PATH] [--vault-key-file F] < SECRET\n"
+    "\n"
+    "Seals the connector's credential with the vault key and stores it, replacing the one\n"
+    "before (rotation). SECRET on stdin is a JSON object with the fields the connector's auth\n"
+    "scheme needs, or for a bearer token the token alone:\n"
+    "  bearer                     {\"token\": \"...\"}   (or the bare token)\n"
+    "  basic                      {\"username\": \"...\", \"password\": \"...\"}\n"
+    "  api_key                    {\"<header name>\": \"...\", ...} for each header it names\n"
+    "  oauth2_client_credentials  {\"client_id\": \"...\", \"client_secret\": \"...\"}\n"
+    "The secret is never printed, logged or readable back; a running server uses the new one\n"
+    "for its next call.\n";
 
 static const char usage_version[] = "usage: mandate version\n\nPrints the version.\n";
 
@@ -606,6 +639,90 @@ static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t 
     return 0;
 }
 
+/*
+ * The vault key: MANDATE_VAULT_KEY, else the key file (--vault-key-file, MANDATE_VAULT_KEY_FILE,
+ * or on SQLite vault.key beside the database, created by the server's first start). Returns 1
+ * with *have false when no key is configured (PostgreSQL without one), -1 on an error.
+ */
+static int load_vault_key(const struct opts *o, bool create, unsigned char key[32], bool *have)
+{
+    const char *env = getenv("MANDATE_VAULT_KEY");
+    const char *file = o->vault_key_file ? o->vault_key_file : getenv("MANDATE_VAULT_KEY_FILE");
+    const char *db = db_path(o);
+    char def[4096], kid[17];
+    bool created = false;
+    struct md_error e;
+
+    *have = false;
+    if (env && !*env)
+        env = NULL;
+    if (!env && (!file || !*file)) {
+        const char *f = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+        const char *slash;
+        if (strstr(f, "://"))
+            return 1;
+        slash = strrchr(f, '/');
+        if (slash)
+            snprintf(def, sizeof def, "%.*s/vault.key", (int)(slash - f), f);
+        else
+            snprintf(def, sizeof def, "vault.key");
+        file = def;
+    }
+    md_error_clear(&e);
+    if (connect_vault_key_load(env, file, create, key, kid, &created, &e) != MD_OK) {
+        fprintf(stderr, "mandate: the vault key: %s\n", e.msg);
+        return -1;
+    }
+    if (created)
+        log_warn("event=vault_key_created file=%s key_id=%s note=\"back this file up; without it "
+                 "the stored connector credentials cannot be read\"",
+                 file, kid);
+    else
+        log_info("event=vault_key key_id=%s source=%s", kid, env ? "MANDATE_VAULT_KEY" : "file");
+    *have = true;
+    return 0;
+}
+
+/* Splits a comma-separated list into a NULL-terminated array (into buf); at most 15 items. */
+static void split_list(const char *s, char *buf, size_t n, const char *items[16])
+{
+    int k = 0;
+    items[0] = NULL;
+    if (!s || !*s)
+        return;
+    snprintf(buf, n, "%s", s);
+    for (char *p = buf; p && *p && k < 15;) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c++ = '\0';
+        while (*p == ' ')
+            p++;
+        if (*p)
+            items[k++] = p;
+        p = c;
+    }
+    items[k] = NULL;
+}
+
+/*
+ * Every MCP connection, and every upstream call it waits on, holds a descriptor: 1,000 calls
+ * in flight need over 2,000. Raise the soft limit to the hard one.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("event=fd_limit_unchanged");
+    }
+}
+
+static void cancel_pending(void *cls)
+{
+    connect_runtime_stop(cls);
+}
+
 static int cmd_serve(const struct opts *o)
 {
     const char *listen = o->listen ? o->listen : getenv("MANDATE_LISTEN");
@@ -616,10 +733,19 @@ static int cmd_serve(const struct opts *o)
     struct http_config cfg;
     struct http_server *srv = NULL;
     struct access *a = NULL;
+    struct connect_runtime *rt = NULL;
+    struct mcp_server *mcp = NULL;
+    struct connect_runtime_config rc = {0};
+    struct mcp_config mc = {0};
+    const char *origins[16];
+    char origin_buf[2048];
+    unsigned char vkey[32];
+    bool have_key = false;
+    const char *up_http = getenv("MANDATE_UPSTREAM_HTTP");
     struct store *s;
     struct md_error e;
     sigset_t set;
-    int sig = 0;
+    int sig = 0, status = 1;
 
     if (!listen || !*listen)
         listen = DEFAULT_LISTEN;
@@ -662,30 +788,55 @@ static int cmd_serve(const struct opts *o)
             threads = 2;
     }
     cfg.threads = (int)threads;
+    raise_fd_limit();
     s = open_store(o, cfg.threads + 2);
     if (!s)
         return 1;
-    if (first_start(s, host, port, public_url) != 0 || catalog_first_start(o, s) != 0) {
+    if (first_start(s, host, port, public_url) != 0 || catalog_first_start(o, s) != 0 ||
+        load_vault_key(o, true, vkey, &have_key) < 0) {
         store_close(s);
         return 1;
     }
+    if (!have_key)
+        log_warn("event=no_vault_key note=\"connectors that need a credential answer an error; "
+                 "set MANDATE_VAULT_KEY or --vault-key-file\"");
     md_error_clear(&e);
     if (access_open(s, &a, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
         store_close(s);
         return 1;
     }
+    rc.store = s;
+    rc.vault_key = have_key ? vkey : NULL;
+    rc.allow_http = up_http && strcmp(up_http, "1") == 0;
+    if (connect_runtime_open(&rc, &rt, &e)) {
+        fprintf(stderr, "mandate: the connector runtime: %s\n", e.msg);
+        goto out;
+    }
+    OPENSSL_cleanse(vkey, sizeof vkey);
+    mc.access = a;
+    mc.rt = rt;
+    mc.server_version = MANDATE_VERSION;
+    if (mcp_server_new(&mc, &mcp, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        goto out;
+    }
+    split_list(o->mcp_origin ? o->mcp_origin : getenv("MANDATE_MCP_ORIGINS"), origin_buf,
+               sizeof origin_buf, origins);
     cfg.access = a;
     cfg.host = host;
     cfg.port = port;
     cfg.public_url = public_url;
     cfg.store = s;
+    cfg.mcp = mcp;
+    cfg.vault = connect_runtime_vault(rt);
+    cfg.mcp_origins = origins;
+    cfg.cancel_pending = cancel_pending;
+    cfg.cancel_cls = rt;
     md_error_clear(&e);
     if (http_server_start(&cfg, &srv, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
-        store_close(s); /* first: its listener may still publish to the caches */
-        access_close(a);
-        return 1;
+        goto out;
     }
     {
         char db[512];
@@ -697,11 +848,105 @@ static int cmd_serve(const struct opts *o)
         ;
     log_info("event=stopping signal=%d", sig);
     http_server_stop(srv, 10000);
+    status = 0;
+out:
+    /* No call may be in flight once the server is gone; then nothing uses the store. */
+    connect_runtime_stop(rt);
+    mcp_server_free(mcp);
     /* The store's listener may still publish to the caches: close the store first. */
     store_close(s);
+    connect_runtime_close(rt);
     access_close(a);
-    log_info("event=stopped");
-    return 0;
+    if (status == 0)
+        log_info("event=stopped");
+    return status;
+}
+
+/* ---- credential ---- */
+
+/* Reads all of stdin, up to 64 KiB; the caller wipes and frees it. */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    size_t r;
+    if (!b)
+        return NULL;
+    while ((r = fread(b + n, 1, cap - n, stdin)) > 0)
+        n += r;
+    b[n] = '\0';
+    *len = n;
+    return b;
+}
+
+static int cmd_credential(const struct opts *o)
+{
+    const char *name = o->positional[1];
+    struct store *s = NULL;
+    struct access *a = NULL;
+    struct connect_vault *v = NULL;
+    json_t *conn = NULL, *secret = NULL, *info = NULL;
+    unsigned char key[32];
+    bool have = false;
+    struct md_error e;
+    size_t len = 0;
+    char *text = NULL;
+    int rc = 1;
+
+    md_error_clear(&e);
+    s = open_store(o, 2);
+    if (!s)
+        return 1;
+    if (access_open(s, &a, &e) || access_connector_get(a, name, &conn, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        goto out;
+    }
+    if (load_vault_key(o, false, key, &have) != 0 || !have) {
+        if (!have)
+            fprintf(stderr, "mandate: no vault key: set MANDATE_VAULT_KEY or --vault-key-file\n");
+        goto out;
+    }
+    text = read_stdin(&len);
+    if (!text) {
+        fprintf(stderr, "mandate: out of memory\n");
+        goto out;
+    }
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+        text[--len] = '\0';
+    if (len && text[0] == '{') {
+        if (json_parse_limited(text, len, 65536, 8, &secret, &e) != MD_OK ||
+            !json_is_object(secret)) {
+            fprintf(stderr, "mandate: the secret on stdin is not a JSON object\n");
+            goto out;
+        }
+    } else {
+        secret = json_pack("{s:s%}", "token", text, len);
+    }
+    if (connect_auth_secret_validate(json_object_get(conn, "auth"), secret, &e) ||
+        connect_vault_open(s, key, &v, &e) ||
+        connect_vault_set(v, name, secret, "cli", &info, &e)) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        goto out;
+    }
+    {
+        char *dump = json_dumps(info, JSON_COMPACT);
+        printf("%s\n", dump ? dump : "{}");
+        free(dump);
+    }
+    rc = 0;
+out:
+    if (text) {
+        OPENSSL_cleanse(text, len);
+        free(text);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    json_decref(secret);
+    json_decref(info);
+    json_decref(conn);
+    connect_vault_close(v);
+    store_close(s);
+    access_close(a);
+    return rc;
 }
 
 /* ---- migrate ---- */
@@ -929,6 +1174,17 @@ int main(int argc, char **argv)
             return 2;
         }
         return cmd_catalog(&o);
+    }
+    if (strcmp(cmd, "credential") == 0) {
+        if (o.help) {
+            fputs(usage_credential, stdout);
+            return 0;
+        }
+        if (o.npositional != 2 || strcmp(o.positional[0], "set") != 0) {
+            fputs(usage_credential, stderr);
+            return 2;
+        }
+        return cmd_credential(&o);
     }
     if (strcmp(cmd, "migrate") == 0) {
         if (o.help) {

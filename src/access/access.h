@@ -232,8 +232,8 @@ const char *access_outcome_name(enum access_outcome o);
  * The user's effective tools: {"user": {id, userName, active}, "groups": [{id, displayName,
  * direct}], "tools": [{"name", "title", "level", "grants": [{"id", "subject", "pack",
  * "ceiling", "condition"?, "expires"?}]}]}, tools by name, only tools the user may call at
- * their level under some unexpired grant (conditions still apply per call). pack (may be NULL)
- * keeps the tools of that pack (with with_definitions, as MCP lists them: "description" and
+ * their level under some unexpired grant (conditions still apply per call). pack (NULL or "":
+ * none) keeps the tools of that pack (with with_definitions, as MCP lists them: "description" and
  * "input_schema" added). MD_ERR_NOTFOUND for an unknown user.
  */
 enum md_err access_entitlements(struct access *a, const char *user_id, const char *pack,
@@ -249,9 +249,9 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
 
 /* What the connector runtime needs to execute a tool: references into the current policy. */
 struct access_tool {
-    json_t *connector;       /* the connector's document (a reference; never modify it) */
-    json_t *tool;            /* the tool's object in that document (a reference) */
-    char *base_url;          /* the effective base URL: the override, else the definition's (heap) */
+    json_t *connector; /* the connector's document (a reference; never modify it) */
+    json_t *tool;      /* the tool's object in that document (a reference) */
+    char *base_url;    /* the effective base URL: the override, else the definition's (heap) */
     enum access_level level; /* effective */
 };
 

@@ -5,6 +5,8 @@
  * connector runtime's), packs may not (a misspelt field would silently grant or withhold).
  */
 #include "access/access_int.h"
+#include "connect/auth.h"
+#include "connect/schema.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -143,6 +145,12 @@ static enum md_err validate_tool(const char *conn, const json_t *t, size_t i, st
     if (!json_is_object(schema) || !json_is_string(json_object_get(schema, "type")) ||
         strcmp(str_of(schema, "type"), "object") != 0)
         return bad(e, where, "\"input_schema\" must be a JSON Schema with \"type\": \"object\"");
+    {
+        /* The runtime validates arguments with it: a keyword it cannot check is refused now. */
+        struct md_error se = {0};
+        if (connect_schema_check(schema, &se) != MD_OK)
+            return md_error_set(e, MD_ERR_VALUE, "%s: \"input_schema\"%s", where, se.msg);
+    }
     if (!json_is_object(req))
         return bad(e, where, "\"request\" is required: {\"method\", \"path\"}");
     for (size_t k = 0; method && k < sizeof methods / sizeof methods[0]; k++)
@@ -180,6 +188,11 @@ static enum md_err validate_connector(const json_t *doc, struct md_error *e)
                             "\"base_url\" must be an http:// or https:// URL without a trailing /");
     if (auth && !(json_is_object(auth) && is_str(auth, "type")))
         return md_error_set(e, MD_ERR_VALUE, "\"auth\" must be an object with a \"type\"");
+    if (auth) {
+        struct md_error ae = {0};
+        if (connect_auth_validate(auth, NULL, &ae) != MD_OK)
+            return md_error_set(e, MD_ERR_VALUE, "\"auth\": %s", ae.msg);
+    }
     if (headers) {
         const char *k;
         json_t *v;

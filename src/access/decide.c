@@ -461,7 +461,7 @@ static bool usable(const struct policy *p, const struct ent_cand *c, const struc
         return false;
     if (cond && !cond->f)
         return false;
-    return !pack || (g->pack && strcmp(g->pack_name, pack) == 0);
+    return !pack || !pack[0] || (g->pack && strcmp(g->pack_name, pack) == 0);
 }
 
 enum md_err access_entitlements(struct access *a, const char *user_id, const char *pack,

@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct access;
+struct connect_vault;
 
 /* The token kinds the API creates; the http module defines the same strings. */
 #define ADMIN_TOKEN_KIND_SCIM "scim"
@@ -48,6 +49,7 @@ struct admin_request {
     const char *base_url;  /* e.g. "http://127.0.0.1:8080/api/v1", no trailing slash */
     struct store *store;   /* borrowed */
     struct access *access; /* borrowed */
+    struct connect_vault *vault; /* borrowed; NULL when the server has no vault key */
     admin_token_create_fn token_create;
 };
 

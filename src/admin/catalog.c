@@ -7,6 +7,8 @@
 
 #include "access/access.h"
 #include "admin/admin_int.h"
+#include "connect/auth.h"
+#include "connect/vault.h"
 
 /*
  * Answers a list from the access module: an array becomes {"items": [...]}, an object that is
@@ -125,6 +127,69 @@ static void get_connector(struct admin_ctx *x, const char *name)
         admin_reply(x, 200, v);
 }
 
+/*
+ * /connectors/{name}/credential: the connector's secret, sealed in the vault. It can be set
+ * (and so rotated) and deleted, never read back: GET shows whether one is set, which fields it
+ * has, who set it and when.
+ */
+static void route_credential(struct admin_ctx *x, const char *name)
+{
+    struct connect_vault *v = x->req->vault;
+    json_t *conn = NULL, *body = NULL, *out = NULL;
+    struct md_error e;
+    enum md_err rc;
+
+    md_error_clear(&e);
+    if (!admin_method_ok(x, "GET, PUT, DELETE"))
+        return;
+    rc = access_connector_get(x->req->access, name, &conn, &e);
+    if (rc) {
+        admin_fail(x, rc, &e);
+        goto out;
+    }
+    if (!v) {
+        admin_failf(x, MD_ERR_UNAVAILABLE,
+                    "this server has no vault key (MANDATE_VAULT_KEY or --vault-key-file), so it "
+                    "keeps no credentials");
+        goto out;
+    }
+    if (admin_is(x, "GET")) {
+        rc = connect_vault_info(v, name, &out, &e);
+        if (rc == MD_ERR_NOTFOUND)
+            admin_failf(x, rc, "no credential is set for connector \"%.64s\"", name);
+        else if (rc)
+            admin_fail(x, rc, &e);
+        else
+            admin_reply(x, 200, json_incref(out));
+        goto out;
+    }
+    if (admin_is(x, "DELETE")) {
+        rc = connect_vault_delete(v, name, &e);
+        if (rc == MD_ERR_NOTFOUND)
+            admin_failf(x, rc, "no credential is set for connector \"%.64s\"", name);
+        else if (rc)
+            admin_fail(x, rc, &e);
+        else
+            admin_reply(x, 204, NULL);
+        goto out;
+    }
+    if (admin_body_object(x, false, &body))
+        goto out;
+    rc = connect_auth_secret_validate(json_object_get(conn, "auth"), body, &e);
+    if (rc == MD_OK)
+        rc = connect_vault_set(v, name, body, x->req->actor, &out, &e);
+    if (rc)
+        admin_fail(x, rc, &e);
+    else
+        admin_reply(x, 200, json_incref(out));
+out:
+    if (body)
+        json_object_clear(body); /* drop the secret's strings now */
+    json_decref(body);
+    json_decref(out);
+    json_decref(conn);
+}
+
 void admin_route_connectors(struct admin_ctx *x)
 {
     static const struct admin_resource r = {
@@ -133,6 +198,10 @@ void admin_route_connectors(struct admin_ctx *x)
         .put = put_connector,
         .patch = patch_connector,
     };
+    if (x->nseg == 3 && strcmp(x->seg[2], "credential") == 0) {
+        route_credential(x, x->seg[1]);
+        return;
+    }
     admin_route_resource(x, &r);
 }
 

@@ -12,6 +12,8 @@
 #include "store/store.h"
 
 struct access;
+struct mcp_server;
+struct connect_vault;
 
 struct http_config {
     const char *host;       /* listen address, e.g. "127.0.0.1" or "::1" */
@@ -20,6 +22,19 @@ struct http_config {
     const char *public_url; /* base of absolute URLs (Location, meta.location); NULL: from Host */
     struct store *store;    /* borrowed; outlives the server */
     struct access *access;  /* borrowed; outlives the server (the admin API and decisions) */
+    struct mcp_server *mcp; /* borrowed; NULL: /mcp answers 503 */
+    struct connect_vault *vault; /* borrowed; NULL: the admin API keeps no credentials */
+    /*
+     * Origins allowed to call /mcp from a browser, besides the server's own (NULL-terminated;
+     * may be NULL). A request whose Origin is neither gets 403 (DNS rebinding protection).
+     */
+    const char *const *mcp_origins;
+    /*
+     * Called by http_server_stop once the grace period is over, to complete the answers still
+     * pending (e.g. stop the connector runtime); may be NULL.
+     */
+    void (*cancel_pending)(void *cls);
+    void *cancel_cls;
 };
 
 struct http_server;

@@ -24,7 +24,13 @@ struct http_req {
     struct store *store;
     struct access *access; /* borrowed, from http_config */
     const struct scim_limits *limits;
-    char actor[64]; /* set by authentication: the token id */
+    char actor[64];              /* set by authentication: the token id */
+    struct req_ctx *ctx;         /* the connection's state (server.c) */
+    struct mcp_server *mcp;      /* from http_config */
+    struct connect_vault *vault; /* from http_config */
+    const char *const *origins;  /* from http_config */
+    struct store_token token;    /* set by authentication: the token presented */
+    unsigned port;               /* the port this server listens on */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -39,7 +45,18 @@ struct http_resp {
         char value[512];
     } headers[HTTP_MAX_HEADERS];
     int nheaders;
+    /* Set by a handler whose answer comes later through http_async_complete. */
+    bool pending;
 };
+
+/*
+ * Answering later: a handler takes the request's handle, sets resp->pending and returns; then
+ * any thread calls http_async_complete once with the answer (taken), and the connection,
+ * suspended meanwhile, is resumed to send it.
+ */
+struct http_async;
+struct http_async *http_req_async(struct http_req *req);
+void http_async_complete(struct http_async *a, struct http_resp *resp);
 
 /* A request header or decoded query parameter, or NULL. Borrowed for the request's life. */
 const char *http_req_header(const struct http_req *r, const char *name);
@@ -71,5 +88,9 @@ void http_base_url(const struct http_req *req, const char *path, char *out, size
 void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest);
 /* /api/v1...: rest is the path below /api/v1. */
 void http_route_api(struct http_req *req, struct http_resp *resp, const char *rest);
+/* /mcp...: rest is the path below /mcp ("" or "/packs/{pack}"). */
+void http_route_mcp(struct http_req *req, struct http_resp *resp, const char *rest);
+/* /.well-known/oauth-protected-resource...: RFC 9728 metadata of the MCP endpoints. */
+void http_route_resource_metadata(struct http_req *req, struct http_resp *resp, const char *rest);
 
 #endif

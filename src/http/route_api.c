@@ -80,6 +80,7 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
     aq.base_url = base;
     aq.store = req->store;
     aq.access = req->access;
+    aq.vault = req->vault;
     aq.token_create = http_token_create;
     admin_handle(&aq, &ar);
 out:

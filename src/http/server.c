@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,25 @@ struct http_server {
     atomic_int inflight;
 };
 
+/*
+ * An answer that comes later (http_req_async): the handler returns with resp->pending set and
+ * completes from another thread with http_async_complete. The connection is suspended in
+ * between, so no server thread waits. Either order is handled: the completion may come
+ * before the handler has returned (then the answer is sent at once, never suspended).
+ */
+enum async_state { ASYNC_NONE, ASYNC_SUSPENDED, ASYNC_DONE };
+
 /* Per-request state, from the first callback to the completion callback. */
 struct req_ctx {
     struct buf body;
     bool too_large;
     int64_t start_ms;
     char rid[24];
+    struct MHD_Connection *conn;
+    pthread_mutex_t mu;
+    enum async_state astate;
+    struct http_resp late; /* the answer given by http_async_complete */
+    char actor[64];
 };
 
 /*
@@ -171,7 +185,36 @@ static void route(struct http_req *req, struct http_resp *resp)
         http_route_api(req, resp, url + 7);
         return;
     }
+    if (strncmp(url, "/mcp", 4) == 0 && (url[4] == '\0' || url[4] == '/')) {
+        http_route_mcp(req, resp, url + 4);
+        return;
+    }
+    if (strncmp(url, "/.well-known/oauth-protected-resource", 37) == 0) {
+        http_route_resource_metadata(req, resp, url + 37);
+        return;
+    }
     http_resp_problem(resp, 404, "Not Found", "no such endpoint");
+}
+
+struct http_async *http_req_async(struct http_req *req)
+{
+    return (struct http_async *)req->ctx;
+}
+
+void http_async_complete(struct http_async *a, struct http_resp *resp)
+{
+    struct req_ctx *ctx = (struct req_ctx *)a;
+
+    pthread_mutex_lock(&ctx->mu);
+    ctx->late = *resp;
+    memset(resp, 0, sizeof *resp);
+    if (ctx->astate == ASYNC_SUSPENDED) {
+        ctx->astate = ASYNC_DONE;
+        MHD_resume_connection(ctx->conn);
+    } else {
+        ctx->astate = ASYNC_DONE;
+    }
+    pthread_mutex_unlock(&ctx->mu);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct req_ctx *ctx,
@@ -216,6 +259,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!ctx)
             return MHD_NO;
         buf_init(&ctx->body, srv->limits.max_body);
+        pthread_mutex_init(&ctx->mu, NULL);
+        ctx->conn = conn;
         ctx->start_ms = time_mono_ms();
         new_request_id(ctx->rid);
         atomic_fetch_add(&srv->inflight, 1);
@@ -235,6 +280,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     log_set_request_id(ctx->rid);
+    if (ctx->astate == ASYNC_DONE) {
+        /* Resumed: the late answer is ready. */
+        resp = ctx->late;
+        memset(&ctx->late, 0, sizeof ctx->late);
+        goto send;
+    }
     memset(&req, 0, sizeof req);
     memset(&resp, 0, sizeof resp);
     req.conn = conn;
@@ -248,13 +299,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.public_url = srv->cfg.public_url;
     req.limits = &srv->limits;
     req.body_too_large = ctx->too_large;
+    req.ctx = ctx;
+    req.mcp = srv->cfg.mcp;
+    req.vault = srv->cfg.vault;
+    req.origins = srv->cfg.mcp_origins;
+    req.port = srv->port;
     route(&req, &resp);
+    snprintf(ctx->actor, sizeof ctx->actor, "%s", req.actor);
+    if (resp.pending) {
+        pthread_mutex_lock(&ctx->mu);
+        if (ctx->astate != ASYNC_DONE) {
+            MHD_suspend_connection(conn);
+            ctx->astate = ASYNC_SUSPENDED;
+            pthread_mutex_unlock(&ctx->mu);
+            log_set_request_id(NULL);
+            return MHD_YES;
+        }
+        resp = ctx->late;
+        memset(&ctx->late, 0, sizeof ctx->late);
+        pthread_mutex_unlock(&ctx->mu);
+    }
+send:
     ret = send_response(conn, ctx, &resp);
     char qpath[512], qmethod[40];
     log_info("method=%s path=%s status=%d ms=%lld bytes_in=%zu actor=%s",
              log_quote(method, qmethod, sizeof qmethod), log_quote(url, qpath, sizeof qpath),
              resp.status, (long long)(time_mono_ms() - ctx->start_ms), ctx->body.len,
-             req.actor[0] ? req.actor : "-");
+             ctx->actor[0] ? ctx->actor : "-");
     log_set_request_id(NULL);
     return ret;
 }
@@ -269,6 +340,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!ctx)
         return;
     buf_free(&ctx->body);
+    free(ctx->late.body);
+    pthread_mutex_destroy(&ctx->mu);
     free(ctx);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
@@ -282,7 +355,8 @@ enum md_err http_server_start(const struct http_config *cfg, struct http_server 
     socklen_t sslen;
     const union MHD_DaemonInfo *info;
     int threads = cfg->threads;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
     *out = NULL;
     memset(&ss, 0, sizeof ss);
@@ -341,6 +415,16 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         close(s);
     while (atomic_load(&srv->inflight) > 0 && time_mono_ms() < deadline)
         usleep(10000);
+    /*
+     * Answers still pending (tool calls on a slow upstream) are cut short, so that every
+     * suspended connection is resumed before the daemon stops, as libmicrohttpd requires.
+     */
+    if (srv->cfg.cancel_pending) {
+        srv->cfg.cancel_pending(srv->cfg.cancel_cls);
+        deadline = time_mono_ms() + 2000;
+        while (atomic_load(&srv->inflight) > 0 && time_mono_ms() < deadline)
+            usleep(10000);
+    }
     MHD_stop_daemon(srv->daemon);
     free(srv);
 }

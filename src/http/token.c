@@ -149,6 +149,7 @@ enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_
     if (rc == MD_OK) {
         int64_t now = time_now_ms();
         snprintf(req->actor, sizeof req->actor, "%s", t.id);
+        req->token = t;
         /* "last used" for `mandate token list`, written at most once a minute per token. */
         if (now - t.last_used_ms > 60000) {
             struct md_error ignored;

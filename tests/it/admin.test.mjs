@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { createGroup, createUser, patchOk, uniq } from './lib/scim.mjs';
-import { request, runCli, startServer } from './lib/server.mjs';
+import { dbContents, request, runCli, startServer } from './lib/server.mjs';
 
 /* Every operation the server answers below /api/v1; the document must list exactly these. */
 const ROUTES = [
@@ -17,6 +17,8 @@ const ROUTES = [
     'GET /users', 'GET /users/{id}', 'GET /users/{id}/entitlements',
     'GET /groups', 'GET /groups/{id}',
     'GET /connectors', 'GET /connectors/{name}', 'PUT /connectors/{name}', 'PATCH /connectors/{name}',
+    'GET /connectors/{name}/credential', 'PUT /connectors/{name}/credential',
+    'DELETE /connectors/{name}/credential',
     'GET /packs', 'POST /packs', 'GET /packs/{name}', 'PUT /packs/{name}', 'DELETE /packs/{name}',
     'GET /grants', 'POST /grants', 'GET /grants/{id}', 'PUT /grants/{id}', 'DELETE /grants/{id}',
     'POST /decisions',
@@ -732,6 +734,54 @@ describe('/connectors', () => {
 });
 
 /* ---- packs ---- */
+
+describe('/connectors/{name}/credential', () => {
+    test('set, rotate and delete a credential; the secret is never answered, stored or logged', async () => {
+        const name = connectorName();
+        await putConnector(name);
+        assertProblem(await api('GET', `/connectors/${name}/credential`), 404, /no credential/);
+        const secret = `sk_test_${uniq('s').replace(/[^a-z0-9]/g, '')}`;
+        const set = await api('PUT', `/connectors/${name}/credential`, { token: secret });
+        assert.equal(set.status, 200, set.text);
+        assert.equal(set.body.connector, name);
+        assert.equal(set.body.configured, true);
+        assert.deepEqual(set.body.fields, ['token']);
+        assert.equal(set.body.set_by, adminId);
+        assert.ok(!set.text.includes(secret));
+        const got = await api('GET', `/connectors/${name}/credential`);
+        assert.equal(got.status, 200, got.text);
+        assert.ok(!got.text.includes(secret));
+        assert.equal(got.body.kid, set.body.kid);
+        // Rotation replaces it; the connector's own view does not show it either.
+        const again = await api('PUT', `/connectors/${name}/credential`, { token: `${secret}2` });
+        assert.equal(again.status, 200, again.text);
+        assert.ok(again.body.version > set.body.version);
+        const c = await api('GET', `/connectors/${name}`);
+        assert.ok(!c.text.includes(secret));
+        // Nothing in the database holds the secret in the clear.
+        const dump = await dbContents(srv.dbPath);
+        assert.ok(!dump.includes(secret), 'the secret is stored in the clear');
+        assert.ok(!srv.stderr().includes(secret), 'the secret was logged');
+        const del = await api('DELETE', `/connectors/${name}/credential`);
+        assert.equal(del.status, 204, del.text);
+        assertProblem(await api('GET', `/connectors/${name}/credential`), 404);
+        assertProblem(await api('DELETE', `/connectors/${name}/credential`), 404);
+    });
+
+    test('a secret the auth scheme does not take: 400 naming the field, not the value; nothing set', async () => {
+        const name = connectorName();
+        await putConnector(name);
+        const bad = await api('PUT', `/connectors/${name}/credential`, { password: 'hunter2-secret' });
+        assertProblem(bad, 400);
+        assert.ok(!bad.text.includes('hunter2-secret'));
+        assertProblem(await api('PUT', `/connectors/${name}/credential`, { token: '' }), 400);
+        assertProblem(await api('PUT', `/connectors/${name}/credential`, '[1]'), 400);
+        assertProblem(await api('PUT', `/connectors/${name}/credential`, { token: 'x' }, { headers: { 'Content-Type': 'text/plain' } }), 415);
+        assertProblem(await api('GET', `/connectors/${name}/credential`), 404);
+        assertProblem(await api('PUT', '/connectors/nosuchconnector/credential', { token: 'x' }), 404);
+        assertProblem(await api('POST', `/connectors/${name}/credential`, { token: 'x' }), 405);
+    });
+});
 
 describe('/packs', () => {
     let conn;

@@ -265,6 +265,14 @@ export function freePort() {
     });
 }
 
+/*
+ * What every test server gets unless opts.env says otherwise: a vault key of its own (the
+ * PostgreSQL backend has no default key file), and plain http:// upstreams, since the fakes of
+ * the vendors' APIs listen on loopback without TLS.
+ */
+export const TEST_VAULT_KEY = 'a1'.repeat(32);
+const TEST_RUNTIME_ENV = { MANDATE_VAULT_KEY: TEST_VAULT_KEY, MANDATE_UPSTREAM_HTTP: '1' };
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /* Polls fn every `every` ms until it returns a truthy value or timeout ms pass. */
@@ -422,7 +430,7 @@ export async function startServer(opts = {}) {
                 ...(opts.args || [])];
             const p = spawn(BIN, args, {
                 cwd: dir,
-                env: { ...process.env, ...(opts.env || {}) },
+                env: { ...process.env, ...TEST_RUNTIME_ENV, ...(opts.env || {}) },
                 stdio: ['ignore', 'pipe', 'pipe'],
             });
             this.proc = p;

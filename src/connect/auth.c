@@ -1,0 +1,630 @@
+/*
+ * The static auth schemes of the connector runtime (auth.h): validation of a connector's `auth`
+ * object and of the secret it needs, and the headers they produce on a built request.
+ *
+ * Secrets pass through here as plain strings on their way into a header. Every buffer that
+ * held one is wiped (OPENSSL_cleanse) before it is freed, and no message ever quotes a value:
+ * errors name the field and say what is wrong with it.
+ */
+#include "connect/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/str.h"
+
+#define FIELD_MSG_MAX 72 /* a field name quoted in a message */
+
+/* One scheme: its spellings, the auth fields it reads and the secret fields it needs. */
+struct scheme {
+    const char *name;
+    enum connect_auth_type type;
+    const char *const *auth_fields;   /* NULL-terminated, "type" included */
+    const char *const *secret_fields; /* NULL-terminated; api_key's come from auth.headers */
+    bool raw;                         /* secret values are sent as is in a header */
+};
+
+static const char *const f_type[] = {"type", NULL};
+static const char *const f_api_key[] = {"type", "headers", NULL};
+static const char *const f_oauth[] = {"type",     "token_url",   "scope",
+                                      "audience", "client_auth", NULL};
+static const char *const s_none[] = {NULL};
+static const char *const s_bearer[] = {"token", NULL};
+static const char *const s_basic[] = {"username", "password", NULL};
+static const char *const s_oauth[] = {"client_id", "client_secret", NULL};
+
+static const struct scheme schemes[] = {
+    {"none", CONNECT_AUTH_NONE, f_type, s_none, false},
+    {"bearer", CONNECT_AUTH_BEARER, f_type, s_bearer, true},
+    {"basic", CONNECT_AUTH_BASIC, f_type, s_basic, false},
+    {"api_key", CONNECT_AUTH_API_KEY, f_api_key, NULL, true},
+    {"oauth2_client_credentials", CONNECT_AUTH_OAUTH2_CC, f_oauth, s_oauth, false},
+};
+
+#define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+const char *connect_auth_type_name(enum connect_auth_type t)
+{
+    for (size_t i = 0; i < NSCHEMES; i++) {
+        if (schemes[i].type == t)
+            return schemes[i].name;
+    }
+    return "unknown";
+}
+
+/* ---- characters ---- */
+
+/* RFC 9110 section 5.6.2: tchar, the characters of a header name. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
+static bool is_scope_char(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e);
+}
+
+static bool has_control(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* A field name as a message may show it: quoted and escaped when it is not plain. */
+static const char *field_text(const char *name, char out[FIELD_MSG_MAX])
+{
+    return log_quote(name, out, FIELD_MSG_MAX);
+}
+
+/* Headers that the runtime or the transport set, or that carry other credentials. */
+static bool header_reserved(const char *name)
+{
+    static const char *const owned[] = {
+        "Host",       "Content-Type", "Content-Length",     "Transfer-Encoding",
+        "Connection", "Cookie",       "Proxy-Authorization"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        if (cstr_ieq(name, owned[i]))
+            return true;
+    }
+    return false;
+}
+
+/* ---- the auth object ---- */
+
+static const struct scheme *scheme_find(const char *name)
+{
+    for (size_t i = 0; name && i < NSCHEMES; i++) {
+        if (strcmp(schemes[i].name, name) == 0)
+            return &schemes[i];
+    }
+    return NULL;
+}
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++) {
+        if (strcmp(*list, s) == 0)
+            return true;
+    }
+    return false;
+}
+
+static enum md_err headers_check(const json_t *hdrs, struct md_error *e)
+{
+    size_t i;
+    json_t *h;
+
+    if (!json_is_array(hdrs) || json_array_size(hdrs) == 0 ||
+        json_array_size(hdrs) > CONNECT_AUTH_HEADERS_MAX)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.headers must be an array of 1 to %d header names",
+                            CONNECT_AUTH_HEADERS_MAX);
+    json_array_foreach(hdrs, i, h)
+    {
+        const char *name = json_string_value(h);
+        size_t n = name ? json_string_length(h) : 0;
+        bool ok = n > 0 && n <= CONNECT_AUTH_HEADER_NAME_MAX && strlen(name) == n;
+
+        for (size_t k = 0; ok && k < n; k++)
+            ok = is_tchar((unsigned char)name[k]);
+        if (!ok)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.headers[%zu] must be an HTTP header name (an RFC 9110 "
+                                "token of 1 to %d characters)",
+                                i, CONNECT_AUTH_HEADER_NAME_MAX);
+        if (header_reserved(name))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.headers[%zu]: %.60s is set by the runtime and cannot carry "
+                                "a credential",
+                                i, name);
+        for (size_t k = 0; k < i; k++) {
+            if (cstr_ieq(json_string_value(json_array_get(hdrs, k)), name))
+                return md_error_set(e, MD_ERR_VALUE, "auth.headers[%zu]: %.60s is listed twice", i,
+                                    name);
+        }
+    }
+    return MD_OK;
+}
+
+/*
+ * token_url: an absolute https URL or a path on the connector's base URL. A path must not start
+ * with "//" (a network-path reference, RFC 3986 section 4.2, would name another host), and
+ * the client secret is never sent over plain http.
+ */
+static enum md_err token_url_check(const json_t *v, struct md_error *e)
+{
+    const char *u = json_string_value(v);
+    size_t n = u ? json_string_length(v) : 0;
+
+    if (!u || n == 0 || n > CONNECT_AUTH_URL_MAX || strlen(u) != n)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.token_url is required: an https:// URL or a path starting "
+                            "with / of at most %d bytes",
+                            CONNECT_AUTH_URL_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c <= 0x20 || c >= 0x7f || c == '\\')
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.token_url must not hold spaces, control characters, "
+                                "backslashes or non-ASCII bytes");
+    }
+    if (strchr(u, '#'))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.token_url must not have a fragment (RFC 6749 section 3.2)");
+    if (u[0] == '/') {
+        if (u[1] == '/')
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.token_url: a path must start with a single /");
+        return MD_OK;
+    }
+    if (strncmp(u, "http://", 7) == 0)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.token_url must use https: the client secret is sent to it");
+    if (strncmp(u, "https://", 8) != 0 || !u[8] || strchr("/?@:", u[8]))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.token_url must be an https:// URL with a host, or a path "
+                            "starting with /");
+    return MD_OK;
+}
+
+/* RFC 6749 section 3.3: scope = scope-token *( SP scope-token ). */
+static enum md_err scope_check(const json_t *v, struct md_error *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+    bool ok =
+        n > 0 && n <= CONNECT_AUTH_VALUE_MAX && strlen(s) == n && s[0] != ' ' && s[n - 1] != ' ';
+
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        ok = is_scope_char(c) || (c == ' ' && s[i + 1] != ' ');
+    }
+    if (!ok)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.scope must be scope tokens separated by single spaces "
+                            "(RFC 6749 section 3.3)");
+    return MD_OK;
+}
+
+static enum md_err oauth_check(const json_t *auth, struct md_error *e)
+{
+    const json_t *v;
+    enum md_err err = token_url_check(json_object_get(auth, "token_url"), e);
+
+    if (err)
+        return err;
+    v = json_object_get(auth, "scope");
+    if (v && (err = scope_check(v, e)))
+        return err;
+    v = json_object_get(auth, "audience");
+    if (v && (!json_is_string(v) || json_string_length(v) == 0 ||
+              json_string_length(v) > CONNECT_AUTH_VALUE_MAX ||
+              has_control(json_string_value(v), json_string_length(v))))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.audience must be a non-empty string without control "
+                            "characters");
+    v = json_object_get(auth, "client_auth");
+    if (v && !(json_is_string(v) && (strcmp(json_string_value(v), "basic") == 0 ||
+                                     strcmp(json_string_value(v), "post") == 0)))
+        return md_error_set(e, MD_ERR_VALUE, "auth.client_auth must be \"basic\" or \"post\"");
+    return MD_OK;
+}
+
+/* Validates auth and finds its scheme (none for NULL or null). */
+static enum md_err auth_parse(const json_t *auth, const struct scheme **out, struct md_error *e)
+{
+    const struct scheme *sc;
+    const char *key;
+    json_t *v;
+    char qk[FIELD_MSG_MAX];
+
+    *out = &schemes[0];
+    if (!auth || json_is_null(auth))
+        return MD_OK;
+    if (!json_is_object(auth))
+        return md_error_set(e, MD_ERR_VALUE, "auth must be an object");
+    sc = scheme_find(json_string_value(json_object_get(auth, "type")));
+    if (!sc)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.type must be \"none\", \"bearer\", \"basic\", \"api_key\" or "
+                            "\"oauth2_client_credentials\"");
+    /* A setting that this code would not apply is an error, not something silently skipped. */
+    json_object_foreach(json_mut(auth), key, v)
+    {
+        if (!in_list(sc->auth_fields, key))
+            return md_error_set(e, MD_ERR_VALUE, "auth.%s is not a field of auth type %s",
+                                field_text(key, qk), sc->name);
+    }
+    if (sc->type == CONNECT_AUTH_API_KEY) {
+        enum md_err err = headers_check(json_object_get(auth, "headers"), e);
+        if (err)
+            return err;
+    } else if (sc->type == CONNECT_AUTH_OAUTH2_CC) {
+        enum md_err err = oauth_check(auth, e);
+        if (err)
+            return err;
+    }
+    *out = sc;
+    return MD_OK;
+}
+
+enum md_err connect_auth_validate(const json_t *auth, enum connect_auth_type *type,
+                                  struct md_error *e)
+{
+    const struct scheme *sc;
+    enum md_err err = auth_parse(auth, &sc, e);
+
+    if (!err && type)
+        *type = sc->type;
+    return err;
+}
+
+/* ---- the secret ---- */
+
+/*
+ * Checks one secret value; raw says that it is sent as is in a header, where leading or
+ * trailing spaces would be stripped by the server (RFC 9110 section 5.5).
+ */
+static enum md_err value_check(const json_t *v, const char *field, bool raw, struct md_error *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+    char qf[FIELD_MSG_MAX];
+
+    if (!s)
+        return md_error_set(e, MD_ERR_VALUE, "secret field %s must be a string",
+                            field_text(field, qf));
+    if (n == 0)
+        return md_error_set(e, MD_ERR_VALUE, "secret field %s must not be empty",
+                            field_text(field, qf));
+    if (n > CONNECT_AUTH_VALUE_MAX)
+        return md_error_set(e, MD_ERR_VALUE, "secret field %s is longer than %d bytes",
+                            field_text(field, qf), CONNECT_AUTH_VALUE_MAX);
+    if (strlen(s) != n || has_control(s, n))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "secret field %s must not hold control characters (CR, LF, NUL, "
+                            "TAB, ...)",
+                            field_text(field, qf));
+    if (raw && (s[0] == ' ' || s[n - 1] == ' '))
+        return md_error_set(e, MD_ERR_VALUE, "secret field %s must not start or end with a space",
+                            field_text(field, qf));
+    return MD_OK;
+}
+
+/* The secret fields of a scheme: its static list, or the api_key header names (at most 8). */
+static size_t fields_of(const struct scheme *sc, const json_t *auth,
+                        const char *out[CONNECT_AUTH_HEADERS_MAX])
+{
+    size_t n = 0;
+
+    if (sc->type == CONNECT_AUTH_API_KEY) {
+        const json_t *hdrs = json_object_get(auth, "headers");
+        for (size_t i = 0; i < json_array_size(hdrs) && i < CONNECT_AUTH_HEADERS_MAX; i++)
+            out[n++] = json_string_value(json_array_get(hdrs, i));
+        return n;
+    }
+    for (const char *const *f = sc->secret_fields; *f; f++)
+        out[n++] = *f;
+    return n;
+}
+
+/* The length of base64 text for n bytes, with padding (RFC 4648 section 4). */
+static size_t b64_len(size_t n)
+{
+    return 4 * ((n + 2) / 3);
+}
+
+static enum md_err secret_check(const struct scheme *sc, const json_t *auth, const json_t *secret,
+                                struct md_error *e)
+{
+    const char *fields[CONNECT_AUTH_HEADERS_MAX];
+    size_t nf = fields_of(sc, auth, fields);
+    const char *key;
+    json_t *v;
+    char qk[FIELD_MSG_MAX];
+    enum md_err err;
+
+    if (sc->type == CONNECT_AUTH_NONE && (!secret || json_is_null(secret)))
+        return MD_OK;
+    if (!json_is_object(secret))
+        return md_error_set(e, MD_ERR_VALUE, "the secret must be a JSON object");
+    json_object_foreach(json_mut(secret), key, v)
+    {
+        bool known = false;
+        for (size_t i = 0; i < nf && !known; i++)
+            known = strcmp(fields[i], key) == 0;
+        if (!known)
+            return md_error_set(e, MD_ERR_VALUE, "secret field %s is not used by auth type %s",
+                                field_text(key, qk), sc->name);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        v = json_object_get(secret, fields[i]);
+        if (!v)
+            return md_error_set(e, MD_ERR_VALUE, "secret field %s is required by auth type %s",
+                                field_text(fields[i], qk), sc->name);
+        err = value_check(v, fields[i], sc->raw, e);
+        if (err)
+            return err;
+    }
+    if (sc->type == CONNECT_AUTH_BASIC) {
+        const json_t *u = json_object_get(secret, "username");
+        const json_t *p = json_object_get(secret, "password");
+        size_t line = strlen("Authorization") + strlen("Basic ") +
+                      b64_len(json_string_length(u) + 1 + json_string_length(p));
+
+        /* RFC 7617 section 2: the user-id cannot hold a colon; the server splits at the first. */
+        if (strchr(json_string_value(u), ':'))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "secret field username must not hold ':' "
+                                "(RFC 7617 section 2)");
+        if (line > CONNECT_HEADER_LINE_MAX)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "secret fields username and password are too long together for "
+                                "one header of %d bytes",
+                                CONNECT_HEADER_LINE_MAX);
+    }
+    return MD_OK;
+}
+
+enum md_err connect_auth_secret_validate(const json_t *auth, const json_t *secret,
+                                         struct md_error *e)
+{
+    const struct scheme *sc;
+    enum md_err err = auth_parse(auth, &sc, e);
+
+    if (err)
+        return err;
+    return secret_check(sc, auth, secret, e);
+}
+
+/* ---- headers ---- */
+
+/* A credential header about to be added: name borrowed from a static or the auth object. */
+struct cred {
+    const char *name;
+    char *value; /* heap, a secret: wiped before it is freed */
+};
+
+static void wipe_free(char *p)
+{
+    if (p) {
+        OPENSSL_cleanse(p, strlen(p));
+        free(p);
+    }
+}
+
+/* prefix + a + sep + b as one heap string, or NULL. b and sep may be NULL. */
+static char *join(const char *prefix, const char *a, const char *sep, const char *b)
+{
+    size_t lp = strlen(prefix), la = strlen(a), ls = sep ? strlen(sep) : 0;
+    size_t lb = b ? strlen(b) : 0;
+    char *s = malloc(lp + la + ls + lb + 1);
+
+    if (!s)
+        return NULL;
+    memcpy(s, prefix, lp);
+    memcpy(s + lp, a, la);
+    if (ls)
+        memcpy(s + lp + la, sep, ls);
+    if (lb)
+        memcpy(s + lp + la + ls, b, lb);
+    s[lp + la + ls + lb] = '\0';
+    return s;
+}
+
+/* "Basic " + base64(user ":" pass), RFC 7617 section 2. */
+static char *basic_value(const char *user, const char *pass)
+{
+    char *pair = join("", user, ":", pass);
+    size_t n, enc;
+    char *out = NULL;
+
+    if (!pair)
+        return NULL;
+    n = strlen(pair);
+    enc = b64_len(n);
+    out = malloc(6 + enc + 1);
+    if (out) {
+        memcpy(out, "Basic ", 6);
+        /* EVP_EncodeBlock writes padded standard base64 without newlines, and a NUL. */
+        EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair, (int)n);
+    }
+    OPENSSL_cleanse(pair, n);
+    free(pair);
+    return out;
+}
+
+/* The access token of oauth2_client_credentials: it goes raw after "Bearer ". */
+static enum md_err token_check(const char *tok, struct md_error *e)
+{
+    size_t n = strlen(tok);
+
+    if (n == 0 || n > CONNECT_HEADER_LINE_MAX - strlen("AuthorizationBearer ") ||
+        has_control(tok, n) || tok[0] == ' ' || tok[n - 1] == ' ')
+        return md_error_set(e, MD_ERR_VALUE,
+                            "the OAuth access token is empty, too long or holds control "
+                            "characters or surrounding spaces");
+    return MD_OK;
+}
+
+/* Fills creds with the scheme's headers; *n their number. Values are heap secrets. */
+static enum md_err creds_build(const struct scheme *sc, const json_t *auth, const json_t *secret,
+                               const char *bearer_token, struct cred *creds, size_t *n,
+                               struct md_error *e)
+{
+    const char *fields[CONNECT_AUTH_HEADERS_MAX];
+    size_t nf;
+
+    *n = 0;
+    switch (sc->type) {
+    case CONNECT_AUTH_NONE:
+        return MD_OK;
+    case CONNECT_AUTH_BEARER:
+        creds[0].name = "Authorization";
+        creds[0].value =
+            join("Bearer ", json_string_value(json_object_get(secret, "token")), NULL, NULL);
+        *n = 1;
+        break;
+    case CONNECT_AUTH_BASIC:
+        creds[0].name = "Authorization";
+        creds[0].value = basic_value(json_string_value(json_object_get(secret, "username")),
+                                     json_string_value(json_object_get(secret, "password")));
+        *n = 1;
+        break;
+    case CONNECT_AUTH_API_KEY:
+        nf = fields_of(sc, auth, fields);
+        for (size_t i = 0; i < nf; i++) {
+            creds[i].name = fields[i];
+            creds[i].value =
+                join("", json_string_value(json_object_get(secret, fields[i])), NULL, NULL);
+            *n = i + 1;
+            if (!creds[i].value)
+                break;
+        }
+        break;
+    case CONNECT_AUTH_OAUTH2_CC:
+        creds[0].name = "Authorization";
+        creds[0].value = join("Bearer ", bearer_token, NULL, NULL);
+        *n = 1;
+        break;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (!creds[i].value)
+            return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+    return MD_OK;
+}
+
+/* Removes header i of req, freeing its strings. */
+static void header_remove(struct connect_request *req, size_t i)
+{
+    free(req->headers[i].name);
+    free(req->headers[i].value);
+    memmove(&req->headers[i], &req->headers[i + 1],
+            (req->n_headers - i - 1) * sizeof req->headers[0]);
+    req->n_headers--;
+}
+
+/*
+ * Puts the credential headers into req: each replaces the first header of the same name (and
+ * any later ones go), or is appended. Everything that can fail (the name copies, the larger
+ * array) happens before req changes; the values move from creds into req.
+ */
+static enum md_err creds_merge(struct connect_request *req, struct cred *creds, size_t n,
+                               struct md_error *e)
+{
+    char *names[CONNECT_AUTH_HEADERS_MAX] = {0};
+    struct connect_header *h;
+    enum md_err err = MD_OK;
+
+    if (n == 0)
+        return MD_OK;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = strdup(creds[i].name);
+        if (!names[i]) {
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    h = realloc(req->headers, (req->n_headers + n) * sizeof *h);
+    if (!h) {
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    req->headers = h;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = req->n_headers;
+
+        for (size_t j = 0; j < req->n_headers; j++) {
+            if (!cstr_ieq(req->headers[j].name, names[i]))
+                continue;
+            if (at == req->n_headers) {
+                at = j;
+            } else {
+                header_remove(req, j);
+                j--;
+            }
+        }
+        if (at == req->n_headers) {
+            req->n_headers++;
+        } else {
+            free(req->headers[at].name);
+            free(req->headers[at].value);
+        }
+        req->headers[at].name = names[i];
+        req->headers[at].value = creds[i].value;
+        names[i] = NULL;
+        creds[i].value = NULL;
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    return err;
+}
+
+enum md_err connect_auth_apply(const json_t *auth, const json_t *secret, const char *bearer_token,
+                               struct connect_request *req, struct md_error *e)
+{
+    const struct scheme *sc;
+    struct cred creds[CONNECT_AUTH_HEADERS_MAX] = {{0}};
+    size_t n = 0;
+    enum md_err err = auth_parse(auth, &sc, e);
+
+    if (err)
+        goto out;
+    if (sc->type == CONNECT_AUTH_OAUTH2_CC) {
+        if (!bearer_token) {
+            err = md_error_set(e, MD_ERR_INTERNAL,
+                               "oauth2_client_credentials needs an access token to apply");
+            goto out;
+        }
+        err = token_check(bearer_token, e);
+    } else if (bearer_token) {
+        err = md_error_set(e, MD_ERR_INTERNAL, "auth type %s takes no access token", sc->name);
+    } else if (sc->type != CONNECT_AUTH_NONE) {
+        /* A secret left behind when a connector's scheme became "none" is simply not used. */
+        err = secret_check(sc, auth, secret, e);
+    }
+    if (err)
+        goto out;
+    err = creds_build(sc, auth, secret, bearer_token, creds, &n, e);
+    if (!err)
+        err = creds_merge(req, creds, n, e);
+out:
+    for (size_t i = 0; i < n; i++)
+        wipe_free(creds[i].value);
+    return err;
+}

@@ -1,0 +1,89 @@
+/*
+ * How mandate authenticates to an upstream API: a connector's `auth` object (docs/connectors.md)
+ * names a scheme, the credential vault (vault.h) holds the secret that the scheme needs, and
+ * connect_auth_apply turns the two into headers on a built request (connect.h).
+ *
+ * The schemes and the secret each needs (every field required, no other field allowed):
+ *
+ * - {"type": "none"}, or no `auth` at all: no secret (NULL or {}), no header.
+ * - {"type": "bearer"}: {"token"}; sends `Authorization: Bearer <token>` (RFC 6750 section 2.1).
+ * - {"type": "basic"}: {"username", "password"}; sends `Authorization: Basic <b>` where b is the
+ *   base64 (RFC 4648 section 4, padded) of "username:password" (RFC 7617 section 2). A username
+ *   holding ':' is refused, since the server would split it there. (Jira: an email and an API
+ *   token; Zendesk: "email/token" and an API token.)
+ * - {"type": "api_key", "headers": [names]}: one value per named header, keyed by the header's
+ *   name exactly as the connector spells it; each is sent as is. 1 to CONNECT_AUTH_HEADERS_MAX
+ *   names, each an RFC 9110 token (section 5.6.2), distinct ignoring case, and none of Host,
+ *   Content-Type, Content-Length, Transfer-Encoding, Connection, Cookie or Proxy-Authorization
+ *   (which the runtime or the transport owns). Authorization is allowed: {"headers":
+ *   ["Authorization"]} serves an API that wants "Token xyz", the whole value being the secret.
+ *   "headers" is accepted as another spelling of the type "api_key" (the shipped Datadog
+ *   connector uses it).
+ * - {"type": "oauth2_client_credentials", "token_url", "scope"?, "audience"?, "client_auth"?}:
+ *   {"client_id", "client_secret"}. token_url is "https://host..." or a path starting with a
+ *   single '/' (resolved against the connector's effective base URL), without a fragment
+ *   (RFC 6749 section 3.2); scope is space-separated RFC 6749 section 3.3 scope tokens;
+ *   client_auth is "basic" (the default, RFC 6749 section 2.3.1) or "post". The token request
+ *   itself is oauth.c's; here the access token it got is sent as a bearer token.
+ *
+ * Every secret value is a non-empty string of at most CONNECT_AUTH_VALUE_MAX bytes without
+ * control characters (no NUL, CR, LF, TAB or DEL), so that it can never split or end a header.
+ * A value sent raw in a header (a bearer token, an api_key value) must also not start or end
+ * with a space, which a server would strip. Messages name fields, never values.
+ */
+#ifndef MANDATE_CONNECT_AUTH_H
+#define MANDATE_CONNECT_AUTH_H
+
+#include <jansson.h>
+
+#include "connect/connect.h"
+#include "core/err.h"
+
+#define CONNECT_AUTH_VALUE_MAX 4096 /* bytes of one secret value */
+#define CONNECT_AUTH_HEADERS_MAX 8  /* headers of one api_key scheme */
+#define CONNECT_AUTH_HEADER_NAME_MAX 128
+#define CONNECT_AUTH_URL_MAX 2048 /* bytes of an oauth2 token_url */
+
+enum connect_auth_type {
+    CONNECT_AUTH_NONE,
+    CONNECT_AUTH_BEARER,
+    CONNECT_AUTH_BASIC,
+    CONNECT_AUTH_API_KEY,
+    CONNECT_AUTH_OAUTH2_CC
+};
+
+/*
+ * Validates a connector's auth object (NULL or JSON null: none). An unknown field or type is
+ * refused: a setting this code would not apply must not be silently ignored. MD_ERR_VALUE naming
+ * the field. *type (may be NULL) receives the scheme on MD_OK. auth is borrowed.
+ */
+enum md_err connect_auth_validate(const json_t *auth, enum connect_auth_type *type,
+                                  struct md_error *e);
+
+/*
+ * Validates a secret against the auth object (validated too): exactly the fields the scheme
+ * needs, each a valid value. MD_ERR_VALUE naming a missing or unknown field, never echoing a
+ * value. Both borrowed.
+ */
+enum md_err connect_auth_secret_validate(const json_t *auth, const json_t *secret,
+                                         struct md_error *e);
+
+/*
+ * Adds the credential headers of the connector's scheme to req (built by connect_request_build;
+ * the added names and values are heap strings that connect_request_free releases). A header of
+ * the same name already in req (a connector's static header), compared ignoring case, is
+ * replaced, never duplicated. For oauth2_client_credentials, bearer_token is the access token
+ * and secret is not used (may be NULL); for the other schemes bearer_token must be NULL.
+ * auth and secret are validated again, since they come from the database.
+ *
+ * All or nothing: on error req is unchanged. MD_ERR_VALUE (a bad auth, secret or token),
+ * MD_ERR_INTERNAL (a bearer token where the scheme takes none, or none for oauth2),
+ * MD_ERR_NOMEM.
+ */
+enum md_err connect_auth_apply(const json_t *auth, const json_t *secret, const char *bearer_token,
+                               struct connect_request *req, struct md_error *e);
+
+/* The scheme's name as the auth object spells it ("none", "bearer", ...). Never NULL. */
+const char *connect_auth_type_name(enum connect_auth_type t);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * The connector runtime (runtime.h): one tool call from checked arguments to a CallToolResult,
+ * across the steps the other files of this module own. A call that needs an OAuth access token
+ * waits for it on the transport's thread; one whose upstream answers 401 to a cached token gets
+ * a fresh token and is sent once more.
+ */
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connect/auth.h"
+#include "connect/connect.h"
+#include "connect/oauth.h"
+#include "connect/response.h"
+#include "connect/runtime.h"
+#include "connect/schema.h"
+#include "connect/transport.h"
+#include "connect/vault.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/time.h"
+
+struct connect_runtime {
+    struct connect_transport *t;
+    struct connect_oauth *oauth;
+    struct connect_vault *vault;
+    struct connect_limits lim;
+    atomic_int inflight;
+    atomic_bool stopped;
+};
+
+enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
+                                 struct connect_runtime **out, struct md_error *e)
+{
+    struct connect_runtime *rt = calloc(1, sizeof *rt);
+    struct connect_transport_config tc = {0};
+    enum md_err rc;
+
+    *out = NULL;
+    if (!rt)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    rt->lim.timeout_ms = cfg->timeout_ms;
+    rt->lim.max_response = cfg->max_response;
+    tc.max_inflight = cfg->max_inflight;
+    tc.allow_http = cfg->allow_http;
+    rc = connect_transport_start(&tc, &rt->t, e);
+    if (rc == MD_OK)
+        rc = connect_oauth_new(rt->t, &rt->oauth, e);
+    if (rc == MD_OK && cfg->vault_key)
+        rc = connect_vault_open(cfg->store, cfg->vault_key, &rt->vault, e);
+    if (rc != MD_OK) {
+        connect_runtime_close(rt);
+        return rc;
+    }
+    *out = rt;
+    return MD_OK;
+}
+
+void connect_runtime_stop(struct connect_runtime *rt)
+{
+    if (!rt || atomic_exchange(&rt->stopped, true))
+        return;
+    /* Every call in flight completes with an error, through the callbacks below. */
+    connect_transport_stop(rt->t);
+    rt->t = NULL;
+}
+
+void connect_runtime_close(struct connect_runtime *rt)
+{
+    if (!rt)
+        return;
+    if (rt->t)
+        connect_runtime_stop(rt);
+    connect_oauth_free(rt->oauth);
+    connect_vault_close(rt->vault);
+    free(rt);
+}
+
+struct connect_vault *connect_runtime_vault(struct connect_runtime *rt)
+{
+    return rt->vault;
+}
+
+int connect_runtime_inflight(struct connect_runtime *rt)
+{
+    return atomic_load(&rt->inflight);
+}
+
+/* ---- one call ---- */
+
+struct call_state {
+    struct connect_runtime *rt;
+    connect_result_fn fn;
+    void *cls;
+    struct connect_outcome o;
+    char connector[32];
+    char title[64];
+    char rid[24];
+    json_t *auth;   /* the connector's auth object (a reference) or NULL */
+    json_t *secret; /* OAuth: the client credentials until the token arrives */
+    struct connect_request req;
+    struct connect_request retry; /* OAuth: a copy to send again after a 401 */
+    bool oauth;
+    bool retried;
+    struct connect_oauth_params op;
+    char *token_url;
+    char cache_key[64];
+    int64_t t0;
+};
+
+static void state_free(struct call_state *st)
+{
+    json_decref(st->auth);
+    json_decref(st->secret);
+    connect_request_free(&st->req);
+    connect_request_free(&st->retry);
+    free(st->token_url);
+    free(st);
+}
+
+/* Delivers the result (taken) and ends the call. */
+static void finish(struct call_state *st, json_t *result)
+{
+    struct connect_runtime *rt = st->rt;
+    if (!result)
+        result = connect_result_error("mandate ran out of memory while answering this call.");
+    st->fn(st->cls, result, &st->o);
+    state_free(st);
+    atomic_fetch_sub(&rt->inflight, 1);
+}
+
+static void fail(struct call_state *st, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct call_state *st, const char *kind, const char *fmt, ...)
+{
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    snprintf(st->o.error_kind, sizeof st->o.error_kind, "%s", kind);
+    finish(st, connect_result_error(text));
+}
+
+static bool request_clone(const struct connect_request *a, struct connect_request *b)
+{
+    memset(b, 0, sizeof *b);
+    b->method = a->method;
+    b->url = strdup(a->url);
+    b->url_len = a->url_len;
+    if (a->body) {
+        b->body = malloc(a->body_len + 1);
+        if (b->body) {
+            memcpy(b->body, a->body, a->body_len + 1);
+            b->body_len = a->body_len;
+        }
+    }
+    b->headers = calloc(a->n_headers ? a->n_headers : 1, sizeof *b->headers);
+    if (!b->url || (a->body && !b->body) || !b->headers)
+        goto fail;
+    for (size_t i = 0; i < a->n_headers; i++) {
+        b->headers[i].name = strdup(a->headers[i].name);
+        b->headers[i].value = strdup(a->headers[i].value);
+        b->n_headers = i + 1;
+        if (!b->headers[i].name || !b->headers[i].value)
+            goto fail;
+    }
+    return true;
+fail:
+    connect_request_free(b);
+    return false;
+}
+
+static void send_request(struct call_state *st);
+
+static void on_response(void *cls, struct connect_response *resp);
+
+static void on_token(void *cls, enum md_err err, const char *token, const char *error);
+
+static void on_response(void *cls, struct connect_response *resp)
+{
+    struct call_state *st = cls;
+    struct connect_response_in in;
+
+    st->o.upstream_ms += resp->elapsed_ms;
+    st->o.upstream_status = resp->status;
+    if (resp->err != MD_OK) {
+        fail(st, resp->err == MD_ERR_TOOLARGE ? "upstream_too_large" : "upstream_unreachable",
+             "The %s API could not be used: %s", st->title, resp->error);
+        goto out;
+    }
+    /* A cached OAuth token the upstream no longer takes: one fresh token, one more try. */
+    if (resp->status == 401 && st->oauth && !st->retried && st->retry.url) {
+        struct md_error e = {0};
+        st->retried = true;
+        connect_request_free(&st->req);
+        st->req = st->retry;
+        memset(&st->retry, 0, sizeof st->retry);
+        if (connect_oauth_token(st->rt->oauth, &st->op, true, on_token, st, &e) != MD_OK)
+            fail(st, "credential", "Could not get an access token for %s: %s", st->title, e.msg);
+        goto out;
+    }
+    memset(&in, 0, sizeof in);
+    in.status = resp->status;
+    in.content_type = connect_response_header(resp, "Content-Type");
+    in.body = resp->body;
+    in.body_len = resp->body_len;
+    in.link = connect_response_header(resp, "Link");
+    in.connector = st->connector;
+    if (resp->status >= 300)
+        snprintf(st->o.error_kind, sizeof st->o.error_kind, "upstream_status");
+    finish(st, connect_response_result(&in));
+out:
+    connect_response_free(resp);
+}
+
+static void send_request(struct call_state *st)
+{
+    struct md_error e = {0};
+    struct connect_transport *t = st->rt->t;
+
+    if (atomic_load(&st->rt->stopped) || !t) {
+        fail(st, "stopping", "mandate is shutting down; try again in a moment.");
+        return;
+    }
+    st->o.sent = true;
+    if (connect_transport_submit(t, &st->req, &st->rt->lim, on_response, st, &e) != MD_OK) {
+        /* The transport took the request either way. */
+        memset(&st->req, 0, sizeof st->req);
+        fail(st, "busy", "The %s API could not be called: %s", st->title, e.msg);
+        return;
+    }
+    memset(&st->req, 0, sizeof st->req);
+}
+
+static void on_token(void *cls, enum md_err err, const char *token, const char *error)
+{
+    struct call_state *st = cls;
+    struct md_error e = {0};
+
+    if (err != MD_OK) {
+        fail(st, "credential", "Could not get an access token for %s: %s", st->title,
+             error ? error : "the token endpoint failed");
+        return;
+    }
+    if (connect_auth_apply(st->auth, NULL, token, &st->req, &e) != MD_OK) {
+        fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
+        return;
+    }
+    send_request(st);
+}
+
+/* The token URL of an OAuth connector: absolute, or a path below the effective base URL. */
+static char *token_url_of(const json_t *auth, const char *base_url)
+{
+    const char *u = json_string_value(json_object_get(auth, "token_url"));
+    char *out;
+    size_t n;
+
+    if (!u)
+        return NULL;
+    if (u[0] != '/')
+        return strdup(u);
+    n = strlen(base_url) + strlen(u) + 1;
+    out = malloc(n);
+    if (out)
+        snprintf(out, n, "%s%s", base_url, u);
+    return out;
+}
+
+/* Starts the OAuth step: a token from the cache or the token endpoint, then send_request. */
+static void start_oauth(struct call_state *st, const char *base_url)
+{
+    struct md_error e = {0};
+    char hex[CRYPTO_SHA256_HEX_LEN];
+    const char *id = json_string_value(json_object_get(st->secret, "client_id"));
+    const char *secret = json_string_value(json_object_get(st->secret, "client_secret"));
+    const char *client_auth = json_string_value(json_object_get(st->auth, "client_auth"));
+
+    st->oauth = true;
+    st->token_url = token_url_of(st->auth, base_url);
+    if (!st->token_url || !id || !secret) {
+        fail(st, "credential", "The %s connector's OAuth settings are incomplete.", st->title);
+        return;
+    }
+    /* One cached token per connector, client and token endpoint: a rotated secret gets its own. */
+    {
+        char material[2048];
+        snprintf(material, sizeof material, "%s\n%s\n%s\n%s", st->connector, st->token_url, id,
+                 secret);
+        crypto_sha256_hex(material, strlen(material), hex);
+        OPENSSL_cleanse(material, sizeof material);
+    }
+    snprintf(st->cache_key, sizeof st->cache_key, "%s:%.24s", st->connector, hex);
+    st->op.cache_key = st->cache_key;
+    st->op.token_url = st->token_url;
+    st->op.client_id = id;
+    st->op.client_secret = secret;
+    st->op.scope = json_string_value(json_object_get(st->auth, "scope"));
+    st->op.audience = json_string_value(json_object_get(st->auth, "audience"));
+    st->op.client_secret_post = client_auth && strcmp(client_auth, "post") == 0;
+    if (!request_clone(&st->req, &st->retry))
+        memset(&st->retry, 0, sizeof st->retry);
+    if (connect_oauth_token(st->rt->oauth, &st->op, false, on_token, st, &e) != MD_OK)
+        fail(st, "credential", "Could not get an access token for %s: %s", st->title, e.msg);
+}
+
+void connect_runtime_call(struct connect_runtime *rt, const struct connect_call *call,
+                          connect_result_fn fn, void *cls)
+{
+    struct call_state *st = calloc(1, sizeof *st);
+    const json_t *tool = call->tool_doc;
+    const char *tname = json_string_value(json_object_get(tool, "name"));
+    const char *title = json_string_value(json_object_get(call->connector_doc, "title"));
+    enum connect_auth_type type = CONNECT_AUTH_NONE;
+    struct md_error e = {0};
+    json_t *secret = NULL;
+    enum md_err rc;
+
+    if (!st) {
+        struct connect_outcome o = {0};
+        fn(cls, connect_result_error("mandate ran out of memory while answering this call."), &o);
+        return;
+    }
+    atomic_fetch_add(&rt->inflight, 1);
+    st->rt = rt;
+    st->fn = fn;
+    st->cls = cls;
+    st->t0 = time_mono_ms();
+    snprintf(st->connector, sizeof st->connector, "%s", call->connector ? call->connector : "");
+    snprintf(st->title, sizeof st->title, "%s", title ? title : st->connector);
+    snprintf(st->rid, sizeof st->rid, "%s", call->request_id ? call->request_id : "-");
+    if (atomic_load(&rt->stopped)) {
+        fail(st, "stopping", "mandate is shutting down; try again in a moment.");
+        return;
+    }
+    if (connect_schema_validate(json_object_get(tool, "input_schema"), call->args, &e) != MD_OK) {
+        fail(st, "arguments", "Invalid arguments for %s: %s", tname ? tname : "this tool", e.msg);
+        return;
+    }
+    rc = connect_request_build(call->base_url, json_object_get(call->connector_doc, "headers"),
+                               json_object_get(tool, "request"), call->args, &st->req, &e);
+    if (rc != MD_OK) {
+        fail(st, "arguments", "The call cannot be made: %s", e.msg);
+        return;
+    }
+    st->auth = json_incref(json_object_get(call->connector_doc, "auth"));
+    if (connect_auth_validate(st->auth, &type, &e) != MD_OK) {
+        fail(st, "credential", "The %s connector's auth settings are invalid: %s", st->title,
+             e.msg);
+        return;
+    }
+    if (type == CONNECT_AUTH_NONE) {
+        send_request(st);
+        return;
+    }
+    if (!rt->vault) {
+        fail(st, "credential",
+             "The %s connector needs a credential, and this mandate server has no vault key "
+             "(MANDATE_VAULT_KEY or --vault-key-file). Tell an administrator.",
+             st->title);
+        return;
+    }
+    rc = connect_vault_get(rt->vault, st->connector, &secret, &e);
+    if (rc == MD_ERR_NOTFOUND) {
+        fail(st, "credential",
+             "No credential is set for the %s connector. An administrator sets one with "
+             "`mandate credential set %s` or PUT /api/v1/connectors/%s/credential.",
+             st->title, st->connector, st->connector);
+        return;
+    }
+    if (rc != MD_OK) {
+        fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
+        return;
+    }
+    if (type == CONNECT_AUTH_OAUTH2_CC) {
+        st->secret = secret;
+        start_oauth(st, call->base_url);
+        return;
+    }
+    rc = connect_auth_apply(st->auth, secret, NULL, &st->req, &e);
+    json_decref(secret);
+    if (rc != MD_OK) {
+        fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
+        return;
+    }
+    send_request(st);
+}

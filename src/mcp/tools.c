@@ -1,0 +1,321 @@
+/*
+ * tools/list and tools/call: the user's entitlements as MCP tools, and a call decided by the
+ * access module before the connector runtime executes it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access/access.h"
+#include "connect/runtime.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/time.h"
+#include "mcp/mcp_int.h"
+
+/*
+ * How long a client may keep a tools/list page (2026-07-28 "ttlMs"). Calls are decided live,
+ * so a stale list costs an agent at most a refused call; a minute keeps lists cheap.
+ */
+#define LIST_TTL_MS 60000
+
+/* ---- cursors: the hex of the last name of the previous page, opaque to clients ---- */
+
+static void cursor_make(const char *name, char *out, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && w + 2 < n; p++) {
+        out[w++] = hex[*p >> 4];
+        out[w++] = hex[*p & 15];
+    }
+    out[w] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decodes a cursor into a tool name; false for anything this server did not make. */
+static bool cursor_read(const char *c, char name[ACCESS_TOOL_NAME_MAX + 1])
+{
+    size_t len = strlen(c), k = 0;
+    if (len == 0 || len % 2 || len / 2 > ACCESS_TOOL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hexval(c[i]), lo = hexval(c[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        name[k++] = (char)(hi << 4 | lo);
+    }
+    name[k] = '\0';
+    return access_tool_name_ok(name);
+}
+
+/* ---- tools/list ---- */
+
+/* MCP's tool annotations (2025-06-18 "ToolAnnotations") from the tool's access level. */
+static json_t *annotations(const json_t *ent)
+{
+    const char *level = json_string_value(json_object_get(ent, "level"));
+    json_t *a = json_object();
+    bool read = level && strcmp(level, "read") == 0;
+    bool destructive = level && strcmp(level, "destructive") == 0;
+
+    if (json_is_string(json_object_get(ent, "title")))
+        json_object_set(a, "title", json_object_get(ent, "title"));
+    json_object_set_new(a, "readOnlyHint", json_boolean(read));
+    if (!read)
+        json_object_set_new(a, "destructiveHint", json_boolean(destructive));
+    json_object_set_new(a, "openWorldHint", json_true());
+    return a;
+}
+
+static json_t *tool_json(const json_t *ent)
+{
+    json_t *t = json_object();
+    json_object_set(t, "name", json_object_get(ent, "name"));
+    if (json_is_string(json_object_get(ent, "title")))
+        json_object_set(t, "title", json_object_get(ent, "title"));
+    json_object_set(t, "description", json_object_get(ent, "description"));
+    json_object_set(t, "inputSchema", json_object_get(ent, "input_schema"));
+    json_object_set_new(t, "annotations", annotations(ent));
+    return t;
+}
+
+void mcp__tools_list(struct mcp_server *m, const struct mcp_request *req, const struct mcp_msg *msg,
+                     const char *version, struct mcp_reply *out)
+{
+    const json_t *jc = json_object_get(msg->params, "cursor");
+    char after[ACCESS_TOOL_NAME_MAX + 1] = "";
+    json_t *ents = NULL, *tools, *result;
+    struct md_error e = {0};
+    const json_t *all;
+    size_t i, taken = 0;
+
+    if (jc && !json_is_null(jc) &&
+        (!json_is_string(jc) || !cursor_read(json_string_value(jc), after))) {
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INVALID_PARAMS, "Invalid cursor", NULL,
+                         version);
+        return;
+    }
+    if (access_entitlements(m->cfg.access, req->user_id, req->pack, true, &ents, &e) != MD_OK) {
+        log_warn("mcp tools/list failed: %s", e.msg);
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INTERNAL_ERROR,
+                         "the tool list cannot be read now; try again", NULL, version);
+        return;
+    }
+    tools = json_array();
+    result = json_pack("{s:o}", "tools", tools);
+    all = json_object_get(ents, "tools");
+    /* Entitlements come in name order, which makes pages stable and the cursor a name. */
+    for (i = 0; i < json_array_size(all); i++) {
+        const json_t *ent = json_array_get(all, i);
+        const char *name = json_string_value(json_object_get(ent, "name"));
+        if (!name || (after[0] && strcmp(name, after) <= 0))
+            continue;
+        if (taken == (size_t)m->cfg.page_size) {
+            char cur[2 * ACCESS_TOOL_NAME_MAX + 1];
+            const json_t *last = json_array_get(tools, taken - 1);
+            cursor_make(json_string_value(json_object_get(last, "name")), cur, sizeof cur);
+            json_object_set_new(result, "nextCursor", json_string(cur));
+            break;
+        }
+        json_array_append_new(tools, tool_json(ent));
+        taken++;
+    }
+    if (strcmp(version, MCP_VERSION_2026_07) == 0) {
+        json_object_set_new(result, "ttlMs", json_integer(LIST_TTL_MS));
+        json_object_set_new(result, "cacheScope", json_string("private"));
+    }
+    json_decref(ents);
+    mcp__reply_result(out, msg->id, result, version);
+}
+
+/* ---- tools/call ---- */
+
+/* A tool error result: the agent sees it, the protocol does not fail. */
+static json_t *tool_error(const char *text, json_t *structured)
+{
+    json_t *r =
+        json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError", 1);
+    if (structured)
+        json_object_set_new(r, "structuredContent", structured);
+    return r;
+}
+
+/*
+ * Whether a denial comes from a condition: the user holds a grant of the tool at its level,
+ * and that grant's condition refused these arguments. Any other denial means the tool is not
+ * the user's (no grant, an expired one, a ceiling below the tool), which tools/list also hides.
+ */
+static bool denied_by_condition(const struct access_decision *d)
+{
+    if (d->reason != ACCESS_GRANTS_FAILED)
+        return false;
+    for (size_t i = 0; i < d->ncands; i++)
+        if (d->cands[i].outcome == ACCESS_OUTCOME_CONDITION_FALSE ||
+            d->cands[i].outcome == ACCESS_OUTCOME_CONDITION_ERROR)
+            return true;
+    return false;
+}
+
+/* "Denied by policy: ..." naming every grant whose condition refused, and why. */
+static json_t *policy_denial(const struct access_decision *d)
+{
+    char text[2048];
+    size_t w;
+    json_t *policies = json_array();
+
+    w = (size_t)snprintf(text, sizeof text,
+                         "Denied by policy: %s may not be called with these "
+                         "arguments.",
+                         d->tool);
+    for (size_t i = 0; i < d->ncands; i++) {
+        const struct access_candidate *c = &d->cands[i];
+        const char *who = c->subject_type == ACCESS_SUBJECT_EVERYONE ? "everyone"
+                          : c->subject_name[0]                       ? c->subject_name
+                                                                     : c->subject_id;
+        if (c->outcome != ACCESS_OUTCOME_CONDITION_FALSE &&
+            c->outcome != ACCESS_OUTCOME_CONDITION_ERROR)
+            continue;
+        if (w < sizeof text)
+            w +=
+                (size_t)snprintf(text + w, sizeof text - w, " Grant %s (to %s%s%s): %s.",
+                                 c->grant_id, who, c->pack[0] ? ", pack " : "", c->pack, c->detail);
+        json_array_append_new(policies,
+                              json_pack("{s:s, s:s, s:s, s:s, s:s}", "grant", c->grant_id,
+                                        "subject", who, "pack", c->pack, "outcome",
+                                        access_outcome_name(c->outcome), "detail", c->detail));
+    }
+    if (w < sizeof text)
+        snprintf(text + w, sizeof text - w,
+                 " Ask an administrator if this call should be allowed.");
+    return tool_error(text, json_pack("{s:s, s:s, s:o}", "decision", "denied", "tool", d->tool,
+                                      "policies", policies));
+}
+
+struct call_ctx {
+    struct mcp_server *m;
+    json_t *id;
+    const char *version;
+    mcp_reply_fn fn;
+    void *cls;
+    char rid[24];
+    char user[64];
+    char tool[ACCESS_TOOL_NAME_MAX + 1];
+    char grant[64];
+    int64_t t0;
+};
+
+static void call_done(void *cls, json_t *result, const struct connect_outcome *o)
+{
+    struct call_ctx *cx = cls;
+    struct mcp_reply r;
+    bool is_error = json_is_true(json_object_get(result, "isError"));
+
+    log_set_request_id(cx->rid);
+    log_info("mcp_call user=%s tool=%s decision=allowed grant=%s outcome=%s upstream_status=%d "
+             "upstream_ms=%ld ms=%lld",
+             cx->user, cx->tool, cx->grant,
+             !is_error               ? "ok"
+             : o && o->error_kind[0] ? o->error_kind
+                                     : "error",
+             o ? o->upstream_status : 0, o ? o->upstream_ms : 0L,
+             (long long)(time_mono_ms() - cx->t0));
+    memset(&r, 0, sizeof r);
+    mcp__reply_result(&r, cx->id, result, cx->version);
+    log_set_request_id(NULL);
+    json_decref(cx->id);
+    cx->fn(cx->cls, &r);
+    free(cx);
+}
+
+bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const struct mcp_msg *msg,
+                     const char *version, struct mcp_reply *out, mcp_reply_fn fn, void *cls)
+{
+    const char *name = json_string_value(json_object_get(msg->params, "name"));
+    const json_t *args = json_object_get(msg->params, "arguments");
+    struct access_decision *d = NULL;
+    struct access_tool tool = {0};
+    struct md_error e = {0};
+    struct call_ctx *cx = NULL;
+    char unknown[128];
+    bool ready = true;
+
+    if (!name) {
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INVALID_PARAMS,
+                         "params.name must be the tool's name", NULL, version);
+        goto out;
+    }
+    if (json_is_null(args))
+        args = NULL;
+    if (args && !json_is_object(args)) {
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INVALID_PARAMS,
+                         "params.arguments must be an object", NULL, version);
+        goto out;
+    }
+    snprintf(unknown, sizeof unknown, "Unknown tool: %.64s", name);
+    d = malloc(sizeof *d);
+    if (!d || access_decide(m->cfg.access, req->user_id, name, req->pack, args, d, &e) != MD_OK) {
+        log_warn("mcp_call user=%s decision=error error=\"%s\"", req->user_id, e.msg);
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INTERNAL_ERROR,
+                         "the decision cannot be made now; try again", NULL, version);
+        goto out;
+    }
+    if (!d->allowed) {
+        log_info("mcp_call user=%s tool=%s decision=denied reason=%s", req->user_id, d->tool,
+                 access_reason_name(d->reason));
+        if (denied_by_condition(d))
+            mcp__reply_result(out, msg->id, policy_denial(d), version);
+        else
+            mcp__reply_error(out, 200, msg->id, MCP_RPC_INVALID_PARAMS, unknown, NULL, version);
+        goto out;
+    }
+    if (access_tool_get(m->cfg.access, name, &tool, &e) != MD_OK) {
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INVALID_PARAMS, unknown, NULL, version);
+        goto out;
+    }
+    if (!m->cfg.rt) {
+        mcp__reply_result(out, msg->id, tool_error("No connector runtime runs here.", NULL),
+                          version);
+        goto out;
+    }
+    cx = calloc(1, sizeof *cx);
+    if (!cx) {
+        mcp__reply_error(out, 200, msg->id, MCP_RPC_INTERNAL_ERROR, "out of memory", NULL, version);
+        goto out;
+    }
+    cx->m = m;
+    cx->id = json_incref(msg->id);
+    cx->version = version;
+    cx->fn = fn;
+    cx->cls = cls;
+    cx->t0 = time_mono_ms();
+    snprintf(cx->rid, sizeof cx->rid, "%s", req->request_id ? req->request_id : "-");
+    snprintf(cx->user, sizeof cx->user, "%s", req->user_id);
+    snprintf(cx->tool, sizeof cx->tool, "%s", d->tool);
+    snprintf(cx->grant, sizeof cx->grant, "%s", d->cands[0].grant_id);
+    {
+        struct connect_call call = {
+            .connector = json_string_value(json_object_get(tool.connector, "name")),
+            .connector_doc = tool.connector,
+            .tool_doc = tool.tool,
+            .base_url = tool.base_url,
+            .args = args,
+            .request_id = req->request_id,
+        };
+        /* From here the reply belongs to call_done, which may run before this returns. */
+        ready = false;
+        connect_runtime_call(m->cfg.rt, &call, call_done, cx);
+    }
+out:
+    access_tool_release(&tool);
+    free(d);
+    return ready;
+}

@@ -1,0 +1,447 @@
+/*
+ * The static auth schemes (connect/auth.c): validation of auth objects and secrets (errors
+ * name the field and never quote a value), and the exact header bytes each scheme adds to a
+ * request built by connect_request_build, replacing a static header of the same name.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connect/auth.h"
+#include "connect/connect.h"
+
+TestSuite(test_auth);
+
+/* ---- helpers ---- */
+
+static json_t *js(const char *text)
+{
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+
+    cr_assert_not_null(v, "bad test JSON %s: %s", text, je.text);
+    return v;
+}
+
+static enum md_err validate(const char *auth_text, enum connect_auth_type *t, struct md_error *e)
+{
+    json_t *auth = auth_text ? js(auth_text) : NULL;
+    enum md_err err = connect_auth_validate(auth, t, e);
+
+    json_decref(auth);
+    return err;
+}
+
+static void valid(const char *auth_text, enum connect_auth_type want)
+{
+    struct md_error e = {0};
+    /* Something else than want, so that a function that sets nothing fails. */
+    enum connect_auth_type t = want == CONNECT_AUTH_NONE ? CONNECT_AUTH_BEARER : CONNECT_AUTH_NONE;
+
+    cr_assert_eq(validate(auth_text, &t, &e), MD_OK, "%s: %s", auth_text, e.msg);
+    cr_assert_eq(t, want, "%s", auth_text);
+}
+
+/* auth_text is refused with MD_ERR_VALUE and a message holding want. */
+static void invalid(const char *auth_text, const char *want)
+{
+    struct md_error e = {0};
+
+    cr_assert_eq(validate(auth_text, NULL, &e), MD_ERR_VALUE, "%s accepted", auth_text);
+    cr_assert_not_null(strstr(e.msg, want), "%s: message \"%s\" lacks \"%s\"", auth_text, e.msg,
+                       want);
+}
+
+static enum md_err secret_check(const char *auth_text, const char *secret_text, struct md_error *e)
+{
+    json_t *auth = js(auth_text), *secret = secret_text ? js(secret_text) : NULL;
+    enum md_err err = connect_auth_secret_validate(auth, secret, e);
+
+    json_decref(auth);
+    json_decref(secret);
+    return err;
+}
+
+static void secret_ok(const char *auth_text, const char *secret_text)
+{
+    struct md_error e = {0};
+
+    cr_assert_eq(secret_check(auth_text, secret_text, &e), MD_OK, "%s: %s", secret_text, e.msg);
+}
+
+/* Refused, naming want, and never quoting the marker that every test value carries. */
+static void secret_bad(const char *auth_text, const char *secret_text, const char *want)
+{
+    struct md_error e = {0};
+
+    cr_assert_eq(secret_check(auth_text, secret_text, &e), MD_ERR_VALUE, "%s accepted",
+                 secret_text);
+    cr_assert_not_null(strstr(e.msg, want), "%s: message \"%s\" lacks \"%s\"", secret_text, e.msg,
+                       want);
+    cr_assert_null(strstr(e.msg, "SECRET"), "the message echoes a value: %s", e.msg);
+}
+
+/* A GET request with the connector's static headers (JSON text or NULL). */
+static struct connect_request build(const char *headers_text)
+{
+    struct connect_request r;
+    struct md_error e = {0};
+    json_t *hdrs = headers_text ? js(headers_text) : NULL;
+    json_t *def = js("{\"method\": \"GET\", \"path\": \"/x\"}");
+
+    cr_assert_eq(connect_request_build("https://api.example.com", hdrs, def, NULL, &r, &e), MD_OK,
+                 "%s", e.msg);
+    json_decref(hdrs);
+    json_decref(def);
+    return r;
+}
+
+static enum md_err apply(const char *auth_text, const char *secret_text, const char *token,
+                         struct connect_request *r, struct md_error *e)
+{
+    json_t *auth = auth_text ? js(auth_text) : NULL;
+    json_t *secret = secret_text ? js(secret_text) : NULL;
+    enum md_err err = connect_auth_apply(auth, secret, token, r, e);
+
+    json_decref(auth);
+    json_decref(secret);
+    return err;
+}
+
+static void apply_ok(const char *auth_text, const char *secret_text, const char *token,
+                     struct connect_request *r)
+{
+    struct md_error e = {0};
+
+    cr_assert_eq(apply(auth_text, secret_text, token, r, &e), MD_OK, "%s", e.msg);
+}
+
+/* The request's headers as "Name: value\n" lines, in order. */
+static void lines(const struct connect_request *r, char *out, size_t size)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n_headers; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s: %s\n", r->headers[i].name,
+                              r->headers[i].value);
+}
+
+static void headers_eq(const struct connect_request *r, const char *want)
+{
+    char got[4096];
+
+    lines(r, got, sizeof got);
+    cr_assert_str_eq(got, want);
+}
+
+#define API_KEY_DD "{\"type\": \"api_key\", \"headers\": [\"DD-API-KEY\", \"DD-APPLICATION-KEY\"]}"
+#define OAUTH "{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/oauth/token\"}"
+
+/* ---- auth objects ---- */
+
+Test(test_auth, validate_types)
+{
+    valid(NULL, CONNECT_AUTH_NONE);
+    valid("null", CONNECT_AUTH_NONE);
+    valid("{\"type\": \"none\"}", CONNECT_AUTH_NONE);
+    valid("{\"type\": \"bearer\"}", CONNECT_AUTH_BEARER);
+    valid("{\"type\": \"basic\"}", CONNECT_AUTH_BASIC);
+    valid(API_KEY_DD, CONNECT_AUTH_API_KEY);
+    /* The spelling an early catalog used for api_key is not a scheme. */
+    invalid("{\"type\": \"headers\", \"headers\": [\"DD-API-KEY\"]}", "auth.type must be");
+    valid(OAUTH, CONNECT_AUTH_OAUTH2_CC);
+    valid("{\"type\": \"oauth2_client_credentials\", \"token_url\": "
+          "\"https://login.example.com/oauth2/v2.0/token\", \"scope\": \"read:x write:y\", "
+          "\"audience\": \"https://api.example.com/\", \"client_auth\": \"post\"}",
+          CONNECT_AUTH_OAUTH2_CC);
+    cr_assert_str_eq(connect_auth_type_name(CONNECT_AUTH_OAUTH2_CC), "oauth2_client_credentials");
+    cr_assert_str_eq(connect_auth_type_name(CONNECT_AUTH_API_KEY), "api_key");
+}
+
+Test(test_auth, validate_refusals_name_the_field)
+{
+    invalid("[]", "auth must be an object");
+    invalid("{}", "auth.type");
+    invalid("{\"type\": \"digest\"}", "auth.type");
+    invalid("{\"type\": \"bearer\", \"prefix\": \"token\"}", "auth.prefix");
+    invalid("{\"type\": \"basic\", \"headers\": [\"X\"]}", "auth.headers is not a field");
+    invalid("{\"type\": \"api_key\"}", "auth.headers");
+    invalid("{\"type\": \"api_key\", \"headers\": []}", "auth.headers");
+    invalid("{\"type\": \"api_key\", \"headers\": \"DD-API-KEY\"}", "auth.headers");
+    invalid("{\"type\": \"api_key\", \"headers\": "
+            "[\"A\",\"B\",\"C\",\"D\",\"E\",\"F\",\"G\",\"H\",\"I\"]}",
+            "1 to 8");
+    invalid("{\"type\": \"api_key\", \"headers\": [\"X-Key\", \"DD API KEY\"]}", "auth.headers[1]");
+    invalid("{\"type\": \"api_key\", \"headers\": [\"\"]}", "auth.headers[0]");
+    invalid("{\"type\": \"api_key\", \"headers\": [\"X:Y\"]}", "auth.headers[0]");
+    invalid("{\"type\": \"api_key\", \"headers\": [3]}", "auth.headers[0]");
+    invalid("{\"type\": \"api_key\", \"headers\": [\"X-Key\", \"x-key\"]}", "listed twice");
+    invalid("{\"type\": \"api_key\", \"extra\": 1, \"headers\": [\"X\"]}", "auth.extra");
+}
+
+Test(test_auth, api_key_reserved_headers)
+{
+    static const char *const reserved[] = {
+        "Host",       "content-type", "Content-Length",     "TRANSFER-ENCODING",
+        "Connection", "Cookie",       "Proxy-Authorization"};
+    char text[256];
+
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        snprintf(text, sizeof text, "{\"type\": \"api_key\", \"headers\": [\"%s\"]}", reserved[i]);
+        invalid(text, "set by the runtime");
+    }
+    /* Authorization is allowed, for APIs that want "Token xyz" as the whole value. */
+    valid("{\"type\": \"api_key\", \"headers\": [\"Authorization\"]}", CONNECT_AUTH_API_KEY);
+}
+
+Test(test_auth, oauth2_definition)
+{
+    invalid("{\"type\": \"oauth2_client_credentials\"}", "auth.token_url");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"\"}", "auth.token_url");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"http://x.example/t\"}",
+            "https");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"//evil.example/t\"}",
+            "single /");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"https:///t\"}", "host");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"ftp://x/t\"}", "https");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"oauth/token\"}", "https");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t#frag\"}", "fragment");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t x\"}", "spaces");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\\r\\nX: y\"}",
+            "control");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"scope\": \"\"}",
+            "auth.scope");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"scope\": \"a  b\"}",
+            "auth.scope");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"scope\": \" a\"}",
+            "auth.scope");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"scope\": "
+            "\"a\\\"b\"}",
+            "auth.scope");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"scope\": 3}",
+            "auth.scope");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"audience\": "
+            "\"a\\nb\"}",
+            "auth.audience");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"client_auth\": "
+            "\"jwt\"}",
+            "auth.client_auth");
+    invalid("{\"type\": \"oauth2_client_credentials\", \"token_url\": \"/t\", \"grant_type\": "
+            "\"password\"}",
+            "auth.grant_type");
+}
+
+/* ---- secrets ---- */
+
+Test(test_auth, secrets_of_each_scheme)
+{
+    secret_ok("{\"type\": \"none\"}", NULL);
+    secret_ok("{\"type\": \"none\"}", "{}");
+    secret_ok("{\"type\": \"bearer\"}", "{\"token\": \"ghp_SECRET\"}");
+    secret_ok("{\"type\": \"basic\"}",
+              "{\"username\": \"jane@example.com\", \"password\": \"p w\"}");
+    secret_ok("{\"type\": \"basic\"}",
+              "{\"username\": \"jane@example.com/token\", \"password\": \" trailing \"}");
+    secret_ok(API_KEY_DD, "{\"DD-API-KEY\": \"a\", \"DD-APPLICATION-KEY\": \"b\"}");
+    secret_ok(OAUTH, "{\"client_id\": \"id:with:colons\", \"client_secret\": \"s\"}");
+}
+
+Test(test_auth, secret_refusals_name_fields_not_values)
+{
+    char big[5000], text[5200];
+
+    secret_bad("{\"type\": \"none\"}", "{\"token\": \"SECRET\"}", "token");
+    secret_bad("{\"type\": \"bearer\"}", "[\"SECRET\"]", "JSON object");
+    secret_bad("{\"type\": \"bearer\"}", "\"SECRET\"", "JSON object");
+    secret_bad("{\"type\": \"bearer\"}", "{}", "secret field token is required");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\", \"extra\": \"SECRET\"}",
+               "secret field extra is not used");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"\"}", "token must not be empty");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": 42}", "token must be a string");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\r\\nX-Evil: 1\"}",
+               "token must not hold control");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\n\"}", "control");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\u0000x\"}", "control");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\tx\"}", "control");
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\u007f\"}", "control");
+    /* A value sent raw in a header must not carry spaces that the server would strip. */
+    secret_bad("{\"type\": \"bearer\"}", "{\"token\": \"SECRET \"}", "space");
+    secret_bad("{\"type\": \"basic\"}", "{\"username\": \"SECRET\"}", "password is required");
+    secret_bad("{\"type\": \"basic\"}", "{\"username\": \"SECRET:x\", \"password\": \"SECRET\"}",
+               "username must not hold ':'");
+    secret_bad(API_KEY_DD, "{\"DD-API-KEY\": \"SECRET\"}", "DD-APPLICATION-KEY is required");
+    secret_bad(API_KEY_DD,
+               "{\"DD-API-KEY\": \"SECRET\", \"DD-APPLICATION-KEY\": \"SECRET\", \"X\": \"S\"}",
+               "secret field X is not used");
+    /* Header names are matched as the connector spells them. */
+    secret_bad(API_KEY_DD, "{\"dd-api-key\": \"SECRET\", \"DD-APPLICATION-KEY\": \"SECRET\"}",
+               "dd-api-key");
+    secret_bad(OAUTH, "{\"client_id\": \"SECRET\"}", "client_secret is required");
+    /* The auth object is validated as well. */
+    secret_bad("{\"type\": \"kerberos\"}", "{\"token\": \"SECRET\"}", "auth.type");
+
+    /* A field name that is not plain text is quoted and escaped, not printed raw. */
+    secret_bad("{\"type\": \"bearer\"}", "{\"a\\nb\": \"SECRET\"}", "\\x0a");
+
+    memset(big, 'A', 4097);
+    big[4097] = '\0';
+    snprintf(text, sizeof text, "{\"token\": \"SECRET%s\"}", big);
+    secret_bad("{\"type\": \"bearer\"}", text, "longer than 4096");
+    big[4096 - 6] = '\0';
+    snprintf(text, sizeof text, "{\"token\": \"SECRET%s\"}", big);
+    secret_ok("{\"type\": \"bearer\"}", text);
+}
+
+/* ---- headers ---- */
+
+Test(test_auth, bearer_exact_bytes)
+{
+    struct connect_request r = build("{\"Accept\": \"application/vnd.github+json\"}");
+
+    apply_ok("{\"type\": \"bearer\"}", "{\"token\": \"ghp_abc123\"}", NULL, &r);
+    headers_eq(&r, "Accept: application/vnd.github+json\nAuthorization: Bearer ghp_abc123\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, basic_rfc7617_example)
+{
+    struct connect_request r = build(NULL);
+
+    /* RFC 7617 section 2: Aladdin / open sesame. */
+    apply_ok("{\"type\": \"basic\"}", "{\"username\": \"Aladdin\", \"password\": \"open sesame\"}",
+             NULL, &r);
+    headers_eq(&r, "Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\n");
+    connect_request_free(&r);
+
+    /* A password with ':' and non-ASCII text is sent as its UTF-8 bytes (RFC 7617 section 2.1). */
+    r = build(NULL);
+    apply_ok("{\"type\": \"basic\"}", "{\"username\": \"test\", \"password\": \"123\\u00a3:x\"}",
+             NULL, &r);
+    /* base64("test:123\xc2\xa3:x") */
+    headers_eq(&r, "Authorization: Basic dGVzdDoxMjPCozp4\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, api_key_headers_in_order)
+{
+    struct connect_request r = build("{\"Accept\": \"application/json\"}");
+
+    apply_ok(API_KEY_DD, "{\"DD-APPLICATION-KEY\": \"app-2\", \"DD-API-KEY\": \"api-1\"}", NULL,
+             &r);
+    headers_eq(&r, "Accept: application/json\nDD-API-KEY: api-1\nDD-APPLICATION-KEY: app-2\n");
+    connect_request_free(&r);
+
+    r = build(NULL);
+    apply_ok("{\"type\": \"api_key\", \"headers\": [\"Authorization\"]}",
+             "{\"Authorization\": \"Token xyz\"}", NULL, &r);
+    headers_eq(&r, "Authorization: Token xyz\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, replaces_a_static_header)
+{
+    struct connect_request r =
+        build("{\"dd-api-key\": \"placeholder\", \"Accept\": \"application/json\", "
+              "\"DD-API-KEY\": \"again\"}");
+
+    cr_assert_eq(r.n_headers, 3);
+    apply_ok(API_KEY_DD, "{\"DD-API-KEY\": \"real\", \"DD-APPLICATION-KEY\": \"app\"}", NULL, &r);
+    /* The first of the same name (ignoring case) takes the credential; the other goes. */
+    headers_eq(&r, "DD-API-KEY: real\nAccept: application/json\nDD-APPLICATION-KEY: app\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, replaces_authorization_in_a_request_with_a_body)
+{
+    struct connect_request r;
+    struct md_error e = {0};
+    json_t *def = js("{\"method\": \"POST\", \"path\": \"/x\", \"body\": \"json\"}");
+    json_t *args = js("{\"a\": 1}");
+
+    cr_assert_eq(connect_request_build("https://api.example.com", NULL, def, args, &r, &e), MD_OK,
+                 "%s", e.msg);
+    /* Applying twice (a retry with a refreshed token) leaves one Authorization header. */
+    apply_ok(OAUTH, NULL, "tok-1", &r);
+    apply_ok(OAUTH, NULL, "tok-2", &r);
+    headers_eq(&r, "Content-Type: application/json\nAuthorization: Bearer tok-2\n");
+    connect_request_free(&r);
+    json_decref(def);
+    json_decref(args);
+}
+
+Test(test_auth, none_adds_nothing)
+{
+    struct connect_request r = build("{\"Accept\": \"text/plain\"}");
+
+    apply_ok(NULL, NULL, NULL, &r);
+    apply_ok("{\"type\": \"none\"}", NULL, NULL, &r);
+    /* A secret left over from an earlier scheme is not used. */
+    apply_ok("{\"type\": \"none\"}", "{\"token\": \"old\"}", NULL, &r);
+    headers_eq(&r, "Accept: text/plain\n");
+    connect_request_free(&r);
+
+    /* An empty request (no headers array yet) works too. */
+    memset(&r, 0, sizeof r);
+    apply_ok("{\"type\": \"bearer\"}", "{\"token\": \"t\"}", NULL, &r);
+    headers_eq(&r, "Authorization: Bearer t\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, apply_refusals_leave_the_request_unchanged)
+{
+    struct connect_request r = build("{\"Accept\": \"application/json\"}");
+    struct md_error e = {0};
+    char long_token[9000];
+
+    cr_assert_eq(apply("{\"type\": \"bearer\"}", "{}", NULL, &r, &e), MD_ERR_VALUE);
+    cr_assert_not_null(strstr(e.msg, "token"), "%s", e.msg);
+    cr_assert_eq(apply("{\"type\": \"bearer\"}", "{\"token\": \"SECRET\\r\\n\"}", NULL, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert_null(strstr(e.msg, "SECRET"), "%s", e.msg);
+    cr_assert_eq(apply(API_KEY_DD, "{\"DD-API-KEY\": \"SECRET\"}", NULL, &r, &e), MD_ERR_VALUE);
+    cr_assert_eq(apply("{\"type\": \"bogus\"}", "{}", NULL, &r, &e), MD_ERR_VALUE);
+    /* An access token is for oauth2 only, and oauth2 needs one. */
+    cr_assert_eq(apply("{\"type\": \"bearer\"}", "{\"token\": \"t\"}", "tok", &r, &e),
+                 MD_ERR_INTERNAL);
+    cr_assert_eq(apply(OAUTH, "{\"client_id\": \"a\", \"client_secret\": \"b\"}", NULL, &r, &e),
+                 MD_ERR_INTERNAL);
+    cr_assert_eq(apply(OAUTH, NULL, "SECRET\nX: y", &r, &e), MD_ERR_VALUE);
+    cr_assert_null(strstr(e.msg, "SECRET"), "%s", e.msg);
+    cr_assert_eq(apply(OAUTH, NULL, "", &r, &e), MD_ERR_VALUE);
+    memset(long_token, 'a', sizeof long_token - 1);
+    long_token[sizeof long_token - 1] = '\0';
+    cr_assert_eq(apply(OAUTH, NULL, long_token, &r, &e), MD_ERR_VALUE);
+    headers_eq(&r, "Accept: application/json\n");
+    connect_request_free(&r);
+}
+
+Test(test_auth, oauth2_sends_the_access_token)
+{
+    struct connect_request r = build(NULL);
+    char jwt[6001];
+
+    /* An access token (often a JWT) may be longer than a static secret's 4 KiB. */
+    memset(jwt, 'e', sizeof jwt - 1);
+    jwt[sizeof jwt - 1] = '\0';
+    apply_ok(OAUTH, NULL, jwt, &r);
+    cr_assert_eq(r.n_headers, 1);
+    cr_assert_str_eq(r.headers[0].name, "Authorization");
+    cr_assert_eq(strncmp(r.headers[0].value, "Bearer eee", 10), 0);
+    cr_assert_eq(strlen(r.headers[0].value), 7 + 6000);
+    connect_request_free(&r);
+}
+
+Test(test_auth, basic_too_long_for_one_header)
+{
+    char user[4100], pass[4100], text[8400];
+
+    memset(user, 'u', 4000);
+    user[4000] = '\0';
+    memset(pass, 'p', 4000);
+    pass[4000] = '\0';
+    /* 8001 bytes encode to 10,668 characters: more than one header line may hold. */
+    snprintf(text, sizeof text, "{\"username\": \"%s\", \"password\": \"SECRET%s\"}", user, pass);
+    secret_bad("{\"type\": \"basic\"}", text, "too long together");
+}
