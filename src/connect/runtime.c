@@ -5,6 +5,7 @@
  * a fresh token and is sent once more.
  */
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ struct connect_runtime {
     struct connect_limits lim;
     atomic_int inflight;
     atomic_bool stopped;
+    /* Submissions hold it shared, stopping holds it alone: no submit meets a freed transport. */
+    pthread_rwlock_t stop_lock;
 };
 
 enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
@@ -42,6 +45,7 @@ enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
     *out = NULL;
     if (!rt)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    pthread_rwlock_init(&rt->stop_lock, NULL);
     rt->lim.timeout_ms = cfg->timeout_ms;
     rt->lim.max_response = cfg->max_response;
     tc.max_inflight = cfg->max_inflight;
@@ -61,21 +65,26 @@ enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
 
 void connect_runtime_stop(struct connect_runtime *rt)
 {
+    struct connect_transport *t;
+
     if (!rt || atomic_exchange(&rt->stopped, true))
         return;
-    /* Every call in flight completes with an error, through the callbacks below. */
-    connect_transport_stop(rt->t);
+    pthread_rwlock_wrlock(&rt->stop_lock);
+    t = rt->t;
     rt->t = NULL;
+    pthread_rwlock_unlock(&rt->stop_lock);
+    /* Every call in flight completes with an error, through the callbacks below. */
+    connect_transport_stop(t);
 }
 
 void connect_runtime_close(struct connect_runtime *rt)
 {
     if (!rt)
         return;
-    if (rt->t)
-        connect_runtime_stop(rt);
+    connect_runtime_stop(rt);
     connect_oauth_free(rt->oauth);
     connect_vault_close(rt->vault);
+    pthread_rwlock_destroy(&rt->stop_lock);
     free(rt);
 }
 
@@ -221,14 +230,24 @@ out:
 static void send_request(struct call_state *st)
 {
     struct md_error e = {0};
-    struct connect_transport *t = st->rt->t;
+    struct connect_runtime *rt = st->rt;
+    enum md_err rc = MD_ERR_UNAVAILABLE;
 
-    if (atomic_load(&st->rt->stopped) || !t) {
+    /*
+     * Stopping takes the transport away under the lock and stops it outside the lock, so a
+     * submission either reaches a running transport (which then completes it) or finds none.
+     */
+    pthread_rwlock_rdlock(&rt->stop_lock);
+    if (rt->t) {
+        st->o.sent = true;
+        rc = connect_transport_submit(rt->t, &st->req, &rt->lim, on_response, st, &e);
+    }
+    pthread_rwlock_unlock(&rt->stop_lock);
+    if (rc == MD_ERR_UNAVAILABLE && !st->o.sent) {
         fail(st, "stopping", "mandate is shutting down; try again in a moment.");
         return;
     }
-    st->o.sent = true;
-    if (connect_transport_submit(t, &st->req, &st->rt->lim, on_response, st, &e) != MD_OK) {
+    if (rc != MD_OK) {
         /* The transport took the request either way. */
         memset(&st->req, 0, sizeof st->req);
         fail(st, "busy", "The %s API could not be called: %s", st->title, e.msg);

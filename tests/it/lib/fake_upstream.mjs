@@ -808,11 +808,10 @@ export async function startFakeUpstream(opts = {}) {
         github: { token: secrets.github },
         stripe: { token: secrets.stripe },
         slack: { token: secrets.slack },
-        salesforce: { token: secrets.salesforce.token },
+        // The catalog's Salesforce authenticates with OAuth 2.0 client credentials.
+        salesforce: { client_id: secrets.salesforce.client_id, client_secret: secrets.salesforce.client_secret },
         jira: { username: secrets.jira.username, password: secrets.jira.password },
         datadog: { ...secrets.datadog },
-        // For a connector with auth oauth2_client_credentials against fake.url/services/oauth2/token.
-        salesforce_oauth: { client_id: secrets.salesforce.client_id, client_secret: secrets.salesforce.client_secret },
     };
     fake.tokenUrl = `${fake.url}/services/oauth2/token`;
     return fake;

@@ -70,6 +70,6 @@ for (const [rev, scenarios] of Object.entries(spec.runs)) {
 
 for (const l of lines) console.log(l);
 for (const s of stale) console.log(`note: ${s}`);
-if (untestable) console.log(`(${untestable} checks not testable on a tools-only gateway: tests/mcp-conformance/README.md)`);
+if (untestable) console.log(`(${untestable} checks not testable on a tools-only gateway: tests/it/mcp-conformance/README.md)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
