@@ -247,6 +247,10 @@ enum md_err access_entitlements(struct access *a, const char *user_id, const cha
 enum md_err access_user_status(struct access *a, const char *user_id, bool *exists, bool *active,
                                struct md_error *e);
 
+/* Whether a pack of this name exists, from the policy snapshot (no store read). */
+enum md_err access_pack_exists(struct access *a, const char *name, bool *exists,
+                               struct md_error *e);
+
 /* What the connector runtime needs to execute a tool: references into the current policy. */
 struct access_tool {
     json_t *connector; /* the connector's document (a reference; never modify it) */

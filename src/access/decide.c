@@ -540,6 +540,20 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
     return MD_OK;
 }
 
+enum md_err access_pack_exists(struct access *a, const char *name, bool *exists,
+                               struct md_error *e)
+{
+    struct policy *p = NULL;
+    enum md_err err = access__policy(a, &p, e);
+
+    *exists = false;
+    if (err)
+        return err;
+    *exists = policy_pack(p, name) != NULL;
+    policy_unref(p);
+    return MD_OK;
+}
+
 enum md_err access_tool_get(struct access *a, const char *tool, struct access_tool *out,
                             struct md_error *e)
 {

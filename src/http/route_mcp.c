@@ -151,16 +151,23 @@ static void on_reply(void *cls, struct mcp_reply *r)
     http_async_complete(cls, &resp);
 }
 
-/* The pack of "/packs/{pack}" into out; "" for the root. false for any other path. */
+/*
+ * The pack of "/packs/{pack}" into out; "" for the root. false for any other path, and for a
+ * segment that cannot be a pack name (1..63 of [a-z0-9_-]), so that only names go into URLs
+ * and headers.
+ */
 static bool pack_of(const char *rest, char *out, size_t n)
 {
+    size_t len;
     out[0] = '\0';
     if (rest[0] == '\0' || strcmp(rest, "/") == 0)
         return true;
     if (strncmp(rest, "/packs/", 7) != 0)
         return false;
     rest += 7;
-    if (!rest[0] || strlen(rest) >= n || strchr(rest, '/'))
+    len = strlen(rest);
+    if (len == 0 || len > 63 || len >= n ||
+        strspn(rest, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len)
         return false;
     snprintf(out, n, "%s", rest);
     return true;
@@ -225,12 +232,15 @@ void http_route_mcp(struct http_req *req, struct http_resp *resp, const char *re
         return;
     }
     if (pack[0]) {
-        json_t *pk = NULL;
-        if (access_pack_get(req->access, pack, &pk, &e) != MD_OK) {
+        bool known = false;
+        if (access_pack_exists(req->access, pack, &known, &e) != MD_OK) {
+            rpc_error(resp, 503, MCP_RPC_INTERNAL_ERROR, "the packs cannot be read now");
+            return;
+        }
+        if (!known) {
             rpc_error(resp, 404, MCP_RPC_INVALID_REQUEST, "Not Found: no such pack");
             return;
         }
-        json_decref(pk);
         if (req->token.pack[0] && strcmp(req->token.pack, pack) != 0) {
             rpc_error(resp, 403, MCP_RPC_INVALID_REQUEST,
                       "Forbidden: this token is limited to another pack");

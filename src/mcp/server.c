@@ -140,7 +140,8 @@ static bool modern_headers_ok(const struct mcp_request *req, const struct mcp_ms
                               const char *version, struct mcp_reply *out)
 {
     char why[200];
-    const char *name = json_string_value(json_object_get(msg->params, "name"));
+    const json_t *jname = json_object_get(msg->params, "name");
+    const char *name = json_string_value(jname);
 
     why[0] = '\0';
     if (!req->h_version)
@@ -152,7 +153,8 @@ static bool modern_headers_ok(const struct mcp_request *req, const struct mcp_ms
     else if (strcmp(req->h_method, msg->method) != 0)
         snprintf(why, sizeof why, "the Mcp-Method header does not match the method");
     else if (strcmp(msg->method, "tools/call") == 0 && name &&
-             (!req->h_name || strcmp(req->h_name, name) != 0))
+             (!req->h_name || strcmp(req->h_name, name) != 0 ||
+              strlen(name) != json_string_length(jname)))
         snprintf(why, sizeof why, "the Mcp-Name header %s params.name",
                  req->h_name ? "does not match" : "is missing; it must equal");
     if (!why[0])

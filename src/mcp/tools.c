@@ -239,7 +239,8 @@ static void call_done(void *cls, json_t *result, const struct connect_outcome *o
 bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const struct mcp_msg *msg,
                      const char *version, struct mcp_reply *out, mcp_reply_fn fn, void *cls)
 {
-    const char *name = json_string_value(json_object_get(msg->params, "name"));
+    const json_t *jname = json_object_get(msg->params, "name");
+    const char *name = json_string_value(jname);
     const json_t *args = json_object_get(msg->params, "arguments");
     struct access_decision *d = NULL;
     struct access_tool tool = {0};
@@ -253,6 +254,9 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
                          "params.name must be the tool's name", NULL, version);
         goto out;
     }
+    /* A NUL inside the name would end it early, and name another tool than the message does. */
+    if (strlen(name) != json_string_length(jname))
+        name = "(a name holding NUL)";
     if (json_is_null(args))
         args = NULL;
     if (args && !json_is_object(args)) {

@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 
 import { createGroup, createUser, uniq } from './scim.mjs';
@@ -382,4 +383,146 @@ export function packToolNames(pack) {
         }
     }
     return [...names].sort();
+}
+
+/* ---- raw HTTP, connectors of a test's own, and the server process (added for mcp_protocol
+ * and mcp_load) ---- */
+
+/*
+ * One HTTP request with nothing added: exactly the headers given (node adds Host, and
+ * Content-Length for a body; no Content-Type, no Accept, no User-Agent) and the body's bytes
+ * as given (a string is sent as UTF-8, a Buffer as is). Its own connection (no keep-alive
+ * agent), so that a thousand of them are a thousand connections. A Transfer-Encoding: chunked
+ * header sends the body chunked, without Content-Length. Resolves to {status, headers
+ * (names lower-cased), text, body (parsed JSON or null), bytes (the body as received, a
+ * Buffer)}; o.timeout (ms, default 30000) rejects.
+ */
+export function rawRequest(url, { method = 'POST', headers = {}, body, timeout = 30000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const payload = body === undefined || body === null ? null
+            : (Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
+        const h = { ...headers };
+        // A Transfer-Encoding given by the caller (chunked) replaces the Content-Length.
+        if (payload && !Object.keys(h).some((k) => ['content-length', 'transfer-encoding'].includes(k.toLowerCase()))) {
+            h['Content-Length'] = String(payload.length);
+        }
+        const req = http.request({
+            host: u.hostname,
+            port: u.port,
+            path: u.pathname + u.search,
+            method,
+            headers: h,
+            agent: false,
+        }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('error', reject);
+            res.on('end', () => {
+                clearTimeout(timer);
+                const bytes = Buffer.concat(chunks);
+                const text = bytes.toString('utf8');
+                let parsed = null;
+                try {
+                    parsed = text.length ? JSON.parse(text) : null;
+                } catch {
+                    parsed = null;
+                }
+                resolve({ status: res.statusCode, headers: res.headers, text, body: parsed, bytes });
+            });
+        });
+        const timer = setTimeout(() => req.destroy(new Error(`${method} ${url}: no answer in ${timeout} ms`)), timeout);
+        req.on('error', (err) => {
+            clearTimeout(timer);
+            reject(err);
+        });
+        if (payload) {
+            // Chunked: the body in pieces of at most 64 KiB, as a streaming client sends it.
+            for (let i = 0; i < payload.length; i += 65536) req.write(payload.subarray(i, i + 65536));
+        }
+        req.end();
+    });
+}
+
+/* A connector name of a test's own: [a-z0-9], starting with a letter, unique per run. */
+export function testConnectorName(prefix = 'c') {
+    return `${prefix}${uniq('').replace(/[^a-z0-9]/g, '')}`.slice(0, 30);
+}
+
+/*
+ * One tool of a connector document (docs/connectors.md): name, level, request (default GET
+ * /name), and an input schema of properties (each {type, ...}, described), required, and no
+ * other arguments unless o.open.
+ */
+export function toolDoc(name, level, { request: req, properties = {}, required = [], open = false } = {}) {
+    const props = {};
+    for (const [k, v] of Object.entries(properties)) props[k] = { description: `The ${k}.`, ...v };
+    const schema = { type: 'object', properties: props };
+    if (required.length) schema.required = required;
+    if (!open) schema.additionalProperties = false;
+    return {
+        name,
+        title: `Tool ${name}`,
+        description: `Does ${name} for the MCP tests.`,
+        level,
+        input_schema: schema,
+        request: req || { method: level === 'read' ? 'GET' : 'POST', path: `/${name}` },
+    };
+}
+
+/*
+ * PUTs a connector of the test's own through the admin API (201 or 200 asserted) with
+ * base_url, auth (default none) and tools; returns the stored connector.
+ */
+export async function putConnector(api, name, { baseUrl, auth = { type: 'none' }, tools, headers } = {}) {
+    const doc = {
+        name,
+        title: `Connector ${name}`,
+        description: 'A connector made by the MCP black-box tests.',
+        base_url: baseUrl,
+        auth,
+        tools,
+    };
+    if (headers) doc.headers = headers;
+    const r = await api('PUT', `/connectors/${name}`, doc);
+    assert.ok(r.status === 201 || r.status === 200, `PUT /connectors/${name}: ${r.status} ${r.text}`);
+    return r.body;
+}
+
+/*
+ * What /proc says of a process: {threads (entries of /proc/PID/task), vmRssKb, vmHwmKb,
+ * fds (entries of /proc/PID/fd, or null when unreadable), fdSoft, fdHard (its "Max open
+ * files")}.
+ */
+export function procStats(pid) {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key) => {
+        const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+        return m ? Number(m[1]) : null;
+    };
+    let fds = null;
+    try {
+        fds = fs.readdirSync(`/proc/${pid}/fd`).length;
+    } catch {
+        fds = null;
+    }
+    let fdSoft = null;
+    let fdHard = null;
+    try {
+        const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'));
+        if (m) {
+            fdSoft = m[1] === 'unlimited' ? Infinity : Number(m[1]);
+            fdHard = m[2] === 'unlimited' ? Infinity : Number(m[2]);
+        }
+    } catch {
+        /* no limits file */
+    }
+    return {
+        threads: fs.readdirSync(`/proc/${pid}/task`).length,
+        vmRssKb: kb('VmRSS'),
+        vmHwmKb: kb('VmHWM'),
+        fds,
+        fdSoft,
+        fdHard,
+    };
 }
