@@ -12,6 +12,11 @@
  * - no header name or value holds CR, LF or NUL, and none is Authorization;
  * - a body comes with a Content-Type and vice versa; a JSON body parses as an object; a form
  *   body holds only unreserved characters, %XX, '[', ']', '=' and '&';
+ * - a GraphQL body is {"query", "variables", "operationName"?} whose query is the template's,
+ *   byte for byte (an argument never enters it), and whose variables are arguments unchanged;
+ * - a template body has the template's content type; with escape "json" it parses as an
+ *   object or array; with "xml" it holds exactly as many < > " ' as the template (an argument
+ *   never adds markup); with "none" exactly as many CR and LF as the template;
  * - building twice gives the same request; a refusal leaves the output empty and says why.
  */
 #include <jansson.h>
@@ -107,8 +112,55 @@ static const char *check_headers(const struct connect_request *r)
     return ct;
 }
 
-static void check_body(const struct connect_request *r, const char *ct)
+/* A GraphQL body: the template's document unchanged, the arguments as variables. */
+static void check_graphql(const struct connect_request *r, const json_t *gql, const json_t *args)
 {
+    json_t *v = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, NULL);
+    json_t *vars = json_object_get(v, "variables"), *op = json_object_get(v, "operationName");
+    const char *name;
+    json_t *val;
+    if (!json_is_object(v) ||
+        !json_equal(json_object_get(v, "query"), json_object_get(gql, "query")) ||
+        !json_is_object(vars) || json_object_size(v) != 2 + (op != NULL) ||
+        ((op || json_object_get(gql, "operation_name")) &&
+         !json_equal(op, json_object_get(gql, "operation_name"))))
+        abort();
+    json_object_foreach(vars, name, val)
+    {
+        if (!json_equal(val, json_object_get(args, name)))
+            abort();
+    }
+    json_decref(v);
+}
+
+/* A template body: what its escape promises, restated by counting characters. */
+static void check_template(const struct connect_request *r, const json_t *tpl)
+{
+    const char *esc = json_string_value(json_object_get(tpl, "escape"));
+    const char *text = json_string_value(json_object_get(tpl, "template"));
+    size_t tlen = json_string_length(json_object_get(tpl, "template"));
+    const char *counted = strcmp(esc, "xml") == 0    ? "<>\"'"
+                          : strcmp(esc, "none") == 0 ? "\r\n"
+                                                     : "";
+
+    if (strcmp(esc, "json") == 0) {
+        json_t *v = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, NULL);
+        if (!json_is_object(v) && !json_is_array(v))
+            abort();
+        json_decref(v);
+    }
+    for (const char *c = counted; *c; c++) {
+        if (count_char(r->body, r->body_len, *c) != count_char(text, tlen, *c))
+            abort();
+    }
+}
+
+static void check_body(const struct connect_request *r, const char *ct, const json_t *def,
+                       const json_t *args)
+{
+    const json_t *body = json_object_get(def, "body");
+    const char *type = json_string_value(json_object_get(body, "type"));
+
     if (!r->body) {
         if (ct || r->body_len)
             abort();
@@ -116,8 +168,16 @@ static void check_body(const struct connect_request *r, const char *ct)
     }
     if (!ct || strlen(r->body) != r->body_len || r->body_len > CONNECT_BODY_MAX)
         abort();
-    if (strcmp(ct, "application/json") == 0) {
-        json_t *v = json_loadb(r->body, r->body_len, 0, NULL);
+    if (type && strcmp(type, "graphql") == 0) {
+        if (strcmp(ct, "application/json") != 0)
+            abort();
+        check_graphql(r, body, args);
+    } else if (type && strcmp(type, "template") == 0) {
+        if (strcmp(ct, json_string_value(json_object_get(body, "content_type"))) != 0)
+            abort();
+        check_template(r, body);
+    } else if (strcmp(ct, "application/json") == 0) {
+        json_t *v = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, NULL);
         if (!json_is_object(v))
             abort();
         json_decref(v);
@@ -176,7 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     }
     check_url(&r, json_string_value(json_object_get(def, "path")));
-    check_body(&r, check_headers(&r));
+    check_body(&r, check_headers(&r), def, args);
     if (connect_request_build(BASE, hdrs, def, args, &r2, &e) != MD_OK || !same(&r, &r2))
         abort();
     connect_request_free(&r2);

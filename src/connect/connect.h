@@ -33,6 +33,33 @@
  *   value as "unset"). The brackets are literal; key segments and values are percent-encoded
  *   as above. An object key that is empty or holds '[' or ']' is refused (Stripe does not
  *   allow brackets in metadata keys). Content-Type: application/x-www-form-urlencoded.
+ * - Body {"type": "graphql", "query": DOCUMENT, "operation_name"?: NAME} (GraphQL over HTTP,
+ *   POST only): Content-Type: application/json and the body {"query": DOCUMENT, "variables":
+ *   {the arguments not used by the path or the query, in the arguments' order},
+ *   "operationName": NAME} (operationName only when the template names one; variables always,
+ *   {} when empty). An argument never enters the document's text. One that the document does
+ *   not name as $name (outside comments and strings) is refused, since a GraphQL server
+ *   ignores undeclared variables. operation_name is a GraphQL Name ([_A-Za-z][_0-9A-Za-z]*).
+ * - Body {"type": "template", "content_type": MEDIA TYPE, "template": TEXT, "escape": E}:
+ *   Content-Type is content_type as written (an RFC 9110 media type, ASCII, charset utf-8 if
+ *   any), the body is TEXT with each placeholder replaced. {{name}} is the argument name
+ *   (1 to 64 characters of [A-Za-z0-9_]), {{name?}} the same when it may be absent; "{{{{" is
+ *   a literal "{{"; any other "{{" is a template error; '}' and a lone '{' are literal.
+ *   E must suit the content type:
+ *   - "xml" (application/xml, text/xml, any +xml, text/html): the argument rendered as a
+ *     scalar (the path's rules) with & < > " ' written &amp; &lt; &gt; &quot; &#39;; a C0
+ *     control other than tab, LF and CR, U+FFFE or U+FFFF is refused. Absent or null:
+ *     refused, or nothing for {{name?}}. Objects and arrays are refused.
+ *   - "json" (application/json, application/...+json): the argument as a compact JSON value as
+ *     the "json" body writes it (strings quoted and escaped, objects and arrays whole); null
+ *     stays null; absent: refused, or null for {{name?}}. A placeholder stands where a JSON
+ *     value goes: one inside a string literal is a template error, and the template with each
+ *     placeholder read as null must be a JSON object or array without duplicate keys. The
+ *     built body is parsed again (at most 64 levels deep) before it is sent.
+ *   - "none" (text/plain only): the scalar as it is; a value holding CR, LF, DEL or any other
+ *     control character but tab is refused. Absent or null as for "xml".
+ *   An argument used by neither the path, the query nor the template is refused, as without
+ *   a body. A placeholder may repeat, and may name an argument that the path or query uses.
  * - No body: an argument that neither the path nor the query uses is refused (MD_ERR_VALUE),
  *   so that an agent never believes it set something that was not sent.
  * - Headers: the connector's static headers in their order, then Content-Type when there is a
@@ -83,7 +110,8 @@ struct connect_request {
  * On MD_OK, *out holds a request the caller releases with connect_request_free. On error,
  * *out is left empty (safe to pass to connect_request_free) and e says why:
  * MD_ERR_VALUE for a bad template, base URL, header or argument (naming it),
- * MD_ERR_TOOLARGE when the URL or body would exceed its cap, MD_ERR_NOMEM.
+ * MD_ERR_TOOLARGE when the URL or body (or a body template or GraphQL document) would exceed
+ * its cap, MD_ERR_NOMEM.
  */
 enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,
                                   const json_t *request_def, const json_t *args,

@@ -17,11 +17,15 @@
 #include "core/json.h"
 #include "core/str.h"
 
-#define NAME_MAX_LEN 64   /* a placeholder name, e.g. issueIdOrKey */
-#define FORM_MAX_DEPTH 32 /* nesting of a form-encoded argument */
-#define SCALAR_TMP 40     /* room for a rendered integer or double */
+#define NAME_MAX_LEN 64    /* a placeholder name, e.g. issueIdOrKey */
+#define FORM_MAX_DEPTH 32  /* nesting of a form-encoded argument */
+#define SCALAR_TMP 40      /* room for a rendered integer or double */
+#define JSON_BODY_DEPTH 64 /* nesting of a JSON template body, arguments included */
 
-enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_GRAPHQL, BODY_TEMPLATE };
+
+/* How a body template escapes an argument: request.body.escape. */
+enum escape_kind { ESCAPE_XML, ESCAPE_JSON, ESCAPE_NONE };
 
 /* The parts of a validated `request` object; every pointer is borrowed from it. */
 struct tmpl {
@@ -29,6 +33,13 @@ struct tmpl {
     const char *path;
     const json_t *query; /* an array of strings, or NULL */
     enum body_kind body;
+    /* BODY_GRAPHQL */
+    const json_t *document;     /* request.body.query, a JSON string */
+    const char *operation_name; /* request.body.operation_name, or NULL */
+    /* BODY_TEMPLATE */
+    const char *content_type; /* request.body.content_type, a checked media type */
+    struct slice text;        /* request.body.template */
+    enum escape_kind escape;
 };
 
 /* ---- characters ---- */
@@ -197,6 +208,395 @@ static bool path_has_placeholder(const char *path, const char *name)
     return false;
 }
 
+/* ---- body definitions: GraphQL and templates ---- */
+
+/*
+ * A media type, RFC 9110 section 8.3.1: type "/" subtype *( OWS ";" OWS [ parameter ] ) with
+ * parameter = token "=" ( token / quoted-string ). Only ASCII is accepted (no obs-text) and no
+ * white space at either end, since the text becomes a header value as it is.
+ */
+struct media {
+    struct slice type, subtype;
+    struct slice charset; /* the charset parameter's value, unquoted; len 0 when absent */
+};
+
+static size_t token_len(const char *s)
+{
+    size_t n = 0;
+    while (is_tchar((unsigned char)s[n]))
+        n++;
+    return n;
+}
+
+static bool is_qdchar(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c < 0x7f);
+}
+
+/* A parameter value at s[*i]: a token or a quoted-string (RFC 9110 section 5.6.4). */
+static bool media_value(const char *s, size_t *i, struct slice *val)
+{
+    size_t j = *i, n;
+    if (s[j] != '"') {
+        n = token_len(s + j);
+        *val = (struct slice){s + j, n};
+        *i = j + n;
+        return n > 0;
+    }
+    for (j++; s[j] != '"'; j++) {
+        if (s[j] == '\\')
+            j++;
+        if (!is_qdchar((unsigned char)s[j]))
+            return false;
+    }
+    *val = (struct slice){s + *i + 1, j - *i - 1};
+    *i = j + 1;
+    return true;
+}
+
+static bool media_parse(const char *s, struct media *m)
+{
+    size_t i, n = strlen(s);
+    memset(m, 0, sizeof *m);
+    if (n == 0 || s[n - 1] == ' ' || s[n - 1] == '\t')
+        return false;
+    n = token_len(s);
+    if (n == 0 || s[n] != '/')
+        return false;
+    m->type = (struct slice){s, n};
+    i = n + 1;
+    n = token_len(s + i);
+    if (n == 0)
+        return false;
+    m->subtype = (struct slice){s + i, n};
+    for (i += n;;) {
+        struct slice name, val;
+        while (s[i] == ' ' || s[i] == '\t')
+            i++;
+        if (s[i] == '\0')
+            return true;
+        if (s[i++] != ';')
+            return false;
+        while (s[i] == ' ' || s[i] == '\t')
+            i++;
+        n = token_len(s + i);
+        if (n == 0)
+            continue; /* an empty parameter, which the grammar allows */
+        name = (struct slice){s + i, n};
+        i += n;
+        if (s[i++] != '=' || !media_value(s, &i, &val))
+            return false;
+        if (slice_ieq_cstr(name, "charset"))
+            m->charset = val;
+    }
+}
+
+static bool slice_ends_with(struct slice s, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return s.len >= n && slice_ieq_cstr((struct slice){s.p + s.len - n, n}, suffix);
+}
+
+/* application/json and every structured syntax suffix +json (RFC 6839 section 3.1). */
+static bool media_is_json(const struct media *m)
+{
+    return slice_ieq_cstr(m->type, "application") &&
+           (slice_ieq_cstr(m->subtype, "json") || slice_ends_with(m->subtype, "+json"));
+}
+
+/* XML (RFC 7303: application/xml, text/xml, +xml) and HTML, which share their escapes. */
+static bool media_is_xml(const struct media *m)
+{
+    bool app = slice_ieq_cstr(m->type, "application"), text = slice_ieq_cstr(m->type, "text");
+    return ((app || text) && slice_ieq_cstr(m->subtype, "xml")) ||
+           slice_ends_with(m->subtype, "+xml") || (text && slice_ieq_cstr(m->subtype, "html"));
+}
+
+static bool media_is_plain(const struct media *m)
+{
+    return slice_ieq_cstr(m->type, "text") && slice_ieq_cstr(m->subtype, "plain");
+}
+
+/*
+ * One piece of a body template: literal bytes, or a placeholder {{name}} / {{name?}}. The
+ * template syntax is defined by piece_next alone, so that checking and expanding a template
+ * cannot disagree.
+ */
+struct piece {
+    bool is_arg;
+    bool optional;               /* {{name?}} */
+    struct slice text;           /* literal bytes, borrowed from the template */
+    char name[NAME_MAX_LEN + 1]; /* the placeholder's argument */
+};
+
+/*
+ * Reads the piece at s[*i] (of n bytes) and moves *i past it. "{{{{" is a literal "{{"; any
+ * other "{{" must open {{name}} or {{name?}}, name being 1 to NAME_MAX_LEN characters of
+ * [A-Za-z0-9_]; a single '{' and every '}' outside a placeholder are literal. Returns false
+ * on a "{{" that is neither.
+ */
+static bool piece_next(const char *s, size_t n, size_t *i, struct piece *pc)
+{
+    size_t at = *i, j;
+    pc->is_arg = pc->optional = false;
+    if (n - at >= 4 && memcmp(s + at, "{{{{", 4) == 0) {
+        pc->text = (struct slice){s + at, 2};
+        *i = at + 4;
+        return true;
+    }
+    if (n - at >= 2 && s[at] == '{' && s[at + 1] == '{') {
+        for (j = at + 2; j < n && is_name_char((unsigned char)s[j]);)
+            j++;
+        if (j == at + 2 || j - at - 2 > NAME_MAX_LEN)
+            return false;
+        memcpy(pc->name, s + at + 2, j - at - 2);
+        pc->name[j - at - 2] = '\0';
+        if (j < n && s[j] == '?') {
+            pc->optional = true;
+            j++;
+        }
+        if (n - j < 2 || s[j] != '}' || s[j + 1] != '}')
+            return false;
+        pc->is_arg = true;
+        *i = j + 2;
+        return true;
+    }
+    for (j = at + 1; j < n && !(s[j] == '{' && j + 1 < n && s[j + 1] == '{');)
+        j++;
+    pc->text = (struct slice){s + at, j - at};
+    *i = j;
+    return true;
+}
+
+/* Where a JSON template's text leaves the scanner: inside a string literal, after a '\'. */
+struct json_scan {
+    bool in_string, escaped;
+};
+
+static void json_scan_text(struct json_scan *js, struct slice t)
+{
+    for (size_t i = 0; i < t.len; i++) {
+        if (js->escaped)
+            js->escaped = false;
+        else if (js->in_string && t.p[i] == '\\')
+            js->escaped = true;
+        else if (t.p[i] == '"')
+            js->in_string = !js->in_string;
+    }
+}
+
+/*
+ * An escape "json" template: no placeholder inside a string literal (an argument is a whole
+ * JSON value, never part of a string), and the text with every placeholder read as null is a
+ * JSON object or array without duplicate keys. Since a placeholder can then only stand where
+ * null stands, any JSON value put there leaves the body valid JSON.
+ */
+static enum md_err json_template_check(struct slice text, struct md_error *e)
+{
+    struct json_scan js = {false, false};
+    struct piece pc;
+    struct buf b;
+    struct md_error pe;
+    json_t *v = NULL;
+    enum md_err err = MD_OK;
+
+    buf_init(&b, CONNECT_BODY_MAX);
+    for (size_t i = 0; i < text.len && !err;) {
+        piece_next(text.p, text.len, &i, &pc);
+        if (!pc.is_arg) {
+            json_scan_text(&js, pc.text);
+            buf_append(&b, pc.text.p, pc.text.len);
+        } else if (js.in_string) {
+            err = md_error_set(e, MD_ERR_VALUE,
+                               "request.body.template: {{%s}} is inside a JSON string; a "
+                               "placeholder stands for a whole JSON value",
+                               pc.name);
+        } else {
+            buf_append_cstr(&b, "null");
+        }
+    }
+    if (!err && b.err)
+        err = md_error_set(e, MD_ERR_TOOLARGE, "request.body.template is too long");
+    if (!err && json_parse_limited(b.p ? b.p : "", b.len, CONNECT_BODY_MAX, JSON_BODY_DEPTH, &v,
+                                   &pe) != MD_OK)
+        err = md_error_set(e, MD_ERR_VALUE,
+                           "request.body.template must be a JSON object or array once each "
+                           "placeholder is a value: %s",
+                           pe.msg);
+    json_decref(v);
+    buf_free(&b);
+    return err;
+}
+
+/* Every "{{" of the template opens a well-formed placeholder or is the literal "{{{{". */
+static enum md_err template_syntax_check(struct slice text, struct md_error *e)
+{
+    struct piece pc;
+    for (size_t i = 0; i < text.len;) {
+        size_t at = i;
+        if (!piece_next(text.p, text.len, &i, &pc))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.body.template: \"{{\" at byte %zu must open {{name}} "
+                                "or {{name?}} (name: 1 to %d characters of [A-Za-z0-9_]); a "
+                                "literal \"{{\" is written \"{{{{\"",
+                                at, NAME_MAX_LEN);
+    }
+    return MD_OK;
+}
+
+/* A field of request.body that is a string without U+0000, or NULL. */
+static const char *body_string(const json_t *body, const char *field, size_t *len)
+{
+    const json_t *v = json_object_get(body, field);
+    const char *s = json_string_value(v);
+    if (!s || strlen(s) != json_string_length(v))
+        return NULL;
+    if (len)
+        *len = json_string_length(v);
+    return s;
+}
+
+/* A field of request.body that this code would not apply is an error, as in request. */
+static enum md_err body_fields_check(const json_t *body, const char *const *known, size_t n,
+                                     struct md_error *e)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(json_mut(body), key, v)
+    {
+        size_t k = 0;
+        while (k < n && strcmp(key, known[k]) != 0)
+            k++;
+        if (k == n)
+            return md_error_set(e, MD_ERR_VALUE, "request.body.%.60s is not a known field", key);
+    }
+    return MD_OK;
+}
+
+/* GraphQL's Name (GraphQL spec section 2.1.9): [_A-Za-z][_0-9A-Za-z]*. */
+static bool is_graphql_name(const char *s)
+{
+    if (!s[0] || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (; *s; s++) {
+        if (!is_name_char((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
+static enum md_err graphql_parse(const json_t *body, struct tmpl *t, struct md_error *e)
+{
+    static const char *const known[] = {"type", "query", "operation_name"};
+    const char *query;
+    enum md_err err = body_fields_check(body, known, sizeof known / sizeof known[0], e);
+
+    if (err)
+        return err;
+    /* GraphQL over HTTP: a server must accept POST; a GET would carry the query in the URL. */
+    if (strcmp(t->method, "POST") != 0)
+        return md_error_set(e, MD_ERR_VALUE, "a GraphQL request.body needs request.method POST");
+    query = body_string(body, "query", NULL);
+    if (!query || !query[0])
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.query must be a non-empty string (a GraphQL document)");
+    if (json_string_length(json_object_get(body, "query")) > CONNECT_BODY_MAX)
+        return md_error_set(e, MD_ERR_TOOLARGE, "request.body.query is longer than %d bytes",
+                            CONNECT_BODY_MAX);
+    t->document = json_object_get(body, "query");
+    if (json_object_get(body, "operation_name")) {
+        t->operation_name = body_string(body, "operation_name", NULL);
+        if (!t->operation_name || !is_graphql_name(t->operation_name))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.body.operation_name must be a GraphQL name "
+                                "([_A-Za-z][_0-9A-Za-z]*)");
+    }
+    t->body = BODY_GRAPHQL;
+    return MD_OK;
+}
+
+/* request.body.content_type and request.body.escape, and whether they go together. */
+static enum md_err content_type_parse(const json_t *body, struct tmpl *t, struct md_error *e)
+{
+    const char *ct = body_string(body, "content_type", NULL);
+    const char *esc = body_string(body, "escape", NULL);
+    struct media m;
+
+    if (!ct || !media_parse(ct, &m))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.content_type must be a media type such as "
+                            "application/xml or text/plain; charset=utf-8");
+    if (strlen(ct) + sizeof "Content-Type" > CONNECT_HEADER_LINE_MAX)
+        return md_error_set(e, MD_ERR_VALUE, "request.body.content_type is too long");
+    /* Arguments are JSON strings, so the body is UTF-8 whatever the template says. */
+    if (m.charset.len && !slice_ieq_cstr(m.charset, "utf-8"))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.content_type: the charset can only be utf-8");
+    t->content_type = ct;
+    if (esc && strcmp(esc, "xml") == 0 && media_is_xml(&m))
+        t->escape = ESCAPE_XML;
+    else if (esc && strcmp(esc, "json") == 0 && media_is_json(&m))
+        t->escape = ESCAPE_JSON;
+    else if (esc && strcmp(esc, "none") == 0 && media_is_plain(&m))
+        t->escape = ESCAPE_NONE;
+    else
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.escape must be \"xml\" for an XML or HTML "
+                            "content_type, \"json\" for application/json or application/*+json, "
+                            "\"none\" for text/plain");
+    return MD_OK;
+}
+
+static enum md_err template_parse(const json_t *body, struct tmpl *t, struct md_error *e)
+{
+    static const char *const known[] = {"type", "content_type", "template", "escape"};
+    enum md_err err = body_fields_check(body, known, sizeof known / sizeof known[0], e);
+
+    if (!err)
+        err = content_type_parse(body, t, e);
+    if (err)
+        return err;
+    t->text.p = body_string(body, "template", &t->text.len);
+    if (!t->text.p)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.template must be a string without U+0000");
+    if (t->text.len > CONNECT_BODY_MAX)
+        return md_error_set(e, MD_ERR_TOOLARGE, "request.body.template is longer than %d bytes",
+                            CONNECT_BODY_MAX);
+    err = template_syntax_check(t->text, e);
+    if (!err && t->escape == ESCAPE_JSON)
+        err = json_template_check(t->text, e);
+    if (!err)
+        t->body = BODY_TEMPLATE;
+    return err;
+}
+
+/* request.body: "json", "form", or an object whose type is "graphql" or "template". */
+static enum md_err body_parse(const json_t *v, struct tmpl *t, struct md_error *e)
+{
+    const char *type;
+    if (!v) {
+        t->body = BODY_NONE;
+        return MD_OK;
+    }
+    if (json_is_string(v) && strcmp(json_string_value(v), "json") == 0) {
+        t->body = BODY_JSON;
+        return MD_OK;
+    }
+    if (json_is_string(v) && strcmp(json_string_value(v), "form") == 0) {
+        t->body = BODY_FORM;
+        return MD_OK;
+    }
+    type = json_string_value(json_object_get(v, "type"));
+    if (json_is_object(v) && type && strcmp(type, "graphql") == 0)
+        return graphql_parse(v, t, e);
+    if (json_is_object(v) && type && strcmp(type, "template") == 0)
+        return template_parse(v, t, e);
+    return md_error_set(e, MD_ERR_VALUE,
+                        "request.body must be \"json\", \"form\", or an object whose type is "
+                        "\"graphql\" or \"template\"");
+}
+
 static enum md_err tmpl_parse(const json_t *def, struct tmpl *t, struct md_error *e)
 {
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
@@ -254,16 +654,7 @@ static enum md_err tmpl_parse(const json_t *def, struct tmpl *t, struct md_error
         t->query = v;
     }
 
-    v = json_object_get(def, "body");
-    if (!v)
-        t->body = BODY_NONE;
-    else if (json_is_string(v) && strcmp(json_string_value(v), "json") == 0)
-        t->body = BODY_JSON;
-    else if (json_is_string(v) && strcmp(json_string_value(v), "form") == 0)
-        t->body = BODY_FORM;
-    else
-        return md_error_set(e, MD_ERR_VALUE, "request.body must be \"json\" or \"form\"");
-    return MD_OK;
+    return body_parse(json_object_get(def, "body"), t, e);
 }
 
 /*
@@ -626,7 +1017,246 @@ static enum md_err body_build(enum body_kind kind, const json_t *rest, struct bu
     return err;
 }
 
-/* The arguments that neither the path nor the query used, as a new object in *out. */
+/* ---- GraphQL and template bodies ---- */
+
+/*
+ * Adds to vars (an object used as a set) each variable that the GraphQL document names as
+ * $name outside comments and strings (GraphQL spec section 2.1: '#' starts a comment that runs
+ * to the end of the line; a string is "..." with backslash escapes, or a block string """..."""
+ * in which \""" is an escaped delimiter). "$ name", which the grammar allows, is not seen: its
+ * argument is then refused, never silently dropped.
+ */
+static enum md_err graphql_variables(const char *d, size_t n, json_t *vars, struct md_error *e)
+{
+    size_t i = 0, j;
+    while (i < n) {
+        if (d[i] == '#') {
+            while (i < n && d[i] != '\n' && d[i] != '\r')
+                i++;
+        } else if (n - i >= 3 && memcmp(d + i, "\"\"\"", 3) == 0) {
+            for (i += 3; i < n && !(n - i >= 3 && memcmp(d + i, "\"\"\"", 3) == 0);)
+                i += n - i >= 4 && memcmp(d + i, "\\\"\"\"", 4) == 0 ? 4 : 1;
+            i += 3;
+        } else if (d[i] == '"') {
+            for (i++; i < n && d[i] != '"' && d[i] != '\n' && d[i] != '\r'; i++) {
+                if (d[i] == '\\')
+                    i++;
+            }
+            i++;
+        } else if (d[i] == '$') {
+            for (j = ++i; j < n && is_name_char((unsigned char)d[j]);)
+                j++;
+            if (j > i && !(d[i] >= '0' && d[i] <= '9') &&
+                json_object_setn_new(vars, d + i, j - i, json_null()))
+                return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+            i = j;
+        } else {
+            i++;
+        }
+    }
+    return MD_OK;
+}
+
+/*
+ * The GraphQL over HTTP request body: {"query": the document, "variables": the arguments that
+ * the path and the query did not use, "operationName": when the template names one}. An
+ * argument never enters the document's text, and one that the document does not name as a
+ * variable is refused, as GraphQL servers ignore variables that no operation declares.
+ */
+static enum md_err graphql_body(const struct tmpl *t, json_t *rest, struct buf *body,
+                                struct md_error *e)
+{
+    const char *name;
+    json_t *v, *doc = NULL, *vars = json_object();
+    enum md_err err;
+
+    if (!vars)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    err =
+        graphql_variables(json_string_value(t->document), json_string_length(t->document), vars, e);
+    json_object_foreach(rest, name, v)
+    {
+        if (err || json_object_get(vars, name))
+            continue;
+        err = md_error_set(e, MD_ERR_VALUE,
+                           "argument %.60s is not sent: neither this tool's path nor its query "
+                           "uses it, and its GraphQL query has no variable $%.60s",
+                           name, name);
+    }
+    if (!err) {
+        /* A copy of the document, so that the template's reference count is never touched. */
+        doc = json_object();
+        if (!doc ||
+            json_object_set_new(
+                doc, "query",
+                json_stringn(json_string_value(t->document), json_string_length(t->document))) ||
+            json_object_set(doc, "variables", rest) ||
+            (t->operation_name &&
+             json_object_set_new(doc, "operationName", json_string(t->operation_name))))
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+    if (!err && (json_dump_callback(doc, dump_to_buf, body, JSON_COMPACT) != 0 || body->err))
+        err = buf_error(body, "request body", CONNECT_BODY_MAX, e);
+    json_decref(doc);
+    json_decref(vars);
+    return err;
+}
+
+/*
+ * Appends s escaped for XML and HTML text and attribute values (XML 1.0 section 2.4, and
+ * &#39; because HTML 4 has no &apos;). False when s holds a character that XML 1.0 (section
+ * 2.2, Char) cannot carry even as a reference: C0 controls other than tab, LF and CR, and
+ * U+FFFE, U+FFFF (jansson has already refused surrogates and malformed UTF-8).
+ */
+static bool xml_escape(struct buf *b, struct slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return false;
+        if (c == 0xEF && s.len - i >= 3 && (unsigned char)s.p[i + 1] == 0xBF &&
+            ((unsigned char)s.p[i + 2] & 0xFE) == 0xBE)
+            return false;
+        switch (c) {
+        case '&':
+            buf_append_cstr(b, "&amp;");
+            break;
+        case '<':
+            buf_append_cstr(b, "&lt;");
+            break;
+        case '>':
+            buf_append_cstr(b, "&gt;");
+            break;
+        case '"':
+            buf_append_cstr(b, "&quot;");
+            break;
+        case '\'':
+            buf_append_cstr(b, "&#39;");
+            break;
+        default:
+            buf_append_char(b, (char)c);
+        }
+    }
+    return true;
+}
+
+/*
+ * text/plain has no escapes: a value goes in as it is, so one that holds CR or LF (which
+ * could forge lines of a line-based format) or another control character but tab is refused.
+ */
+static bool plain_ok(struct slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* One placeholder of an escape "xml" or "none" template; v may be NULL (absent). */
+static enum md_err template_scalar(const struct tmpl *t, const struct piece *pc, const json_t *v,
+                                   struct buf *body, struct md_error *e)
+{
+    char tmp[SCALAR_TMP];
+    struct slice s;
+
+    /* A null argument is an absent one, as in the query: there is no text for it. */
+    if (!v || json_is_null(v)) {
+        if (pc->optional)
+            return MD_OK;
+        return md_error_set(e, MD_ERR_VALUE, "argument %s is required by the body template",
+                            pc->name);
+    }
+    if (!scalar_text(v, tmp, &s))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "argument %s must be a string, a number or a boolean to be put in the "
+                            "body template",
+                            pc->name);
+    if (t->escape == ESCAPE_XML && !xml_escape(body, s))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "argument %s holds a character that XML cannot carry (a control "
+                            "character, U+FFFE or U+FFFF)",
+                            pc->name);
+    if (t->escape == ESCAPE_NONE) {
+        if (!plain_ok(s))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "argument %s holds CR, LF or another control character, which a "
+                                "text/plain template cannot escape",
+                                pc->name);
+        buf_append(body, s.p, s.len);
+    }
+    return MD_OK;
+}
+
+/* One placeholder of an escape "json" template: the argument as a JSON value, or null. */
+static enum md_err template_json(const struct piece *pc, const json_t *v, struct buf *body,
+                                 struct md_error *e)
+{
+    if (!v && !pc->optional)
+        return md_error_set(e, MD_ERR_VALUE, "argument %s is required by the body template",
+                            pc->name);
+    if (!v)
+        buf_append_cstr(body, "null");
+    else if (json_dump_callback(v, dump_to_buf, body, JSON_COMPACT | JSON_ENCODE_ANY) != 0 &&
+             !body->err)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    return MD_OK;
+}
+
+/*
+ * The body of a template: its literal text, each placeholder replaced by its argument escaped
+ * as request.body.escape says. A JSON body is parsed once more at the end: template_parse
+ * proved that it must parse, and this makes that a checked fact rather than an argument.
+ */
+static enum md_err template_body(const struct tmpl *t, const json_t *args, struct buf *body,
+                                 struct md_error *e)
+{
+    struct piece pc;
+    struct md_error pe;
+    json_t *parsed = NULL;
+    enum md_err err = MD_OK;
+
+    for (size_t i = 0; i < t->text.len && !err;) {
+        const json_t *v;
+        piece_next(t->text.p, t->text.len, &i, &pc);
+        if (!pc.is_arg) {
+            buf_append(body, pc.text.p, pc.text.len);
+            continue;
+        }
+        v = args ? json_object_get(args, pc.name) : NULL;
+        if (t->escape == ESCAPE_JSON)
+            err = template_json(&pc, v, body, e);
+        else
+            err = template_scalar(t, &pc, v, body, e);
+    }
+    if (!err && body->err)
+        err = buf_error(body, "request body", CONNECT_BODY_MAX, e);
+    if (!err && t->escape == ESCAPE_JSON &&
+        json_parse_limited(body->p ? body->p : "", body->len, CONNECT_BODY_MAX, JSON_BODY_DEPTH,
+                           &parsed, &pe) != MD_OK)
+        err = md_error_set(e, MD_ERR_VALUE, "the JSON body does not parse once filled in: %s",
+                           pe.msg);
+    json_decref(parsed);
+    return err;
+}
+
+/* Records the template's placeholders in used: those arguments are sent. */
+static enum md_err template_mark_used(const struct tmpl *t, json_t *used, struct md_error *e)
+{
+    struct piece pc;
+    for (size_t i = 0; i < t->text.len;) {
+        piece_next(t->text.p, t->text.len, &i, &pc);
+        if (pc.is_arg && json_object_set_new(used, pc.name, json_null()))
+            return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+    return MD_OK;
+}
+
+/*
+ * The arguments that neither the path, the query nor a body template used, as a new object in
+ * *out; without a body, or with a template, the refusal of the first such argument.
+ */
 static enum md_err rest_collect(const json_t *args, const json_t *used, enum body_kind kind,
                                 json_t **out, struct md_error *e)
 {
@@ -641,11 +1271,14 @@ static enum md_err rest_collect(const json_t *args, const json_t *used, enum bod
         {
             if (json_object_get(used, name))
                 continue;
-            if (kind == BODY_NONE) {
+            if (kind == BODY_NONE || kind == BODY_TEMPLATE) {
                 json_decref(rest);
                 return md_error_set(e, MD_ERR_VALUE,
-                                    "argument %.60s is not sent: this tool's request has no "
-                                    "body and neither its path nor its query uses it",
+                                    kind == BODY_NONE
+                                        ? "argument %.60s is not sent: this tool's request has "
+                                          "no body and neither its path nor its query uses it"
+                                        : "argument %.60s is not sent: neither this tool's path, "
+                                          "its query nor its body template uses it",
                                     name);
             }
             if (json_object_set(rest, name, v)) {
@@ -659,6 +1292,32 @@ static enum md_err rest_collect(const json_t *args, const json_t *used, enum bod
 }
 
 /* ---- the request ---- */
+
+/* The body of any kind from the arguments (all of them, and rest: those not yet used). */
+static enum md_err body_dispatch(const struct tmpl *t, const json_t *args, json_t *rest,
+                                 struct buf *body, struct md_error *e)
+{
+    switch (t->body) {
+    case BODY_GRAPHQL:
+        return graphql_body(t, rest, body, e);
+    case BODY_TEMPLATE:
+        return template_body(t, args, body, e);
+    default:
+        return body_build(t->body, rest, body, e);
+    }
+}
+
+static const char *content_type_of(const struct tmpl *t)
+{
+    switch (t->body) {
+    case BODY_FORM:
+        return "application/x-www-form-urlencoded";
+    case BODY_TEMPLATE:
+        return t->content_type;
+    default:
+        return "application/json"; /* BODY_JSON and BODY_GRAPHQL (GraphQL over HTTP) */
+    }
+}
 
 enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,
                                   const json_t *request_def, const json_t *args,
@@ -702,19 +1361,24 @@ enum md_err connect_request_build(const char *base_url, const json_t *connector_
         goto out;
     }
 
-    err = rest_collect(args, used, t.body, &rest, e);
+    if (t.body == BODY_TEMPLATE)
+        err = template_mark_used(&t, used, e);
+    if (!err)
+        err = rest_collect(args, used, t.body, &rest, e);
     if (err)
         goto out;
     if (t.body != BODY_NONE) {
-        err = body_build(t.body, rest, &body, e);
+        err = body_dispatch(&t, args, rest, &body, e);
         if (!err)
-            err = header_add(
-                out, "Content-Type",
-                t.body == BODY_JSON ? "application/json" : "application/x-www-form-urlencoded", e);
+            err = header_add(out, "Content-Type", content_type_of(&t), e);
         if (err)
             goto out;
         out->body_len = body.len;
         out->body = buf_steal(&body);
+        if (!out->body) {
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+            goto out;
+        }
     }
     out->method = t.method;
     out->url_len = url.len;

@@ -571,3 +571,414 @@ Test(test_request, oversized_inputs_are_refused)
     }
     json_decref(args);
 }
+
+/* ---- GraphQL bodies ---- */
+
+#define GQL_DEF(extra)                                                                             \
+    "{\"method\":\"POST\",\"path\":\"/graphql\",\"body\":{\"type\":\"graphql\",\"query\":"          \
+    "\"query($id: ID!) { issue(id: $id) { title } }\"" extra "}}"
+#define GQL_QUERY "\"query\":\"query($id: ID!) { issue(id: $id) { title } }\""
+
+Test(test_request, graphql_bodies)
+{
+    static const struct rcase cases[] = {
+        {NULL, NULL, GQL_DEF(""), "{\"id\":\"I_1\"}", MD_OK, "POST", BASE "/graphql",
+         "{" GQL_QUERY ",\"variables\":{\"id\":\"I_1\"}}", JSONCT, NULL},
+        /* operationName comes after the variables, and only when the template names one. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/graphql\",\"body\":{\"type\":\"graphql\","
+         "\"query\":\"query GetIssue($id: ID!) { issue(id: $id) { title } }\","
+         "\"operation_name\":\"GetIssue\"}}",
+         "{\"id\":7}", MD_OK, "POST", BASE "/graphql",
+         "{\"query\":\"query GetIssue($id: ID!) { issue(id: $id) { title } }\","
+         "\"variables\":{\"id\":7},\"operationName\":\"GetIssue\"}",
+         JSONCT, NULL},
+        /* An argument that tries to close the query and open a mutation stays a variable. */
+        {NULL, NULL, GQL_DEF(""),
+         "{\"id\":\"1\\\") { title } } mutation { deleteRepo(id: \\\"r\\\") { ok } } #\"}", MD_OK,
+         "POST", BASE "/graphql",
+         "{" GQL_QUERY ",\"variables\":{\"id\":\"1\\\") { title } } mutation { deleteRepo(id: "
+         "\\\"r\\\") { ok } } #\"}}",
+         JSONCT, NULL},
+        {NULL, NULL, GQL_DEF(""), "{\"id\":\"$id\\\"}\\n\\u0000\"}", MD_OK, "POST", BASE "/graphql",
+         "{" GQL_QUERY ",\"variables\":{\"id\":\"$id\\\"}\\n\\u0000\"}}", JSONCT, NULL},
+        /* No argument: the variables are an empty object, never left out. */
+        {NULL, NULL, GQL_DEF(""), "{}", MD_OK, "POST", BASE "/graphql",
+         "{" GQL_QUERY ",\"variables\":{}}", JSONCT, NULL},
+        /* Objects, arrays and null are variables as they are; path and query take theirs. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t/{tenant}/graphql\",\"query\":[\"trace\"],"
+         "\"body\":{\"type\":\"graphql\",\"query\":\"mutation($input: IssueInput!, $n: Int) "
+         "{ create(input: $input, n: $n) { id } }\"}}",
+         "{\"tenant\":\"acme co\",\"input\":{\"title\":\"t\",\"labels\":[\"a\",\"b\"]},\"n\":null,"
+         "\"trace\":true}",
+         MD_OK, "POST", BASE "/t/acme%20co/graphql?trace=true",
+         "{\"query\":\"mutation($input: IssueInput!, $n: Int) { create(input: $input, n: $n) { id "
+         "} }\",\"variables\":{\"input\":{\"title\":\"t\",\"labels\":[\"a\",\"b\"]},\"n\":null}}",
+         JSONCT, NULL},
+        /* An argument that the document does not name as a variable would be ignored upstream. */
+        {NULL, NULL, GQL_DEF(""), "{\"id\":\"1\",\"state\":\"open\"}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "state"},
+        /* $name inside a comment, a string or a block string is not a variable. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":"
+         "\"query($id: ID!) { a(id: $id) # $x\\n }\"}}",
+         "{\"id\":1,\"x\":2}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "$x"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":"
+         "\"query($id: ID!) { a(id: $id, s: \\\"\\\\\\\" $x\\\") }\"}}",
+         "{\"id\":1,\"x\":2}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "x"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":"
+         "\"query($id: ID!) { a(id: $id, s: \\\"\\\"\\\" \\\\\\\"\\\"\\\" $x \\\"\\\"\\\") }\"}}",
+         "{\"id\":1,\"x\":2}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "x"},
+        /* ... while one after the string is. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":"
+         "\"query($id: ID!, $x: Int) { a(id: $id, s: \\\"$\\\", x: $x) }\"}}",
+         "{\"id\":1,\"x\":2}", MD_OK, "POST", BASE "/g",
+         "{\"query\":\"query($id: ID!, $x: Int) { a(id: $id, s: \\\"$\\\", x: $x) }\","
+         "\"variables\":{\"id\":1,\"x\":2}}",
+         JSONCT, NULL},
+        /* $id is not $i: names are whole. */
+        {NULL, NULL, GQL_DEF(""), "{\"i\":1}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "$i"},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, graphql_templates_are_validated)
+{
+    static const struct rcase cases[] = {
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/graphql\",\"body\":{\"type\":\"graphql\","
+         "\"query\":\"{ a }\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "POST"},
+        {NULL, NULL, "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\"}}", "{}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.query"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":\"\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.query"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\",\"query\":7}}", "{}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.query"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"graphql\","
+         "\"query\":\"{ a }\\u0000\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.query"},
+        {NULL, NULL, GQL_DEF(",\"operation_name\":\"1st\""), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "operation_name"},
+        {NULL, NULL, GQL_DEF(",\"operation_name\":\"get-issue\""), "{}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "operation_name"},
+        {NULL, NULL, GQL_DEF(",\"operation_name\":\"\""), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "operation_name"},
+        {NULL, NULL, GQL_DEF(",\"operation_name\":null"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "operation_name"},
+        {NULL, NULL, GQL_DEF(",\"variables\":{}"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "request.body.variables"},
+        {NULL, NULL, "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{\"type\":\"soap\"}}", "{}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body"},
+        {NULL, NULL, "{\"method\":\"POST\",\"path\":\"/g\",\"body\":{}}", "{}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "request.body"},
+        {NULL, NULL, "{\"method\":\"POST\",\"path\":\"/g\",\"body\":[\"json\"]}", "{}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body"},
+        {NULL, NULL, GQL_DEF(",\"operation_name\":\"_Get_1\""), "{}", MD_OK, "POST",
+         BASE "/graphql", "{" GQL_QUERY ",\"variables\":{},\"operationName\":\"_Get_1\"}", JSONCT,
+         NULL},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+/* ---- template bodies ---- */
+
+/* A POST to /t whose body is the given template, content type and escape. */
+#define TPL(ct, tpl, esc)                                                                          \
+    "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\",\"content_type\":\"" ct \
+    "\",\"template\":\"" tpl "\",\"escape\":\"" esc "\"}}"
+#define XML "application/xml"
+
+Test(test_request, xml_templates)
+{
+    static const struct rcase cases[] = {
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"Jane\"}", MD_OK, "POST",
+         BASE "/t", "<a>Jane</a>", XML, NULL},
+        /* Markup in an argument comes out as text. */
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"</a><b>\"}", MD_OK, "POST",
+         BASE "/t", "<a>&lt;/a&gt;&lt;b&gt;</a>", XML, NULL},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"),
+         "{\"name\":\"]]><!ENTITY x SYSTEM 'file:///etc/passwd'>&x;\"}", MD_OK, "POST", BASE "/t",
+         "<a>]]&gt;&lt;!ENTITY x SYSTEM &#39;file:///etc/passwd&#39;&gt;&amp;x;</a>", XML, NULL},
+        /* Attribute values cannot be closed by either quote. */
+        {NULL, NULL, TPL(XML, "<a href=\\\"{{u}}\\\" t='{{t}}'/>", "xml"),
+         "{\"u\":\"x\\\" onclick=\\\"y\",\"t\":\"'&'\"}", MD_OK, "POST", BASE "/t",
+         "<a href=\"x&quot; onclick=&quot;y\" t='&#39;&amp;&#39;'/>", XML, NULL},
+        /* Scalars render as in the path; non-ASCII text, tab, CR and LF pass unchanged. */
+        {NULL, NULL, TPL(XML, "<n i=\\\"{{i}}\\\" r=\\\"{{r}}\\\" b=\\\"{{b}}\\\">{{s}}</n>", "xml"),
+         "{\"i\":42,\"r\":0.1,\"b\":false,\"s\":\"caf\\u00e9\\t\\r\\n\\u20ac\"}", MD_OK, "POST",
+         BASE "/t", "<n i=\"42\" r=\"0.1\" b=\"false\">caf\xc3\xa9\t\r\n\xe2\x82\xac</n>", XML,
+         NULL},
+        /* A placeholder may repeat, and may use an argument that the path uses too. */
+        {NULL, NULL,
+         "{\"method\":\"PUT\",\"path\":\"/t/{id}\",\"body\":{\"type\":\"template\","
+         "\"content_type\":\"application/soap+xml; charset=utf-8\",\"template\":"
+         "\"<r id='{{id}}'>{{id}}{{id}}</r>\",\"escape\":\"xml\"}}",
+         "{\"id\":\"a<b\"}", MD_OK, "PUT", BASE "/t/a%3Cb", "<r id='a&lt;b'>a&lt;ba&lt;b</r>",
+         "application/soap+xml; charset=utf-8", NULL},
+        /* {{name?}}: absent or null is empty; {{name}} refuses both. */
+        {NULL, NULL, TPL(XML, "<a>{{x?}}</a><b>{{y?}}</b>", "xml"), "{\"y\":null}", MD_OK, "POST",
+         BASE "/t", "<a></a><b></b>", XML, NULL},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":null}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "name"},
+        /* Only scalars fit in text. */
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":{\"a\":1}}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":[\"a\"]}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "name"},
+        /* What XML 1.0 cannot carry at all is refused, not dropped. */
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"a\\u0001b\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"a\\u0000b\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"\\uffff\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"\\ufffe\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "name"},
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"\\ufffd\\ud83d\\ude00\"}",
+         MD_OK, "POST", BASE "/t", "<a>\xef\xbf\xbd\xf0\x9f\x98\x80</a>", XML, NULL},
+        /* An argument that the template does not use is refused, as without a body. */
+        {NULL, NULL, TPL(XML, "<a>{{name}}</a>", "xml"), "{\"name\":\"n\",\"admin\":true}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "admin"},
+        /* "{{{{" is a literal "{{"; '}' and a lone '{' are literal. */
+        {NULL, NULL, TPL(XML, "<a>{{{{x}} {y} }}</a>{{x}}", "xml"), "{\"x\":1}", MD_OK, "POST",
+         BASE "/t", "<a>{{x}} {y} }}</a>1", XML, NULL},
+        {NULL, NULL, TPL("text/html", "<p title='{{t}}'>{{t}}</p>", "xml"), "{\"t\":\"<i>\"}",
+         MD_OK, "POST", BASE "/t", "<p title='&lt;i&gt;'>&lt;i&gt;</p>", "text/html", NULL},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, json_templates)
+{
+    static const struct rcase cases[] = {
+        /* Strings are quoted and escaped: an argument cannot close one and add a key. */
+        {NULL, NULL, TPL(JSONCT, "{\\\"msg\\\": {{text}}, \\\"n\\\": {{n}}}", "json"),
+         "{\"text\":\"\\\"}, \\\"admin\\\": true, \\\"x\\\": {\\\"\",\"n\":2.5}", MD_OK, "POST",
+         BASE "/t", "{\"msg\": \"\\\"}, \\\"admin\\\": true, \\\"x\\\": {\\\"\", \"n\": 2.5}", JSONCT,
+         NULL},
+        /* Numbers, booleans, null, objects and arrays are JSON as the json body writes them. */
+        {NULL, NULL,
+         TPL("application/vnd.api+json",
+             "{\\\"data\\\":{\\\"type\\\":\\\"issues\\\",\\\"attributes\\\":{{attrs}}},"
+             "\\\"meta\\\":[{{i}},{{b}},{{z}},{{s}}]}",
+             "json"),
+         "{\"attrs\":{\"title\":\"<t>\",\"tags\":[1,\"\\u00e9\"]},\"i\":-3,\"b\":true,\"z\":null,"
+         "\"s\":\"\\u0000\\n\"}",
+         MD_OK, "POST", BASE "/t",
+         "{\"data\":{\"type\":\"issues\",\"attributes\":{\"title\":\"<t>\",\"tags\":[1,"
+         "\"\xc3\xa9\"]}},\"meta\":[-3,true,null,\"\\u0000\\n\"]}",
+         "application/vnd.api+json", NULL},
+        /* {{name?}} absent is null; {{name}} absent is refused. */
+        {NULL, NULL, TPL(JSONCT, "[{{a?}},{{b}}]", "json"), "{\"b\":1}", MD_OK, "POST", BASE "/t",
+         "[null,1]", JSONCT, NULL},
+        {NULL, NULL, TPL(JSONCT, "[{{a?}},{{b}}]", "json"), "{\"a\":1}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "b"},
+        {NULL, NULL, TPL(JSONCT, "[{{a}}]", "json"), "{\"a\":1,\"c\":2}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "c"},
+        /* "{{{{" inside a JSON string is a literal "{{", not a placeholder. */
+        {NULL, NULL, TPL(JSONCT, "{\\\"t\\\":\\\"{{{{x}}\\\",\\\"x\\\":{{x}}}", "json"),
+         "{\"x\":\"}}\"}", MD_OK, "POST", BASE "/t", "{\"t\":\"{{x}}\",\"x\":\"}}\"}", JSONCT,
+         NULL},
+        /* A placeholder inside a string would let an argument end it: refused when built. */
+        {NULL, NULL, TPL(JSONCT, "{\\\"t\\\":\\\"Bug: {{t}}\\\"}", "json"), "{}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "inside a JSON string"},
+        {NULL, NULL, TPL(JSONCT, "{\\\"t\\\":\\\"\\\\\\\"{{t}}\\\"}", "json"), "{}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "inside a JSON string"},
+        /* The template must be JSON with the placeholders as values. */
+        {NULL, NULL, TPL(JSONCT, "{{{t}}: 1}", "json"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "template"},
+        {NULL, NULL, TPL(JSONCT, "{ {{t}}: 1}", "json"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "template"},
+        {NULL, NULL, TPL(JSONCT, "{\\\"a\\\":{{t}}", "json"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "template"},
+        {NULL, NULL, TPL(JSONCT, "{\\\"a\\\":{{t}},\\\"a\\\":1}", "json"), "{}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "template"},
+        {NULL, NULL, TPL(JSONCT, "{{t}}", "json"), "{\"t\":{}}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "template"},
+        {NULL, NULL, TPL(JSONCT, "[{{t}} {{u}}]", "json"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "template"},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, plain_templates)
+{
+    static const struct rcase cases[] = {
+        {NULL, NULL, TPL("text/plain", "Hello {{name}},\\r\\nyour code is {{code}}.\\n", "none"),
+         "{\"name\":\"J\\u00f6 <&> \\\"x\\\"\\t\",\"code\":1234}", MD_OK, "POST", BASE "/t",
+         "Hello J\xc3\xb6 <&> \"x\"\t,\r\nyour code is 1234.\n", "text/plain", NULL},
+        {NULL, NULL, TPL("text/plain; charset=\\\"UTF-8\\\"", "{{a?}}", "none"), "{}", MD_OK,
+         "POST", BASE "/t", "", "text/plain; charset=\"UTF-8\"", NULL},
+        /* No line of a line-based format can be forged. */
+        {NULL, NULL, TPL("text/plain", "To: {{to}}\\n", "none"),
+         "{\"to\":\"a@example.com\\r\\nBcc: all@example.com\"}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "to"},
+        {NULL, NULL, TPL("text/plain", "{{to}}", "none"), "{\"to\":\"a\\nb\"}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "to"},
+        {NULL, NULL, TPL("text/plain", "{{to}}", "none"), "{\"to\":\"a\\u0000b\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "to"},
+        {NULL, NULL, TPL("text/plain", "{{to}}", "none"), "{\"to\":\"a\\u007fb\"}", MD_ERR_VALUE,
+         NULL, NULL, NULL, NULL, "to"},
+        {NULL, NULL, TPL("text/plain", "{{to}}", "none"), "{\"to\":[1]}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "to"},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, body_templates_are_validated)
+{
+    static const struct rcase cases[] = {
+        /* The escape must suit the content type: no "none" for a structured one. */
+        {NULL, NULL, TPL(XML, "<a/>", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL(XML, "<a/>", "json"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL(JSONCT, "[]", "xml"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL(JSONCT, "[]", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL("text/csv", "a,b", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL("text/plain", "a", "xml"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL("text/plain", "a", "html"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "escape"},
+        {NULL, NULL, TPL("application/x-www-form-urlencoded", "a={{a}}", "none"), "{}",
+         MD_ERR_VALUE, NULL, NULL, NULL, NULL, "escape"},
+        /* Media types (RFC 9110 section 8.3.1). */
+        {NULL, NULL, TPL("text", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "content_type"},
+        {NULL, NULL, TPL("text/", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "content_type"},
+        {NULL, NULL, TPL("/plain", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "content_type"},
+        {NULL, NULL, TPL("text/pl ain", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "content_type"},
+        {NULL, NULL, TPL("text/plain ", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "content_type"},
+        {NULL, NULL, TPL("text/plain;charset", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "content_type"},
+        {NULL, NULL, TPL("text/plain; a=\\\"b", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "content_type"},
+        {NULL, NULL, TPL("text/plain; a=\\\"\\r\\n\\\"", "a", "none"), "{}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "content_type"},
+        {NULL, NULL, TPL("text/plain\\r\\nX-Evil: 1", "a", "none"), "{}", MD_ERR_VALUE, NULL, NULL,
+         NULL, NULL, "content_type"},
+        {NULL, NULL, TPL("text/plain; charset=iso-8859-1", "a", "none"), "{}", MD_ERR_VALUE, NULL,
+         NULL, NULL, NULL, "utf-8"},
+        {NULL, NULL, TPL("text/plain;; q=\\\"a\\\\\\\"b\\\" ;x=y", "a", "none"), "{}", MD_OK,
+         "POST", BASE "/t", "a", "text/plain;; q=\"a\\\"b\" ;x=y", NULL},
+        {NULL, NULL, TPL("Text/Plain", "a", "none"), "{}", MD_OK, "POST", BASE "/t", "a",
+         "Text/Plain", NULL},
+        /* Placeholder syntax. */
+        {NULL, NULL, TPL("text/plain", "{{}}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "{{name}}"},
+        {NULL, NULL, TPL("text/plain", "{{a b}}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "{{name}}"},
+        {NULL, NULL, TPL("text/plain", "{{a}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "{{name}}"},
+        {NULL, NULL, TPL("text/plain", "x{{a", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL,
+         "byte 1"},
+        {NULL, NULL, TPL("text/plain", "{{{a}}}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "{{name}}"},
+        {NULL, NULL, TPL("text/plain", "{{a??}}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "{{name}}"},
+        {NULL, NULL, TPL("text/plain", "{{a-b}}", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "{{name}}"},
+        {NULL, NULL,
+         TPL("text/plain", "{{a234567890123456789012345678901234567890123456789012345678901234?}}",
+             "none"),
+         "{}", MD_OK, "POST", BASE "/t", "", "text/plain", NULL},
+        {NULL, NULL,
+         TPL("text/plain", "{{a2345678901234567890123456789012345678901234567890123456789012345}}",
+             "none"),
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "{{name}}"},
+        /* Fields. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\","
+         "\"content_type\":\"text/plain\",\"escape\":\"none\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.template"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\","
+         "\"content_type\":\"text/plain\",\"template\":[\"a\"],\"escape\":\"none\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.template"},
+        {NULL, NULL, TPL("text/plain", "a\\u0000b", "none"), "{}", MD_ERR_VALUE, NULL, NULL, NULL,
+         NULL, "request.body.template"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\","
+         "\"template\":\"a\",\"escape\":\"none\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "content_type"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\","
+         "\"content_type\":\"text/plain\",\"template\":\"a\"}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "escape"},
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/t\",\"body\":{\"type\":\"template\","
+         "\"content_type\":\"text/plain\",\"template\":\"a\",\"escape\":\"none\",\"x\":1}}",
+         "{}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "request.body.x"},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, oversized_template_bodies_are_refused)
+{
+    struct connect_request r;
+    struct md_error e;
+    json_t *args = json_object();
+    enum md_err rc;
+
+    /* Each '&' becomes "&amp;": a fifth of the cap in text is over it once escaped. */
+    json_object_set_new(args, "a", long_string(CONNECT_BODY_MAX / 5 + 1, '&'));
+    rc = build_simple(BASE, NULL, TPL(XML, "<a>{{a}}</a>", "xml"), args, &r, &e);
+    cr_expect_eq(rc, MD_ERR_TOOLARGE, "%s", e.msg);
+    cr_expect_null(r.body);
+    connect_request_free(&r);
+
+    /* JSON: each quote becomes \" and the whole is quoted. */
+    json_object_set_new(args, "a", long_string(CONNECT_BODY_MAX / 2, '"'));
+    rc = build_simple(BASE, NULL, TPL(JSONCT, "[{{a}}]", "json"), args, &r, &e);
+    cr_expect_eq(rc, MD_ERR_TOOLARGE, "%s", e.msg);
+    connect_request_free(&r);
+
+    /* GraphQL: the variables count towards the body. */
+    json_object_set_new(args, "id", long_string(CONNECT_BODY_MAX, 'x'));
+    json_object_del(args, "a");
+    rc = build_simple(BASE, NULL, GQL_DEF(""), args, &r, &e);
+    cr_expect_eq(rc, MD_ERR_TOOLARGE, "%s", e.msg);
+    connect_request_free(&r);
+
+    /* Just under the cap is fine: "<a>" + text + "</a>". */
+    json_object_clear(args);
+    json_object_set_new(args, "a", long_string(CONNECT_BODY_MAX - 7, 'a'));
+    rc = build_simple(BASE, NULL, TPL(XML, "<a>{{a}}</a>", "xml"), args, &r, &e);
+    cr_expect_eq(rc, MD_OK, "%s", e.msg);
+    cr_expect_eq(r.body_len, CONNECT_BODY_MAX);
+    connect_request_free(&r);
+
+    /* A JSON argument nested deeper than the body's parse limit is refused, not sent. */
+    {
+        json_t *deep = json_integer(1);
+        for (int i = 0; i < 70; i++) {
+            json_t *a = json_array();
+            json_array_append_new(a, deep);
+            deep = a;
+        }
+        json_object_clear(args);
+        json_object_set_new(args, "a", deep);
+        rc = build_simple(BASE, NULL, TPL(JSONCT, "[{{a}}]", "json"), args, &r, &e);
+        cr_expect_eq(rc, MD_ERR_VALUE, "%s", e.msg);
+        cr_expect_null(r.body);
+        connect_request_free(&r);
+    }
+    json_decref(args);
+}
