@@ -2,6 +2,7 @@
  * The MCP message layer (mcp.h): which revision a message speaks, the checks that revision
  * asks of it, and the dispatch of its method. tools.c answers tools/list and tools/call.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,8 +134,41 @@ static bool legacy_version_ok(const char *v)
 }
 
 /*
+ * A standard header's value as the client meant it: a value that HTTP cannot carry as it is
+ * comes in the Base64 sentinel form "=?base64?<standard base64>?=" (SEP-2243, "Value
+ * Encoding"). Decodes into out (NUL-terminated, *len its length, which may count NULs); false
+ * for a sentinel that does not decode.
+ */
+static bool header_value(const char *h, char *out, size_t n, size_t *len)
+{
+    size_t hl = strlen(h), bl, pad = 0;
+    int dl;
+
+    if (hl < 12 || strncmp(h, "=?base64?", 9) != 0 || strcmp(h + hl - 2, "?=") != 0) {
+        if (hl >= n)
+            return false;
+        memcpy(out, h, hl + 1);
+        *len = hl;
+        return true;
+    }
+    bl = hl - 11;
+    if (bl % 4 || bl / 4 * 3 + 1 > n)
+        return false;
+    if (bl && h[9 + bl - 1] == '=')
+        pad++;
+    if (bl > 1 && h[9 + bl - 2] == '=')
+        pad++;
+    dl = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)h + 9, (int)bl);
+    if (dl < 0 || (size_t)dl < pad)
+        return false;
+    *len = (size_t)dl - pad;
+    out[*len] = '\0';
+    return true;
+}
+
+/*
  * 2026-07-28's standard headers: present on every request and equal to the body's values
- * (SEP-2243). Returns false with the error reply made.
+ * (SEP-2243); tools/call always carries Mcp-Name. Returns false with the error reply made.
  */
 static bool modern_headers_ok(const struct mcp_request *req, const struct mcp_msg *msg,
                               const char *version, struct mcp_reply *out)
@@ -152,11 +186,16 @@ static bool modern_headers_ok(const struct mcp_request *req, const struct mcp_ms
         snprintf(why, sizeof why, "the Mcp-Method header is missing");
     else if (strcmp(req->h_method, msg->method) != 0)
         snprintf(why, sizeof why, "the Mcp-Method header does not match the method");
-    else if (strcmp(msg->method, "tools/call") == 0 && name &&
-             (!req->h_name || strcmp(req->h_name, name) != 0 ||
-              strlen(name) != json_string_length(jname)))
-        snprintf(why, sizeof why, "the Mcp-Name header %s params.name",
-                 req->h_name ? "does not match" : "is missing; it must equal");
+    else if (strcmp(msg->method, "tools/call") == 0) {
+        char hv[512];
+        size_t hlen = 0;
+        if (!req->h_name)
+            snprintf(why, sizeof why, "the Mcp-Name header is missing; it must equal params.name");
+        else if (!header_value(req->h_name, hv, sizeof hv, &hlen))
+            snprintf(why, sizeof why, "the Mcp-Name header is not valid Base64 sentinel text");
+        else if (!name || hlen != json_string_length(jname) || memcmp(hv, name, hlen) != 0)
+            snprintf(why, sizeof why, "the Mcp-Name header does not match params.name");
+    }
     if (!why[0])
         return true;
     mcp__reply_error(out, 400, msg->id, MCP_RPC_HEADER_MISMATCH, why, NULL, version);
@@ -177,6 +216,8 @@ static const char *revision(const struct mcp_request *req, const struct mcp_msg 
 
     if (pv) {
         const char *v = json_string_value(pv);
+        if (v && strlen(v) != json_string_length(pv))
+            v = "(a version holding NUL)";
         /* A header that contradicts the envelope is a mismatch before it is a version. */
         if (v && req->h_version && strcmp(req->h_version, v) != 0) {
             mcp__reply_error(out, 400, msg->id, MCP_RPC_HEADER_MISMATCH,

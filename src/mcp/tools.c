@@ -105,7 +105,8 @@ void mcp__tools_list(struct mcp_server *m, const struct mcp_request *req, const 
         return;
     }
     if (access_entitlements(m->cfg.access, req->user_id, req->pack, true, &ents, &e) != MD_OK) {
-        log_warn("mcp tools/list failed: %s", e.msg);
+        char qe[300];
+        log_warn("event=mcp_tools_list_failed error=%s", log_quote(e.msg, qe, sizeof qe));
         mcp__reply_error(out, 200, msg->id, MCP_RPC_INTERNAL_ERROR,
                          "the tool list cannot be read now; try again", NULL, version);
         return;
@@ -267,14 +268,18 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
     snprintf(unknown, sizeof unknown, "Unknown tool: %.64s", name);
     d = malloc(sizeof *d);
     if (!d || access_decide(m->cfg.access, req->user_id, name, req->pack, args, d, &e) != MD_OK) {
-        log_warn("mcp_call user=%s decision=error error=\"%s\"", req->user_id, e.msg);
+        char qe[300];
+        log_warn("mcp_call user=%s decision=error error=%s", req->user_id,
+                 log_quote(e.msg, qe, sizeof qe));
         mcp__reply_error(out, 200, msg->id, MCP_RPC_INTERNAL_ERROR,
                          "the decision cannot be made now; try again", NULL, version);
         goto out;
     }
     if (!d->allowed) {
-        log_info("mcp_call user=%s tool=%s decision=denied reason=%s", req->user_id, d->tool,
-                 access_reason_name(d->reason));
+        char qtool[2 * ACCESS_TOOL_NAME_MAX + 8];
+        /* The name is the agent's: quoted, so that it cannot forge a log line. */
+        log_info("mcp_call user=%s tool=%s decision=denied reason=%s", req->user_id,
+                 log_quote(d->tool, qtool, sizeof qtool), access_reason_name(d->reason));
         if (denied_by_condition(d))
             mcp__reply_result(out, msg->id, policy_denial(d), version);
         else
