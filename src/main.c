@@ -676,6 +676,9 @@ static int load_vault_key(const struct opts *o, bool create, unsigned char key[3
         fprintf(stderr, "mandate: the vault key: %s\n", e.msg);
         return -1;
     }
+    /* The key leaves the environment, which /proc/PID/environ would show for the process' life. */
+    if (env)
+        unsetenv("MANDATE_VAULT_KEY");
     if (created)
         log_warn("event=vault_key_created file=%s key_id=%s note=\"back this file up; without it "
                  "the stored connector credentials cannot be read\"",
@@ -847,6 +850,7 @@ static int cmd_serve(const struct opts *o)
     md_error_clear(&e);
     if (access_open(s, &a, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
+        OPENSSL_cleanse(vkey, sizeof vkey);
         store_close(s);
         return 1;
     }
@@ -896,6 +900,7 @@ static int cmd_serve(const struct opts *o)
     http_server_stop(srv, 10000);
     status = 0;
 out:
+    OPENSSL_cleanse(vkey, sizeof vkey);
     /* No call may be in flight once the server is gone; then nothing uses the store. */
     connect_runtime_stop(rt);
     mcp_server_free(mcp);

@@ -45,10 +45,10 @@ struct admin_request {
     /* A query parameter, already percent-decoded, or NULL. */
     const char *(*query)(void *ctx, const char *name);
     void *query_ctx;
-    const char *actor;     /* the admin token's id; "" for the unauthenticated openapi.json */
-    const char *base_url;  /* e.g. "http://127.0.0.1:8080/api/v1", no trailing slash */
-    struct store *store;   /* borrowed */
-    struct access *access; /* borrowed */
+    const char *actor;           /* the admin token's id; "" for the unauthenticated openapi.json */
+    const char *base_url;        /* e.g. "http://127.0.0.1:8080/api/v1", no trailing slash */
+    struct store *store;         /* borrowed */
+    struct access *access;       /* borrowed */
     struct connect_vault *vault; /* borrowed; NULL when the server has no vault key */
     admin_token_create_fn token_create;
 };

@@ -26,6 +26,7 @@ struct admin_ctx {
     const char *method; /* the request's, with HEAD read as GET */
     int nseg;
     const char *seg[ADMIN_MAX_SEGS]; /* point into segbuf; seg[0] names the resource */
+    bool secret_body;                /* the body holds a secret: errors never quote it */
     char segbuf[ADMIN_MAX_SEGS * (ADMIN_SEG_MAX + 1)];
 };
 

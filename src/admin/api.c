@@ -203,7 +203,11 @@ enum md_err admin_body_object(struct admin_ctx *x, bool merge_patch, json_t **ou
         /* Everything but a size refusal is a malformed body: 400, never a 500. */
         if (rc != MD_ERR_TOOLARGE && rc != MD_ERR_NOMEM)
             rc = MD_ERR_SYNTAX;
-        admin_fail(x, rc, &e);
+        /* The parser quotes the text near the error: never for a body that holds a secret. */
+        if (x->secret_body)
+            admin_failf(x, rc, "the request body is not valid JSON");
+        else
+            admin_fail(x, rc, &e);
         return rc;
     }
     if (!json_is_object(v)) {

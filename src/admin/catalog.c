@@ -173,6 +173,7 @@ static void route_credential(struct admin_ctx *x, const char *name)
             admin_reply(x, 204, NULL);
         goto out;
     }
+    x->secret_body = true;
     if (admin_body_object(x, false, &body))
         goto out;
     rc = connect_auth_secret_validate(json_object_get(conn, "auth"), body, &e);

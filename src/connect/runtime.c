@@ -5,12 +5,12 @@
  * a fresh token and is sent once more.
  */
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connect/auth.h"
 #include "connect/connect.h"
@@ -21,6 +21,7 @@
 #include "connect/transport.h"
 #include "connect/vault.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
 
@@ -31,8 +32,6 @@ struct connect_runtime {
     struct connect_limits lim;
     atomic_int inflight;
     atomic_bool stopped;
-    /* Submissions hold it shared, stopping holds it alone: no submit meets a freed transport. */
-    pthread_rwlock_t stop_lock;
 };
 
 enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
@@ -45,7 +44,6 @@ enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
     *out = NULL;
     if (!rt)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
-    pthread_rwlock_init(&rt->stop_lock, NULL);
     rt->lim.timeout_ms = cfg->timeout_ms;
     rt->lim.max_response = cfg->max_response;
     tc.max_inflight = cfg->max_inflight;
@@ -65,16 +63,13 @@ enum md_err connect_runtime_open(const struct connect_runtime_config *cfg,
 
 void connect_runtime_stop(struct connect_runtime *rt)
 {
-    struct connect_transport *t;
-
     if (!rt || atomic_exchange(&rt->stopped, true))
         return;
-    pthread_rwlock_wrlock(&rt->stop_lock);
-    t = rt->t;
-    rt->t = NULL;
-    pthread_rwlock_unlock(&rt->stop_lock);
-    /* Every call in flight completes with an error, through the callbacks below. */
-    connect_transport_stop(t);
+    /*
+     * Every call in flight completes with an error, through the callbacks below. The transport
+     * itself lives on until close, refusing submissions: the OAuth cache holds it too.
+     */
+    connect_transport_stop(rt->t);
 }
 
 void connect_runtime_close(struct connect_runtime *rt)
@@ -83,8 +78,8 @@ void connect_runtime_close(struct connect_runtime *rt)
         return;
     connect_runtime_stop(rt);
     connect_oauth_free(rt->oauth);
+    connect_transport_free(rt->t);
     connect_vault_close(rt->vault);
-    pthread_rwlock_destroy(&rt->stop_lock);
     free(rt);
 }
 
@@ -99,6 +94,8 @@ int connect_runtime_inflight(struct connect_runtime *rt)
 }
 
 /* ---- one call ---- */
+
+#define CONNECT_SCRUB_MAX 12
 
 struct call_state {
     struct connect_runtime *rt;
@@ -118,12 +115,19 @@ struct call_state {
     char *token_url;
     char cache_key[64];
     int64_t t0;
+    /* The credential values sent, masked out of whatever the upstream echoes back. */
+    char *scrub[CONNECT_SCRUB_MAX];
+    int nscrub;
 };
 
 static void state_free(struct call_state *st)
 {
+    for (int i = 0; i < st->nscrub; i++) {
+        OPENSSL_cleanse(st->scrub[i], strlen(st->scrub[i]));
+        free(st->scrub[i]);
+    }
     json_decref(st->auth);
-    json_decref(st->secret);
+    connect_vault_secret_free(st->secret);
     connect_request_free(&st->req);
     connect_request_free(&st->retry);
     free(st->token_url);
@@ -186,6 +190,60 @@ fail:
 
 static void send_request(struct call_state *st);
 
+/* Remembers a credential value to mask; short values are not, as they would mask common text. */
+static void remember(struct call_state *st, const char *v, size_t len)
+{
+    char *copy;
+    if (len < 6 || st->nscrub >= CONNECT_SCRUB_MAX)
+        return;
+    copy = strndup(v, len);
+    if (copy)
+        st->scrub[st->nscrub++] = copy;
+}
+
+/*
+ * Everything secret of the credential that went on the wire: the secret's values but the
+ * identifiers, and the Authorization header's value without its scheme (a Basic header's
+ * base64, a bearer token).
+ */
+static void remember_credential(struct call_state *st, const json_t *secret)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(json_mut(secret), k, v)
+    {
+        /* Identifiers are not secret, and an upstream rightly shows them (a reporter's email). */
+        if (strcmp(k, "username") == 0 || strcmp(k, "client_id") == 0)
+            continue;
+        if (json_is_string(v))
+            remember(st, json_string_value(v), json_string_length(v));
+    }
+    for (size_t i = 0; i < st->req.n_headers; i++) {
+        const char *hv = st->req.headers[i].value, *sp;
+        if (strcasecmp(st->req.headers[i].name, "Authorization") != 0)
+            continue;
+        sp = strchr(hv, ' ');
+        remember(st, sp ? sp + 1 : hv, strlen(sp ? sp + 1 : hv));
+    }
+}
+
+/*
+ * Masks every remembered credential value in an upstream body with '*': an error page or a
+ * debugging endpoint that echoes the request must not hand the credential to the agent.
+ */
+static void scrub_body(const struct call_state *st, char *body, size_t len)
+{
+    for (int i = 0; i < st->nscrub; i++) {
+        size_t n = strlen(st->scrub[i]);
+        char *p = body, *end = body + len;
+        while (p < end && (p = memmem(p, (size_t)(end - p), st->scrub[i], n)) != NULL) {
+            memset(p, '*', n);
+            p += n;
+        }
+    }
+}
+
 static void on_response(void *cls, struct connect_response *resp);
 
 static void on_token(void *cls, enum md_err err, const char *token, const char *error);
@@ -213,6 +271,7 @@ static void on_response(void *cls, struct connect_response *resp)
             fail(st, "credential", "Could not get an access token for %s: %s", st->title, e.msg);
         goto out;
     }
+    scrub_body(st, resp->body, resp->body_len);
     memset(&in, 0, sizeof in);
     in.status = resp->status;
     in.content_type = connect_response_header(resp, "Content-Type");
@@ -231,29 +290,18 @@ static void send_request(struct call_state *st)
 {
     struct md_error e = {0};
     struct connect_runtime *rt = st->rt;
-    enum md_err rc = MD_ERR_UNAVAILABLE;
 
-    /*
-     * Stopping takes the transport away under the lock and stops it outside the lock, so a
-     * submission either reaches a running transport (which then completes it) or finds none.
-     */
-    pthread_rwlock_rdlock(&rt->stop_lock);
-    if (rt->t) {
-        st->o.sent = true;
-        rc = connect_transport_submit(rt->t, &st->req, &rt->lim, on_response, st, &e);
-    }
-    pthread_rwlock_unlock(&rt->stop_lock);
-    if (rc == MD_ERR_UNAVAILABLE && !st->o.sent) {
+    if (atomic_load(&rt->stopped)) {
         fail(st, "stopping", "mandate is shutting down; try again in a moment.");
         return;
     }
-    if (rc != MD_OK) {
-        /* The transport took the request either way. */
-        memset(&st->req, 0, sizeof st->req);
+    st->o.sent = true;
+    /*
+     * The transport takes the request either way. Once it is queued, st may be completed and
+     * freed on the transport's thread at any moment: nothing here touches it after success.
+     */
+    if (connect_transport_submit(rt->t, &st->req, &rt->lim, on_response, st, &e) != MD_OK)
         fail(st, "busy", "The %s API could not be called: %s", st->title, e.msg);
-        return;
-    }
-    memset(&st->req, 0, sizeof st->req);
 }
 
 static void on_token(void *cls, enum md_err err, const char *token, const char *error)
@@ -270,6 +318,7 @@ static void on_token(void *cls, enum md_err err, const char *token, const char *
         fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
         return;
     }
+    remember(st, token, strlen(token));
     send_request(st);
 }
 
@@ -398,11 +447,14 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
     }
     if (type == CONNECT_AUTH_OAUTH2_CC) {
         st->secret = secret;
+        remember_credential(st, secret);
         start_oauth(st, call->base_url);
         return;
     }
     rc = connect_auth_apply(st->auth, secret, NULL, &st->req, &e);
-    json_decref(secret);
+    if (rc == MD_OK)
+        remember_credential(st, secret);
+    connect_vault_secret_free(secret);
     if (rc != MD_OK) {
         fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
         return;

@@ -903,11 +903,23 @@ void connect_transport_stop(struct connect_transport *t)
     if (!t)
         return;
     pthread_mutex_lock(&t->mu);
+    if (t->stopping) {
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
     t->stopping = true;
     (void)curl_multi_wakeup(t->multi);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
     curl_multi_cleanup(t->multi);
+    t->multi = NULL;
+}
+
+void connect_transport_free(struct connect_transport *t)
+{
+    if (!t)
+        return;
+    connect_transport_stop(t);
     pthread_mutex_destroy(&t->mu);
     free(t->ca_file);
     free(t);

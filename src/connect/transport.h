@@ -113,7 +113,7 @@ struct connect_transport_config {
 
 /*
  * Starts the loop thread. cfg is borrowed (ca_file is copied). On MD_OK, *out is the transport,
- * released by connect_transport_stop. Errors: MD_ERR_NOMEM, MD_ERR_INTERNAL (libcurl or thread
+ * released by connect_transport_free. Errors: MD_ERR_NOMEM, MD_ERR_INTERNAL (libcurl or thread
  * creation failed); *out is then NULL.
  */
 enum md_err connect_transport_start(const struct connect_transport_config *cfg,
@@ -151,11 +151,13 @@ int connect_transport_inflight(struct connect_transport *t);
 
 /*
  * Stops the loop: every call still in flight or queued completes (on the transport's thread,
- * before this returns) with MD_ERR_UNAVAILABLE "shutting down"; then the thread is joined and
- * t freed. Submissions made by those callbacks are refused with MD_ERR_UNAVAILABLE; other
- * threads must have stopped submitting, since t is gone when this returns. Must not be called
- * from a callback. t may be NULL.
+ * before this returns) with MD_ERR_UNAVAILABLE "shutting down"; then the thread is joined.
+ * From then on every submission, from any thread, is refused with MD_ERR_UNAVAILABLE, so that
+ * a user of t (the OAuth cache, a late tool call) may outlive the loop safely. Stopping twice
+ * does nothing. Must not be called from a callback. t may be NULL.
  */
 void connect_transport_stop(struct connect_transport *t);
+/* Stops t when it still runs, and frees it. No thread may use t any more. t may be NULL. */
+void connect_transport_free(struct connect_transport *t);
 
 #endif

@@ -776,6 +776,10 @@ describe('/connectors/{name}/credential', () => {
         assert.ok(!bad.text.includes('hunter2-secret'));
         assertProblem(await api('PUT', `/connectors/${name}/credential`, { token: '' }), 400);
         assertProblem(await api('PUT', `/connectors/${name}/credential`, '[1]'), 400);
+        // A body that is not JSON: the parser's "near ..." would quote the secret.
+        const torn = await api('PUT', `/connectors/${name}/credential`, '{"token": "sk_live_torn_secret_0123');
+        assertProblem(torn, 400);
+        assert.ok(!torn.text.includes('sk_live_torn'), torn.text);
         assertProblem(await api('PUT', `/connectors/${name}/credential`, { token: 'x' }, { headers: { 'Content-Type': 'text/plain' } }), 415);
         assertProblem(await api('GET', `/connectors/${name}/credential`), 404);
         assertProblem(await api('PUT', '/connectors/nosuchconnector/credential', { token: 'x' }), 404);

@@ -135,6 +135,28 @@ describe('auth schemes on the wire', () => {
         }
     });
 
+    test('an upstream that echoes the request does not hand the credential to the agent', async () => {
+        fake.setHandler((rec, res) => {
+            const text = JSON.stringify({ message: 'debug echo', headers: rec.headers });
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(text);
+        });
+        try {
+            const gh = await callTool(eng, 'github__get_issue', { owner: 'octocat', repo: 'hello-world', issue_number: 1347 });
+            const jira = await callTool(eng, 'jira__get_issue', { issueIdOrKey: 'ENG-1' });
+            const basicValue = basic(fake.secrets.jira.username, fake.secrets.jira.password).slice(6);
+            for (const [res, secret] of [[gh, fake.secrets.github], [jira, basicValue]]) {
+                const text = JSON.stringify(res);
+                assert.ok(!text.includes(secret), `the credential reached the agent: ${text.slice(0, 300)}`);
+                assert.match(text, /debug echo/);
+            }
+            // Identifiers are not masked: an upstream rightly shows the account's email.
+            assert.ok(JSON.stringify(jira).includes('authorization'));
+        } finally {
+            fake.setHandler(null);
+        }
+    });
+
     test('no secret reaches an answer, the database in the clear, or the log', async () => {
         const dump = await dbContents(srv.dbPath);
         for (const s of [fake.secrets.github, fake.secrets.stripe, fake.secrets.jira.password,

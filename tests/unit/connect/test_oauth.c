@@ -282,7 +282,7 @@ static void setup(struct fixture *f, bool allow_http)
 
 static void teardown(struct fixture *f)
 {
-    connect_transport_stop(f->t);
+    connect_transport_free(f->t);
     connect_oauth_free(f->o);
     tep_stop(&f->tep);
     got_fini(&f->g);
@@ -540,7 +540,7 @@ Test(test_oauth, stop_with_a_request_in_flight)
     cr_assert_eq(connect_oauth_token(f.o, &f.p, false, on_got, &f.g, &e), MD_OK);
     cr_assert_eq(connect_oauth_token(f.o, &f.p, false, on_got, &f.g, &e), MD_OK);
     usleep(50000);
-    connect_transport_stop(f.t);
+    connect_transport_free(f.t);
     cr_assert_eq(f.g.n, 2);
     cr_assert_eq(f.g.err[0], MD_ERR_UNAVAILABLE);
     cr_assert(strstr(f.g.error[1], "shutting down"), "%s", f.g.error[1]);

@@ -652,7 +652,7 @@ Test(test_transport, methods_bodies_and_headers_arrive_exactly)
         cr_assert_eq(s.recs[i].client_port, s.recs[0].client_port, "call %d reconnected", i);
 
     cr_assert(inflight_drains(t));
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -677,7 +677,7 @@ Test(test_transport, submit_refusals_do_not_call_back)
     usleep(50000);
     cr_assert_eq(b.done, 0);
     cr_assert_eq(connect_transport_inflight(t), 0);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     batch_fini(&b);
 }
 
@@ -701,7 +701,7 @@ Test(test_transport, timeout_fails_with_unavailable)
     cr_assert_null(r->body);
     cr_assert(r->elapsed_ms >= 150 && r->elapsed_ms < 2500, "%ld", r->elapsed_ms);
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -731,7 +731,7 @@ Test(test_transport, refused_connection_is_unavailable)
     cr_assert_null(strstr(r->error, "SECRET"), "%s", r->error);
     cr_assert_null(strstr(r->error, "pw-secret"), "%s", r->error);
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
 }
 
 Test(test_transport, response_cap)
@@ -768,7 +768,7 @@ Test(test_transport, response_cap)
     cr_assert_eq(r->err, MD_OK, "%s", r->error);
     cr_assert_eq(r->body_len, 4 * 1024 * 1024);
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -794,7 +794,7 @@ Test(test_transport, gzip_is_decoded_and_capped_after_decoding)
     r = get(t, url, NULL, &lim);
     cr_assert_eq(r->err, MD_ERR_TOOLARGE);
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -816,7 +816,7 @@ Test(test_transport, response_headers_are_capped)
     for (size_t i = 0; i < r->n_headers; i++)
         cr_assert_leq(strlen(r->headers[i].value), CONNECT_RESPONSE_HEADER_LINE_MAX);
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -873,7 +873,7 @@ Test(test_transport, same_origin_redirects_are_followed)
     cr_assert_eq(r->err, MD_OK, "%s", r->error);
     cr_assert_str_eq(connect_response_header(r, "X-Method"), "PUT");
     connect_response_free(r);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&s);
 }
 
@@ -946,7 +946,7 @@ Test(test_transport, redirects_not_followed)
     connect_response_free(r);
     cr_assert_eq(srv_hits(&s), 5 + 6);
 
-    connect_transport_stop(t);
+    connect_transport_free(t);
     srv_stop(&other);
     srv_stop(&s);
 }
@@ -997,7 +997,7 @@ static long run_concurrent(int n, int slow_ms)
     cr_log_info("%d concurrent calls of %d ms: %ld ms, RSS +%ld KiB at the peak (%.1f KiB per "
                 "call, client side)",
                 n, slow_ms, elapsed, rss_peak - rss0, (double)(rss_peak - rss0) / (double)n);
-    connect_transport_stop(t);
+    connect_transport_free(t);
     cr_assert_eq(count_tasks(), base_tasks);
     batch_fini(&b);
     child_stop(&ch);
@@ -1059,7 +1059,7 @@ Test(test_transport, max_inflight_refuses_at_once)
     req = mkreq("GET", url, NULL, NULL, 0);
     cr_assert_eq(connect_transport_submit(t, &req, NULL, batch_done, &b, &e), MD_OK);
     cr_assert(batch_wait(&b, 3, 5000));
-    connect_transport_stop(t);
+    connect_transport_free(t);
     batch_fini(&b);
     srv_stop(&s);
 }
@@ -1088,7 +1088,7 @@ Test(test_transport, stop_completes_calls_in_flight)
     cr_assert_eq(srv_hits(&s), n);
     cr_assert_eq(connect_transport_inflight(t), n);
     t0 = time_mono_ms();
-    connect_transport_stop(t);
+    connect_transport_free(t);
     cr_assert_lt(time_mono_ms() - t0, 1000, "stop waited for the upstream");
     /* Every callback ran before stop returned. */
     cr_assert_eq(b.done, n);
@@ -1138,7 +1138,7 @@ Test(test_transport, callbacks_may_submit)
     cr_assert(batch_wait(&b, 1, 5000));
     cr_assert_eq(b.ok200, 1);
     cr_assert_eq(srv_hits(&s), 2);
-    connect_transport_stop(c.t);
+    connect_transport_free(c.t);
     batch_fini(&b);
     srv_stop(&s);
 }
@@ -1236,8 +1236,8 @@ Test(test_transport, https_with_ca_file)
     connect_response_free(r);
     cr_assert_eq(srv_hits(&s), 1);
 
-    connect_transport_stop(t_system);
-    connect_transport_stop(t);
+    connect_transport_free(t_system);
+    connect_transport_free(t);
     srv_stop(&s);
     unlink(ca_path);
     free(key);
