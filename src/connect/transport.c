@@ -815,6 +815,12 @@ enum md_err connect_transport_start(const struct connect_transport_config *cfg,
         err = md_error_set(e, MD_ERR_NOMEM, "libcurl cannot create a multi handle");
         goto out;
     }
+    /*
+     * Idle connections kept for reuse. libcurl's default grows with the calls in flight, so a
+     * burst of 1,000 slow calls left some 1,000 idle sockets open to the upstream afterwards
+     * (bench/README.md, "MCP gateway"); a few hundred serve any steady load.
+     */
+    (void)curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, (long)CONNECT_IDLE_CONNECTIONS);
     if (pthread_create(&t->thread, NULL, loop_main, t) != 0) {
         err = md_error_set(e, MD_ERR_INTERNAL, "cannot start the transport thread: %s",
                            strerror(errno));

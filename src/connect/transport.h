@@ -44,6 +44,7 @@ struct connect_transport;
 #define CONNECT_MAX_RESPONSE_DEFAULT ((size_t)4 * 1024 * 1024)
 /* Same-origin redirects that the transport follows for one call. */
 #define CONNECT_MAX_REDIRECTS 5
+#define CONNECT_IDLE_CONNECTIONS 256 /* idle upstream connections kept for reuse */
 /* Caps on the response headers kept: count, and bytes of one line (longer lines are dropped). */
 #define CONNECT_RESPONSE_HEADERS_MAX 64
 #define CONNECT_RESPONSE_HEADER_LINE_MAX 8192
