@@ -130,17 +130,6 @@ static bool re_atom(struct retr *st, unsigned long size)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One escape after a backslash (st->i on the letter): a character, a set or an assertion. */
 struct reesc {
     enum { ESC_CHAR, ESC_SET, ESC_ASSERT } kind;
@@ -153,7 +142,7 @@ static bool re_escape_hex(struct retr *st, int digits, struct reesc *x)
 {
     unsigned v = 0;
     for (int k = 1; k <= digits; k++) {
-        int h = st->i + (size_t)k < st->n ? hexval(st->p[st->i + (size_t)k]) : -1;
+        int h = st->i + (size_t)k < st->n ? str_hex_digit(st->p[st->i + (size_t)k]) : -1;
         if (h < 0)
             return re_refuse(st, "malformed \\%c escape", st->p[st->i]);
         v = v * 16 + (unsigned)h;

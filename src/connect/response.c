@@ -56,19 +56,6 @@ static bool utf8_text(const char *s, size_t n)
     }
     return true;
 }
-
-/* The largest n <= max that does not split a UTF-8 sequence of valid text s[0..len). */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-    size_t n;
-    if (len <= max)
-        return len;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* Appends s[0..n) to b with every invalid UTF-8 sequence and NUL replaced by U+FFFD. */
 static void buf_append_utf8(struct buf *b, const char *s, size_t n)
 {
@@ -231,7 +218,7 @@ static void msg_add(struct msg *m, const char *s, size_t n)
 {
     size_t room = CONNECT_ERROR_MESSAGE_MAX - m->len;
     if (n > room) {
-        n = utf8_cut(s, n, room);
+        n = str_utf8_cut(s, n, room);
         m->cut = true;
     }
     for (size_t i = 0; i < n; i++)
@@ -291,7 +278,7 @@ static void msg_finish(struct msg *m)
     m->p[m->len] = '\0';
     if (!m->cut)
         return;
-    m->len = utf8_cut(m->p, m->len, CONNECT_ERROR_MESSAGE_MAX - e);
+    m->len = str_utf8_cut(m->p, m->len, CONNECT_ERROR_MESSAGE_MAX - e);
     memcpy(m->p + m->len, ELLIPSIS, e + 1);
     m->len += e;
 }
@@ -823,17 +810,6 @@ static bool link_next(const char *h, struct slice *target)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s into out (room for s.len bytes), '+' as a space; the decoded length. */
 static size_t pct_decode(struct slice s, char *out)
 {
@@ -842,8 +818,8 @@ static size_t pct_decode(struct slice s, char *out)
         int hi, lo;
         if (s.p[i] == '+') {
             out[k++] = ' ';
-        } else if (s.p[i] == '%' && i + 2 < s.len && (hi = hexval(s.p[i + 1])) >= 0 &&
-                   (lo = hexval(s.p[i + 2])) >= 0) {
+        } else if (s.p[i] == '%' && i + 2 < s.len && (hi = str_hex_digit(s.p[i + 1])) >= 0 &&
+                   (lo = str_hex_digit(s.p[i + 2])) >= 0) {
             out[k++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

@@ -31,18 +31,6 @@
 
 /* --- UTF-8 and formatting -------------------------------------------------------------- */
 
-/* The largest n <= max that does not split a UTF-8 sequence of s[0..len). */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-    size_t n;
-    if (len <= max)
-        return len;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 /* snprintf cuts on bytes: drop a UTF-8 sequence that it left incomplete at the end of s. */
 static void utf8_fix_tail(char *s)
 {
@@ -95,7 +83,7 @@ static void fmt_value(const json_t *v, char *out, size_t n)
         return;
     }
     len = strlen(s);
-    cut = utf8_cut(s, len, SHOWN_VALUE_MAX);
+    cut = str_utf8_cut(s, len, SHOWN_VALUE_MAX);
     snprintf(out, n, "%.*s%s", (int)cut, s, cut < len ? "…" : "");
     utf8_fix_tail(out);
     free(s);
@@ -197,7 +185,7 @@ static void path_add(struct path *pt, const char *s, size_t n)
 {
     size_t room = PATH_CAP - 1 - pt->len;
     if (n > room)
-        n = utf8_cut(s, n, room);
+        n = str_utf8_cut(s, n, room);
     memcpy(pt->p + pt->len, s, n);
     pt->len += n;
     pt->p[pt->len] = '\0';
@@ -205,7 +193,7 @@ static void path_add(struct path *pt, const char *s, size_t n)
 
 static size_t path_push_key(struct path *pt, const char *key)
 {
-    size_t old = pt->len, n = strlen(key), cut = utf8_cut(key, n, PATH_SEGMENT_MAX);
+    size_t old = pt->len, n = strlen(key), cut = str_utf8_cut(key, n, PATH_SEGMENT_MAX);
     if (pt->pointer)
         path_add(pt, "/", 1);
     else if (pt->len)
@@ -875,7 +863,7 @@ static enum md_err v_count(struct vctx *c, const json_t *s, const char *kw, doub
 static void fmt_pattern(const json_t *pat, char *out, size_t n)
 {
     const char *p = json_string_value(pat);
-    size_t len = strlen(p), cut = utf8_cut(p, len, SHOWN_VALUE_MAX);
+    size_t len = strlen(p), cut = str_utf8_cut(p, len, SHOWN_VALUE_MAX);
     snprintf(out, n, "%.*s%s", (int)cut, p, cut < len ? "…" : "");
     utf8_fix_tail(out);
 }

@@ -25,6 +25,7 @@
 #include "core/crypto.h"
 #include "core/hmap.h"
 #include "core/json.h"
+#include "core/str.h"
 #include "core/time.h"
 
 #define KID_CONTEXT "mandate-vault-key-id"
@@ -65,17 +66,6 @@ static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct connect_vault *slots[VAULT_SLOTS];
 
 /* ---- encodings ---- */
-
-static int hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /*
  * The value of a base64 character; *alphabet is 1 for the standard alphabet's own characters
@@ -188,7 +178,8 @@ static enum md_err key_parse(const char *s, size_t n, unsigned char key[CONNECT_
         n--;
     if (n == 2 * CONNECT_VAULT_KEY_LEN) {
         for (size_t i = 0; i < CONNECT_VAULT_KEY_LEN; i++) {
-            int hi = hex_val((unsigned char)s[2 * i]), lo = hex_val((unsigned char)s[2 * i + 1]);
+            int hi = str_hex_digit((unsigned char)s[2 * i]),
+                lo = str_hex_digit((unsigned char)s[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 return md_error_set(e, MD_ERR_VALUE, "%s: 64 characters but not hex digits", what);
             key[i] = (unsigned char)(hi << 4 | lo);
@@ -823,7 +814,7 @@ static bool is_kid(const char *s)
     if (!s || strlen(s) != CONNECT_VAULT_KID_LEN - 1)
         return false;
     for (const char *p = s; *p; p++) {
-        if (hex_val((unsigned char)*p) < 0)
+        if (str_hex_digit((unsigned char)*p) < 0)
             return false;
     }
     return true;

@@ -171,3 +171,25 @@ bool str_to_ll(const char *s, size_t len, long long min, long long max, long lon
     *out = v;
     return true;
 }
+
+int str_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t str_utf8_cut(const char *s, size_t len, size_t max)
+{
+    size_t n;
+    if (len <= max)
+        return len;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}

@@ -50,6 +50,15 @@ void buf_reset(struct buf *b);
 char *buf_steal(struct buf *b);
 void buf_free(struct buf *b);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int str_hex_digit(int c);
+
+/*
+ * The largest n <= max such that s[0..n) does not end inside a UTF-8 sequence (s holds len
+ * bytes): where to cut text that must stay valid UTF-8.
+ */
+size_t str_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Parses a whole decimal integer (optional sign) in [min,max]; false on any junk. */
 bool str_to_ll(const char *s, size_t len, long long min, long long max, long long *out);
 

@@ -10,6 +10,7 @@
 #include "connect/runtime.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "core/time.h"
 #include "mcp/mcp_int.h"
 
@@ -32,23 +33,16 @@ static void cursor_make(const char *name, char *out, size_t n)
     out[w] = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes a cursor into a tool name; false for anything this server did not make. */
 static bool cursor_read(const char *c, char name[ACCESS_TOOL_NAME_MAX + 1])
 {
     size_t len = strlen(c), k = 0;
-    if (len == 0 || len % 2 || len / 2 > ACCESS_TOOL_NAME_MAX)
+    /* Only what cursor_make writes: lower-case hex. */
+    if (len == 0 || len % 2 || len / 2 > ACCESS_TOOL_NAME_MAX ||
+        strspn(c, "0123456789abcdef") != len)
         return false;
     for (size_t i = 0; i < len; i += 2) {
-        int hi = hexval(c[i]), lo = hexval(c[i + 1]);
+        int hi = str_hex_digit(c[i]), lo = str_hex_digit(c[i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         name[k++] = (char)(hi << 4 | lo);

@@ -251,16 +251,6 @@ static bool utf8_valid(const unsigned char *s, size_t n)
     return true;
 }
 
-static int hex_val(unsigned char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = fold(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Reads the four hex digits of a \u escape at pos; -1 when they are not there. */
 static long read_hex4(const struct parser *p, size_t pos)
 {
@@ -268,7 +258,7 @@ static long read_hex4(const struct parser *p, size_t pos)
     if (p->len - pos < 4)
         return -1;
     for (size_t i = 0; i < 4; i++) {
-        int h = hex_val((unsigned char)p->s[pos + i]);
+        int h = str_hex_digit((unsigned char)p->s[pos + i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -248,17 +248,6 @@ static bool lsn_read_seq(struct lsn *l, uint64_t *seq)
     return ok;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Decodes one " K:id" entry's id (from p to end) into ch; false when it is not well formed. */
 static bool decode_id(const char *p, const char *end, struct store_change *ch)
 {
@@ -267,9 +256,9 @@ static bool decode_id(const char *p, const char *end, struct store_change *ch)
     for (; p < end; p++) {
         char c = *p;
         if (c == '%') {
-            if (end - p < 3 || hexval(p[1]) < 0 || hexval(p[2]) < 0)
+            if (end - p < 3 || str_hex_digit(p[1]) < 0 || str_hex_digit(p[2]) < 0)
                 return false;
-            c = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+            c = (char)(str_hex_digit(p[1]) * 16 + str_hex_digit(p[2]));
             p += 2;
         }
         if (n + 1 >= sizeof ch->id)

@@ -64,3 +64,29 @@ Test(test_str, integers_parse_strictly)
     cr_assert_not(str_to_ll("", 0, 0, 100, &v));
     cr_assert_not(str_to_ll("99999999999999999999999", 23, 0, 100, &v));
 }
+
+Test(test_str, hex_digits_of_either_case)
+{
+    const char *digits = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        cr_assert_eq(str_hex_digit(digits[i]), i);
+        if (i >= 10)
+            cr_assert_eq(str_hex_digit(digits[i] - 32), i);
+    }
+    cr_assert_eq(str_hex_digit('g'), -1);
+    cr_assert_eq(str_hex_digit('G'), -1);
+    cr_assert_eq(str_hex_digit('/'), -1);
+    cr_assert_eq(str_hex_digit(':'), -1);
+    cr_assert_eq(str_hex_digit('\0'), -1);
+    cr_assert_eq(str_hex_digit(0xC3), -1);
+}
+
+Test(test_str, utf8_cut_never_splits_a_sequence)
+{
+    /* "aé€😀": 1 + 2 + 3 + 4 bytes. */
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    static const size_t want[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10};
+    for (size_t max = 0; max <= 10; max++)
+        cr_assert_eq(str_utf8_cut(s, 10, max), want[max], "max %zu", max);
+    cr_assert_eq(str_utf8_cut(s, 10, 50), 10);
+}
