@@ -440,6 +440,8 @@ static int first_start(struct store *s, const char *host, uint16_t port, const c
         printf("  SCIM base URL: http://%s:%u/scim/v2\n", host, (unsigned)port);
     printf("  SCIM token:    %s\n", plain);
     printf("The token is shown only this once. More: mandate token create --kind scim\n");
+    printf("AI agents connect to /mcp with a token of their own: mandate token create --kind agent "
+           "--user USERNAME (docs/mcp.md)\n");
     fflush(stdout);
     free(plain);
     return 0;
