@@ -504,6 +504,16 @@ __attribute__((format(printf, 2, 3))) static enum md_err cfail(struct cctx *c, c
 
 static enum md_err check_schema(struct cctx *c, const json_t *s, int depth);
 
+/* Whether arr[i] equals an element before it (JSON equality). */
+static bool repeats_earlier(const json_t *arr, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (json_equal(json_array_get(arr, i), json_array_get(arr, j)))
+            return true;
+    }
+    return false;
+}
+
 static enum md_err check_type(struct cctx *c, const json_t *v)
 {
     size_t i;
@@ -519,10 +529,8 @@ static enum md_err check_type(struct cctx *c, const json_t *v)
     {
         if (!json_is_string(t) || !known_type(json_string_value(t)))
             return cfail(c, "must be a type name or a non-empty array of type names");
-        for (size_t j = 0; j < i; j++) {
-            if (json_equal(t, json_array_get(v, j)))
-                return cfail(c, "must not name a type twice");
-        }
+        if (repeats_earlier(v, i))
+            return cfail(c, "must not name a type twice");
     }
     return MD_OK;
 }
@@ -537,10 +545,8 @@ static enum md_err check_required(struct cctx *c, const json_t *v)
     {
         if (!json_is_string(t) || strlen(json_string_value(t)) != json_string_length(t))
             return cfail(c, "must be an array of property names");
-        for (size_t j = 0; j < i; j++) {
-            if (json_equal(t, json_array_get(v, j)))
-                return cfail(c, "must not name a property twice");
-        }
+        if (repeats_earlier(v, i))
+            return cfail(c, "must not name a property twice");
     }
     return MD_OK;
 }
