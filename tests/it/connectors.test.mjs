@@ -2,7 +2,8 @@
 // is called through /mcp by an entitled user against its vendor's fake (tests/fakes/<name>.mjs),
 // and the fake confirms the request; a user without a grant sees none of the tools and cannot
 // call them; the vendor's documented errors become tool errors. A connector without a fake, or
-// a tool without a case, fails here.
+// a tool without a case, fails here. MANDATE_TEST_CONNECTORS="a,b" limits the run to those
+// connectors (while writing one); unset, every connector in the catalog is tested.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,8 +17,10 @@ import { REPO } from './lib/server.mjs';
 
 const V = '2025-11-25';
 const dir = path.join(REPO, 'catalog', 'connectors');
+const only = (process.env.MANDATE_TEST_CONNECTORS || '').split(',').filter(Boolean);
 const connectors = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')))
+    .filter((c) => only.length === 0 || only.includes(c.name));
 
 /* Every connector's fake module, or the reason it cannot be loaded. */
 const vendors = new Map();
