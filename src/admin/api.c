@@ -384,6 +384,7 @@ static const struct route routes[] = {
     {"users", admin_route_users},           {"groups", admin_route_groups},
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
     {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
+    {"audit", admin_route_audit},
 };
 
 /*
@@ -444,7 +445,10 @@ static void dispatch(const struct admin_request *req, struct admin_response *res
     admin_failf(&x, MD_ERR_NOTFOUND, "no such endpoint");
 }
 
-/* Whether a request changes something: every write method, except the decision check. */
+/*
+ * Whether a request changes something: every write method, except the decision check and the
+ * audit log's own "verify now", which read.
+ */
 static bool is_change(const struct admin_request *req)
 {
     const char *m = req->method;
@@ -452,7 +456,7 @@ static bool is_change(const struct admin_request *req)
     if (strcmp(m, "POST") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
         strcmp(m, "DELETE") != 0)
         return false;
-    return strncmp(p, "/decisions", 10) != 0;
+    return strncmp(p, "/decisions", 10) != 0 && strncmp(p, "/audit", 6) != 0;
 }
 
 /* The resource as a GET of the same path shows it now (secrets scrubbed), or NULL. */

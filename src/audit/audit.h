@@ -48,6 +48,8 @@ struct audit;
 #define AUDIT_CHECKPOINT_EVERY 1000
 #define AUDIT_CHECKPOINT_MS 60000
 #define AUDIT_KEY_LEN 32
+/* Journal and anchor slots in one state directory: one per server process sharing it. */
+#define AUDIT_SLOTS 16
 /* The most events the writer commits in one transaction. */
 #define AUDIT_BATCH_MAX 1024
 /* The queue's bound: beyond it audit_record waits for the writer (a database outage). */
@@ -60,9 +62,14 @@ struct audit_config {
      * are written without a MAC, and audit_verify says the chain is unauthenticated.
      */
     const unsigned char *key;
-    /* The journal file (created when missing); NULL: none (the CLI, which flushes). */
+    /*
+     * The journal file (created when missing); NULL: none (the CLI, which flushes). A journal
+     * belongs to one process (it is locked): when it is taken, the next free of PATH.1 ..
+     * PATH.<AUDIT_SLOTS - 1> is used, so that several servers can share a state directory and a
+     * restarted one finds its own again.
+     */
     const char *journal_path;
-    /* The anchor file of the last checkpoint; NULL: none. */
+    /* The anchor file of the last checkpoint (with the journal's slot suffix); NULL: none. */
     const char *anchor_path;
     int checkpoint_every;  /* 0: AUDIT_CHECKPOINT_EVERY */
     int checkpoint_ms;     /* 0: AUDIT_CHECKPOINT_MS */
@@ -126,7 +133,8 @@ void audit_key_derive(const unsigned char vault_key[32], unsigned char out[AUDIT
 
 struct audit_verify_opts {
     const unsigned char *key; /* NULL: MACs are not checked (and the report says so) */
-    const char *anchor_path;  /* NULL: no anchor file */
+    /* The anchor file; its slot files (PATH.1 ...) are checked too when they exist. NULL: none */
+    const char *anchor_path;
     int64_t expect_seq;       /* > 0: an externally kept checkpoint (seq, hash) to check */
     const char *expect_hash;
     /* Called every progress_every events (0: never) with the events checked so far. */
@@ -149,6 +157,10 @@ struct audit_verify_report {
 /* Walks the whole chain. Fails only when the store cannot be read; *r says what it found. */
 enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                          struct audit_verify_report *r, struct md_error *e);
+
+/* audit_verify with the open log's key and anchor file (the admin API's "verify now"). */
+enum md_err audit_verify_live(struct audit *a, struct audit_verify_report *r,
+                              struct md_error *e);
 
 /* ---- reading (query.c) ---- */
 

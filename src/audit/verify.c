@@ -23,6 +23,9 @@
 #include "core/time.h"
 #include "store/store.h"
 
+#define WANTS (AUDIT_SLOTS + 1)
+#define EXPECTED AUDIT_SLOTS /* the want of opts.expect_seq */
+
 struct walk {
     const struct audit_verify_opts *o;
     struct audit_verify_report *r;
@@ -30,11 +33,11 @@ struct walk {
     char prev_hash[STORE_AUDIT_HASH_MAX];
     char first_prev[STORE_AUDIT_HASH_MAX];
     int64_t last_good_cp;
-    /* Hashes to look up once the walk passes them: the anchor's and the expected one. */
-    int64_t want_seq[2];
-    char want_hash[2][STORE_AUDIT_HASH_MAX];
-    bool seen[2];
-    char seen_hash[2][STORE_AUDIT_HASH_MAX];
+    /* Hashes to look up once the walk passes them: the anchors' and the expected one (last). */
+    int64_t want_seq[WANTS];
+    char want_hash[WANTS][STORE_AUDIT_HASH_MAX];
+    bool seen[WANTS];
+    char seen_hash[WANTS][STORE_AUDIT_HASH_MAX];
     /* The prune record that vouches for the first event's prev_hash. */
     bool pruned_ok;
     char prune_problem[200];
@@ -163,7 +166,7 @@ static int visit(void *ctx, const struct store_audit_row *row)
         goto out;
     if (strcmp(row->type, AUDIT_TYPE_PRUNED) == 0)
         check_pruned(w, doc);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < WANTS; i++) {
         if (w->want_seq[i] == row->seq) {
             w->seen[i] = true;
             snprintf(w->seen_hash[i], sizeof w->seen_hash[i], "%s", row->hash);
@@ -200,15 +203,47 @@ static bool read_anchor(const char *path, int64_t *cp_seq, int64_t *seq, char ha
     return ok;
 }
 
+/*
+ * Reads the anchor files (the base and its slot files) into w's wants; false with r->problem
+ * when one exists but is damaged or its MAC does not hold.
+ */
+static bool load_anchors(struct walk *w, const struct audit_verify_opts *o,
+                         struct audit_verify_report *r)
+{
+    for (int slot = 0; o->anchor_path && slot < AUDIT_SLOTS; slot++) {
+        char path[4200], hash[72] = "", mac[65] = "";
+        int64_t cp = 0, seq = 0;
+        bool exists = false;
+
+        if (slot == 0)
+            snprintf(path, sizeof path, "%s", o->anchor_path);
+        else
+            snprintf(path, sizeof path, "%s.%d", o->anchor_path, slot);
+        if (!read_anchor(path, &cp, &seq, hash, mac, &exists)) {
+            if (!exists)
+                continue;
+            r->ok = false;
+            snprintf(r->problem, sizeof r->problem, "the anchor file %.300s is damaged", path);
+            return false;
+        }
+        if (o->key && (!mac[0] || !mac_ok(o->key, seq, hash, mac))) {
+            r->ok = false;
+            snprintf(r->problem, sizeof r->problem,
+                     "the anchor file %.300s does not carry a valid MAC under this key", path);
+            return false;
+        }
+        w->want_seq[slot] = seq;
+        snprintf(w->want_hash[slot], sizeof w->want_hash[slot], "%s", hash);
+    }
+    return true;
+}
+
 enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                          struct audit_verify_report *r, struct md_error *e)
 {
     static const struct audit_verify_opts none = {0};
     struct walk w;
     struct store_conn *c = NULL;
-    int64_t a_cp = 0, a_seq = 0;
-    char a_hash[72] = "", a_mac[65] = "";
-    bool anchor = false, anchor_exists = false;
     enum md_err rc;
 
     if (!o)
@@ -218,22 +253,11 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
     r->ok = true;
     w.o = o;
     w.r = r;
-    if (o->anchor_path) {
-        anchor = read_anchor(o->anchor_path, &a_cp, &a_seq, a_hash, a_mac, &anchor_exists);
-        if (anchor_exists && !anchor) {
-            r->ok = false;
-            snprintf(r->problem, sizeof r->problem, "the anchor file %s is damaged",
-                     o->anchor_path);
-            return MD_OK;
-        }
-        if (anchor) {
-            w.want_seq[0] = a_seq;
-            snprintf(w.want_hash[0], sizeof w.want_hash[0], "%s", a_hash);
-        }
-    }
+    if (!load_anchors(&w, o, r))
+        return MD_OK;
     if (o->expect_seq > 0 && o->expect_hash) {
-        w.want_seq[1] = o->expect_seq;
-        snprintf(w.want_hash[1], sizeof w.want_hash[1], "%s", o->expect_hash);
+        w.want_seq[EXPECTED] = o->expect_seq;
+        snprintf(w.want_hash[EXPECTED], sizeof w.want_hash[EXPECTED], "%s", o->expect_hash);
     }
     if ((rc = store_acquire(s, &c, e)))
         return rc;
@@ -244,18 +268,20 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
     if (r->events > 0 && r->first_seq > 1 && !w.pruned_ok) {
         r->ok = false;
         r->bad_seq = r->first_seq - 1;
-        snprintf(r->problem, sizeof r->problem, "%s", w.prune_problem[0] ? w.prune_problem : "");
-        if (!w.prune_problem[0])
+        if (w.prune_problem[0])
+            snprintf(r->problem, sizeof r->problem, "%s", w.prune_problem);
+        else
             snprintf(r->problem, sizeof r->problem,
                      "events 1 to %" PRId64 " are missing and no prune record vouches for "
                      "their removal: removed from the log",
                      r->first_seq - 1);
         return MD_OK;
     }
-    for (int i = 0; i < 2; i++) {
-        if (!w.want_seq[i])
-            continue;
-        const char *what = i == 0 ? "the anchor file's checkpoint" : "the expected checkpoint";
+    for (int i = 0; i < WANTS; i++) {
+        const char *what =
+            i == EXPECTED ? "the expected checkpoint" : "an anchor file's checkpoint";
+        if (!w.want_seq[i] || w.want_seq[i] < r->first_seq)
+            continue; /* none, or pruned since */
         if (w.want_seq[i] > r->last_seq) {
             r->ok = false;
             r->bad_seq = r->last_seq + 1;
@@ -265,7 +291,7 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                      r->last_seq, what, w.want_seq[i]);
             return MD_OK;
         }
-        if (w.seen[i] && strcmp(w.seen_hash[i], w.want_hash[i]) != 0) {
+        if (!w.seen[i] || strcmp(w.seen_hash[i], w.want_hash[i]) != 0) {
             r->ok = false;
             r->bad_seq = w.want_seq[i];
             snprintf(r->problem, sizeof r->problem,
@@ -274,12 +300,6 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                      w.want_seq[i], what);
             return MD_OK;
         }
-    }
-    if (anchor && o->key && a_mac[0] && !mac_ok(o->key, a_seq, a_hash, a_mac)) {
-        r->ok = false;
-        snprintf(r->problem, sizeof r->problem,
-                 "the anchor file's MAC does not hold under this key");
-        return MD_OK;
     }
     if (!o->key)
         snprintf(r->warning, sizeof r->warning,

@@ -515,6 +515,58 @@ static void free_queue(struct audit *a)
     a->nqueued = 0;
 }
 
+/* path for slot 0, path.N for the others; heap. */
+static char *slot_path(const char *path, int slot)
+{
+    size_t n = strlen(path) + 8;
+    char *p = malloc(n);
+    if (p) {
+        if (slot == 0)
+            snprintf(p, n, "%s", path);
+        else
+            snprintf(p, n, "%s.%d", path, slot);
+    }
+    return p;
+}
+
+/*
+ * Opens and locks the first journal slot no other process holds; returns the slot, or -1 with
+ * e set. Two servers sharing one journal would each empty the other's.
+ */
+static int open_slot(struct audit *a, const char *base, struct md_error *e)
+{
+    for (int slot = 0; slot < AUDIT_SLOTS; slot++) {
+        char *p = slot_path(base, slot);
+        int fd;
+        if (!p) {
+            md_error_set(e, MD_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+        fd = open(p, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            md_error_set(e, MD_ERR_IO, "cannot open the audit journal %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            if (slot > 0)
+                log_info("event=audit_journal path=%s note=\"another process holds the first "
+                         "slot\"",
+                         p);
+            free(p);
+            a->jfd = fd;
+            return slot;
+        }
+        close(fd);
+        free(p);
+    }
+    md_error_set(e, MD_ERR_UNAVAILABLE,
+                 "all %d audit journal slots at %s are in use by other mandate processes: give "
+                 "this server its own (--audit-journal, or its own state directory)",
+                 AUDIT_SLOTS, base);
+    return -1;
+}
+
 enum md_err audit_open(const struct audit_config *cfg, struct audit **out, struct md_error *e)
 {
     struct audit *a;
@@ -538,23 +590,14 @@ enum md_err audit_open(const struct audit_config *cfg, struct audit **out, struc
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
     pthread_cond_init(&a->done, NULL);
-    if (cfg->anchor_path && !(a->anchor_path = strdup(cfg->anchor_path))) {
-        rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
-        goto out;
-    }
     if (cfg->journal_path) {
-        a->jfd = open(cfg->journal_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (a->jfd < 0) {
-            rc = md_error_set(e, MD_ERR_IO, "cannot open the audit journal %s: %s",
-                              cfg->journal_path, strerror(errno));
+        int slot = open_slot(a, cfg->journal_path, e);
+        if (slot < 0) {
+            rc = e->code ? e->code : MD_ERR_IO;
             goto out;
         }
-        /* Two servers sharing one journal would each empty the other's: one owner only. */
-        if (flock(a->jfd, LOCK_EX | LOCK_NB) != 0) {
-            rc = md_error_set(e, MD_ERR_UNAVAILABLE,
-                              "the audit journal %s is in use by another mandate process: give "
-                              "each server its own (--audit-journal, or its own state directory)",
-                              cfg->journal_path);
+        if (cfg->anchor_path && !(a->anchor_path = slot_path(cfg->anchor_path, slot))) {
+            rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
             goto out;
         }
         if ((rc = journal_recover(a, &recovered, e)))
@@ -573,6 +616,9 @@ enum md_err audit_open(const struct audit_config *cfg, struct audit **out, struc
             rc = md_error_set(e, MD_ERR_IO, "cannot reset the audit journal: %s", strerror(errno));
             goto out;
         }
+    } else if (cfg->anchor_path && !(a->anchor_path = strdup(cfg->anchor_path))) {
+        rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
     }
     if (!cfg->no_writer_thread) {
         if (pthread_create(&a->thread, NULL, writer_main, a) != 0) {
@@ -650,4 +696,17 @@ bool audit__key(struct audit *a, unsigned char out[AUDIT_KEY_LEN])
     if (a->has_key)
         memcpy(out, a->key, AUDIT_KEY_LEN);
     return a->has_key;
+}
+
+enum md_err audit_verify_live(struct audit *a, struct audit_verify_report *r, struct md_error *e)
+{
+    struct audit_verify_opts o = {0};
+    enum md_err rc;
+
+    /* What was recorded before the question is in the chain the answer describes. */
+    if ((rc = audit_flush(a, e)))
+        return rc;
+    o.key = a->has_key ? a->key : NULL;
+    o.anchor_path = a->anchor_path;
+    return audit_verify(a->store, &o, r, e);
 }
