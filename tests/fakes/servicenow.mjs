@@ -508,11 +508,12 @@ export const cases = {
 };
 
 export const errors = [
-    // A sys_id that names no incident: 404 in the Table API's error shape.
+    // A sys_id that names no incident: 404 in the Table API's error shape. Case-insensitive so
+    // that a vendor entry in the runtime ("ServiceNow API error") still matches.
     {
         tool: 'get_incident',
         args: { sys_id: '0123456789abcdef0123456789abcdef' },
-        match: /^servicenow API error: HTTP 404: No Record found/,
+        match: /^servicenow API error: HTTP 404: No Record found/i,
     },
     // A data-policy refusal (403, e.g. on hold without a hold reason) is not a case here: the
     // runtime's generic reading of {"error": {"message", "detail"}} keeps "Operation Failed" and
