@@ -382,4 +382,8 @@ export const errors = [
         tool: 'query_data_source', args: { data_source_id: DS_TASKS, filter: { property: 'Owner', people: { contains: BOT_USER.id } } },
         match: /^notion API error: HTTP 400: Could not find property with name or id: Owner$/,
     },
+    {
+        tool: 'create_comment', args: { parent: { page_id: P_RUNBOOKS }, discussion_id: DISCUSSION, rich_text: [{ text: { content: 'x' } }] },
+        match: /^notion API error: HTTP 400: body failed validation\. Fix one: body\.parent should be defined/,
+    },
 ];
