@@ -50,6 +50,8 @@ struct audit;
 #define AUDIT_KEY_LEN 32
 /* Journal and anchor slots in one state directory: one per server process sharing it. */
 #define AUDIT_SLOTS 16
+/* How long the writer waits for more events before committing a small group (ms). */
+#define AUDIT_LINGER_MS 5
 /* The most events the writer commits in one transaction. */
 #define AUDIT_BATCH_MAX 1024
 /* The queue's bound: beyond it audit_record waits for the writer (a database outage). */
