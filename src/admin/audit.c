@@ -3,7 +3,7 @@
  *   GET  /audit?filter=F&since=T&until=T&count=N&cursor=C&order=desc|asc   a page of events
  *   GET  /audit/{seq}                                                       one event
  *   GET  /audit/status                                                      the writer's state
- *   POST /audit/verify                                                      walk the chain now
+ *   GET  /audit/verify                                                      walk the chain now
  * F is a SCIM filter over event fields (`user.userName eq "ann@example.com" and tool sw
  * "stripe__"`), T an RFC 3339 time; pages are newest first unless order=asc, and cursor is the
  * next_cursor of the page before (an event's seq, opaque to clients).
@@ -139,6 +139,7 @@ static void verify(struct admin_ctx *x)
 {
     struct audit_verify_report r;
     struct md_error e = {0};
+    json_t *out;
     enum md_err rc;
 
     if (!x->req->audit) {
@@ -150,14 +151,20 @@ static void verify(struct admin_ctx *x)
         admin_fail(x, rc, &e);
         return;
     }
-    admin_reply(x, 200,
-                json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I*, s:s*, s:s*}", "ok", r.ok, "events",
-                          (json_int_t)r.events, "first_seq", (json_int_t)r.first_seq, "last_seq",
-                          (json_int_t)r.last_seq, "checkpoints", (json_int_t)r.checkpoints,
-                          "last_checkpoint_seq", (json_int_t)r.last_checkpoint_seq, "bad_seq",
-                          r.bad_seq ? (json_int_t)r.bad_seq : 0, "problem",
-                          r.problem[0] ? r.problem : NULL, "warning",
-                          r.warning[0] ? r.warning : NULL));
+    out = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "ok", r.ok, "events", (json_int_t)r.events,
+                    "first_seq", (json_int_t)r.first_seq, "last_seq", (json_int_t)r.last_seq,
+                    "checkpoints", (json_int_t)r.checkpoints, "last_checkpoint_seq",
+                    (json_int_t)r.last_checkpoint_seq);
+    if (out && r.bad_seq)
+        json_object_set_new(out, "bad_seq", json_integer(r.bad_seq));
+    if (out && r.problem[0])
+        json_object_set_new(out, "problem", json_string(r.problem));
+    if (out && r.warning[0])
+        json_object_set_new(out, "warning", json_string(r.warning));
+    if (!out)
+        admin_failf(x, MD_ERR_NOMEM, "out of memory");
+    else
+        admin_reply(x, 200, out);
 }
 
 void admin_route_audit(struct admin_ctx *x)
@@ -169,7 +176,7 @@ void admin_route_audit(struct admin_ctx *x)
         if (admin_method_ok(x, "GET"))
             status(x);
     } else if (x->nseg == 2 && strcmp(x->seg[1], "verify") == 0) {
-        if (admin_method_ok(x, "POST"))
+        if (admin_method_ok(x, "GET"))
             verify(x);
     } else if (x->nseg == 2) {
         if (admin_method_ok(x, "GET"))

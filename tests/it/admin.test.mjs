@@ -22,6 +22,7 @@ const ROUTES = [
     'GET /packs', 'POST /packs', 'GET /packs/{name}', 'PUT /packs/{name}', 'DELETE /packs/{name}',
     'GET /grants', 'POST /grants', 'GET /grants/{id}', 'PUT /grants/{id}', 'DELETE /grants/{id}',
     'POST /decisions',
+    'GET /audit', 'GET /audit/status', 'GET /audit/verify', 'GET /audit/{seq}',
 ];
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -1029,6 +1030,26 @@ describe('POST /decisions', () => {
             [{ user: 'x', tool: 'a__b', args: {} }, /args/],
         ];
         for (const [body, re] of cases) assertProblem(await api('POST', '/decisions', body), 400, re);
+    });
+});
+
+/* ---- the audit log (tests/it/audit.test.mjs has the rest) ---- */
+
+describe('audit', () => {
+    test('the admin changes above are in the log, readable page by page and one by one, and it verifies', async () => {
+        const v = await api('GET', '/audit/verify');
+        assert.equal(v.status, 200, v.text);
+        assert.equal(v.body.ok, true, v.text);
+        const page = await api('GET', '/audit?count=5&filter=type%20eq%20%22admin.change%22');
+        assert.equal(page.status, 200, page.text);
+        assert.equal(page.body.events.length, 5);
+        assert.ok(page.body.events.every((e) => e.type === 'admin.change'));
+        const one = await api('GET', `/audit/${page.body.events[0].seq}`);
+        assert.equal(one.status, 200, one.text);
+        assert.deepEqual(one.body, page.body.events[0]);
+        const st = await api('GET', '/audit/status');
+        assert.equal(st.status, 200, st.text);
+        assert.ok(st.body.writer.stored >= page.body.events[0].seq);
     });
 });
 

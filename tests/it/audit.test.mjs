@@ -48,12 +48,12 @@ async function allEvents(api, filter) {
 
 /* The events recorded after seq (the writer is flushed by asking /audit/verify first). */
 async function eventsAfter(api, seq) {
-    await apiOk(api, 'POST', '/audit/verify');
+    await apiOk(api, 'GET', '/audit/verify');
     return (await allEvents(api)).filter((e) => e.seq > seq && e.type !== 'audit.checkpoint');
 }
 
 async function lastSeq(api) {
-    await apiOk(api, 'POST', '/audit/verify');
+    await apiOk(api, 'GET', '/audit/verify');
     const page = await apiOk(api, 'GET', '/audit?count=1');
     return page.events.length ? page.events[0].seq : 0;
 }
