@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "access/access.h"
+#include "audit/audit.h"
 #include "connect/auth.h"
 #include "connect/runtime.h"
 #include "connect/vault.h"
@@ -52,6 +53,13 @@ struct opts {
     const char *catalog;
     const char *vault_key_file;
     const char *mcp_origin;
+    const char *audit_journal;
+    const char *audit_anchor;
+    const char *since;
+    const char *until;
+    const char *filter;
+    const char *before;
+    const char *expect;
     const char *positional[4];
     int npositional;
     bool help;
@@ -79,6 +87,13 @@ static const struct opt_def opt_defs[] = {
     {"--catalog", offsetof(struct opts, catalog)},
     {"--vault-key-file", offsetof(struct opts, vault_key_file)},
     {"--mcp-origin", offsetof(struct opts, mcp_origin)},
+    {"--audit-journal", offsetof(struct opts, audit_journal)},
+    {"--audit-anchor", offsetof(struct opts, audit_anchor)},
+    {"--since", offsetof(struct opts, since)},
+    {"--until", offsetof(struct opts, until)},
+    {"--filter", offsetof(struct opts, filter)},
+    {"--before", offsetof(struct opts, before)},
+    {"--expect", offsetof(struct opts, expect)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -94,6 +109,10 @@ static const char usage_main[] = "usage: mandate <command> [options]\n"
                                  "database\n"
                                  "  credential set store a connector's credential (read from "
                                  "stdin)\n"
+                                 "  audit verify   check the audit log's hash chain and "
+                                 "checkpoints\n"
+                                 "  audit export   print audit events as JSON Lines\n"
+                                 "  audit prune    delete audit events older than a time\n"
                                  "  migrate        copy a database into a new one (SQLite to "
                                  "PostgreSQL)\n"
                                  "  version        print the version\n"
@@ -119,6 +138,12 @@ static const char usage_serve[] =
     "                      first start; on PostgreSQL there is no default\n"
     "  --mcp-origin URL    a browser origin allowed to call /mcp besides this server's own\n"
     "                      (env MANDATE_MCP_ORIGINS, comma-separated)\n"
+    "  --audit-journal F   the audit log's journal, which holds events until they are in the\n"
+    "                      database (env MANDATE_AUDIT_JOURNAL; default: audit.journal in the\n"
+    "                      state directory: beside the SQLite database, else MANDATE_STATE_DIR,\n"
+    "                      else the working directory). One per server process.\n"
+    "  --audit-anchor F    where the last audit checkpoint is kept outside the database (env\n"
+    "                      MANDATE_AUDIT_ANCHOR; default: audit.anchor in the state directory)\n"
     "\n"
     "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
     "MANDATE_CONNECTOR_<NAME>_BASE_URL=URL sets a connector's base URL at start (as PATCH\n"
@@ -197,6 +222,23 @@ static const char usage_credential[] =
     "  oauth2_client_credentials  {\"client_id\": \"...\", \"client_secret\": \"...\"}\n"
     "The secret is never printed, logged or readable back; a running server uses the new one\n"
     "for its next call.\n";
+
+static const char usage_audit[] =
+    "usage: mandate audit verify [--db PATH] [--vault-key-file F] [--audit-anchor F]\n"
+    "                            [--expect SEQ:HASH]\n"
+    "       mandate audit export [--db PATH] [--since T] [--until T] [--filter F]\n"
+    "       mandate audit prune --before T [--db PATH] [--vault-key-file F]\n"
+    "\n"
+    "verify walks the whole hash chain and names the first event that was altered, removed or\n"
+    "inserted; checkpoints are checked with the key derived from the vault key, and the anchor\n"
+    "file (default: audit.anchor beside the SQLite database, or in MANDATE_STATE_DIR) catches a\n"
+    "tail cut off. --expect checks a checkpoint kept elsewhere (e.g. by the SIEM). Exit 0 when\n"
+    "intact, 1 when not, 2 on a usage error. Progress goes to stderr.\n"
+    "export prints matching events, oldest first, one JSON object a line. T is RFC 3339\n"
+    "(2026-01-31T00:00:00Z); F is a SCIM filter over event fields, e.g.\n"
+    "  'user.userName eq \"ann@example.com\" and tool sw \"stripe__\"'.\n"
+    "prune deletes events older than T, after recording an audit.pruned event that vouches for\n"
+    "what was removed, so that the rest still verifies.\n";
 
 static const char usage_version[] = "usage: mandate version\n\nPrints the version.\n";
 
@@ -645,6 +687,44 @@ static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t 
 }
 
 /*
+ * The directory of the server's local files (vault key, audit journal and anchor): the SQLite
+ * database's, else MANDATE_STATE_DIR, else the working directory. Returns whether the database
+ * is SQLite.
+ */
+static bool state_dir(const struct opts *o, char *out, size_t n)
+{
+    const char *db = db_path(o);
+    const char *f = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+    const char *env = getenv("MANDATE_STATE_DIR");
+    const char *slash;
+
+    if (strstr(f, "://")) {
+        snprintf(out, n, "%s", env && *env ? env : ".");
+        return false;
+    }
+    slash = strrchr(f, '/');
+    if (slash)
+        snprintf(out, n, "%.*s", (int)(slash - f), f);
+    else
+        snprintf(out, n, ".");
+    return true;
+}
+
+/* A file in the state directory, unless given (flag, else env). */
+static void state_file(const struct opts *o, const char *given, const char *env, const char *name,
+                       char *out, size_t n)
+{
+    char dir[3800];
+    const char *v = given ? given : getenv(env);
+    if (v && *v) {
+        snprintf(out, n, "%s", v);
+        return;
+    }
+    state_dir(o, dir, sizeof dir);
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+/*
  * The vault key: MANDATE_VAULT_KEY, else the key file (--vault-key-file, MANDATE_VAULT_KEY_FILE,
  * or on SQLite vault.key beside the database, created by the server's first start). Returns 1
  * with *have false when no key is configured (PostgreSQL without one), -1 on an error.
@@ -653,8 +733,7 @@ static int load_vault_key(const struct opts *o, bool create, unsigned char key[3
 {
     const char *env = getenv("MANDATE_VAULT_KEY");
     const char *file = o->vault_key_file ? o->vault_key_file : getenv("MANDATE_VAULT_KEY_FILE");
-    const char *db = db_path(o);
-    char def[4096], kid[17];
+    char def[4096], dir[3800], kid[17];
     bool created = false;
     struct md_error e;
 
@@ -662,15 +741,9 @@ static int load_vault_key(const struct opts *o, bool create, unsigned char key[3
     if (env && !*env)
         env = NULL;
     if (!env && (!file || !*file)) {
-        const char *f = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
-        const char *slash;
-        if (strstr(f, "://"))
+        if (!state_dir(o, dir, sizeof dir))
             return 1;
-        slash = strrchr(f, '/');
-        if (slash)
-            snprintf(def, sizeof def, "%.*s/vault.key", (int)(slash - f), f);
-        else
-            snprintf(def, sizeof def, "vault.key");
+        snprintf(def, sizeof def, "%s/vault.key", dir);
         file = def;
     }
     md_error_clear(&e);
@@ -784,6 +857,10 @@ static int cmd_serve(const struct opts *o)
     struct access *a = NULL;
     struct connect_runtime *rt = NULL;
     struct mcp_server *mcp = NULL;
+    struct audit *audit = NULL;
+    struct audit_config ac = {0};
+    unsigned char akey[AUDIT_KEY_LEN];
+    char journal[4096], anchor[4096];
     struct connect_runtime_config rc = {0};
     struct mcp_config mc = {0};
     const char *origins[16];
@@ -858,6 +935,24 @@ static int cmd_serve(const struct opts *o)
     }
     if (env_base_urls(a) != 0)
         goto out;
+    /* The audit log: its checkpoint key comes from the vault key, so it is never in the db. */
+    state_file(o, o->audit_journal, "MANDATE_AUDIT_JOURNAL", "audit.journal", journal,
+               sizeof journal);
+    state_file(o, o->audit_anchor, "MANDATE_AUDIT_ANCHOR", "audit.anchor", anchor, sizeof anchor);
+    if (have_key)
+        audit_key_derive(vkey, akey);
+    else
+        log_warn("event=audit_unkeyed note=\"without a vault key, audit checkpoints carry no MAC\"");
+    ac.store = s;
+    ac.key = have_key ? akey : NULL;
+    ac.journal_path = journal;
+    ac.anchor_path = anchor;
+    if (audit_open(&ac, &audit, &e)) {
+        OPENSSL_cleanse(akey, sizeof akey);
+        fprintf(stderr, "mandate: the audit log: %s\n", e.msg);
+        goto out;
+    }
+    OPENSSL_cleanse(akey, sizeof akey);
     rc.store = s;
     rc.vault_key = have_key ? vkey : NULL;
     rc.allow_http = up_http && strcmp(up_http, "1") == 0;
@@ -869,6 +964,7 @@ static int cmd_serve(const struct opts *o)
     mc.access = a;
     mc.rt = rt;
     mc.server_version = MANDATE_VERSION;
+    mc.audit = audit;
     if (mcp_server_new(&mc, &mcp, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
         goto out;
@@ -882,6 +978,7 @@ static int cmd_serve(const struct opts *o)
     cfg.store = s;
     cfg.mcp = mcp;
     cfg.vault = connect_runtime_vault(rt);
+    cfg.audit = audit;
     cfg.mcp_origins = origins;
     cfg.cancel_pending = cancel_pending;
     cfg.cancel_cls = rt;
@@ -906,6 +1003,8 @@ out:
     /* No call may be in flight once the server is gone; then nothing uses the store. */
     connect_runtime_stop(rt);
     mcp_server_free(mcp);
+    /* Every answered request's event is queued: store them, with a final checkpoint. */
+    audit_close(audit);
     /* The store's listener may still publish to the caches: close the store first. */
     store_close(s);
     connect_runtime_close(rt);
@@ -913,6 +1012,167 @@ out:
     if (status == 0)
         log_info("event=stopped");
     return status;
+}
+
+/* ---- audit ---- */
+
+static void verify_progress(void *ctx, int64_t checked, int64_t last_seq)
+{
+    (void)ctx;
+    fprintf(stderr, "mandate: audit verify: %lld events checked (at event %lld)\n",
+            (long long)checked, (long long)last_seq);
+}
+
+static int print_event(void *ctx, json_t *ev)
+{
+    (void)ctx;
+    if (json_dumpf(ev, stdout, JSON_COMPACT | JSON_SORT_KEYS) != 0 || fputc('\n', stdout) == EOF)
+        return 1;
+    return 0;
+}
+
+/* An RFC 3339 time option into *ms; 0 when absent. Returns false (and says why) when bad. */
+static bool time_opt(const char *flag, const char *v, int64_t *ms)
+{
+    *ms = 0;
+    if (!v)
+        return true;
+    if (!time_parse_rfc3339(v, ms)) {
+        fprintf(stderr, "mandate: %s wants an RFC 3339 time such as 2026-01-31T00:00:00Z, got "
+                        "'%s'\n",
+                flag, v);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_audit_verify(const struct opts *o, struct store *s)
+{
+    struct audit_verify_opts vo = {0};
+    struct audit_verify_report r;
+    unsigned char vkey[32], akey[AUDIT_KEY_LEN];
+    char anchor[4096], expect_hash[72] = "";
+    bool have = false;
+    struct md_error e;
+
+    if (load_vault_key(o, false, vkey, &have) < 0)
+        return 1;
+    if (have) {
+        audit_key_derive(vkey, akey);
+        vo.key = akey;
+    }
+    OPENSSL_cleanse(vkey, sizeof vkey);
+    state_file(o, o->audit_anchor, "MANDATE_AUDIT_ANCHOR", "audit.anchor", anchor, sizeof anchor);
+    vo.anchor_path = anchor;
+    if (o->expect) {
+        const char *colon = strchr(o->expect, ':');
+        long long seq = 0;
+        if (!colon || !str_to_ll(o->expect, (size_t)(colon - o->expect), 1, LLONG_MAX, &seq) ||
+            strlen(colon + 1) != 64) {
+            fprintf(stderr, "mandate: --expect wants SEQ:HASH (a checkpoint's seq and the 64 "
+                            "hex digits of its hash)\n");
+            return 2;
+        }
+        vo.expect_seq = seq;
+        snprintf(expect_hash, sizeof expect_hash, "%s", colon + 1);
+        vo.expect_hash = expect_hash;
+    }
+    vo.progress = verify_progress;
+    vo.progress_every = 100000;
+    md_error_clear(&e);
+    if (audit_verify(s, &vo, &r, &e)) {
+        OPENSSL_cleanse(akey, sizeof akey);
+        fprintf(stderr, "mandate: audit verify: %s\n", e.msg);
+        return 1;
+    }
+    OPENSSL_cleanse(akey, sizeof akey);
+    if (!r.ok) {
+        printf("audit log BROKEN at event %lld: %s\n", (long long)r.bad_seq, r.problem);
+        printf("checked %lld events (%lld to %lld) before stopping\n", (long long)r.events,
+               (long long)r.first_seq, (long long)r.last_seq);
+        return 1;
+    }
+    printf("audit log intact: %lld events (%lld to %lld), %lld checkpoints verified, last "
+           "checkpoint at event %lld%s\n",
+           (long long)r.events, (long long)r.first_seq, (long long)r.last_seq,
+           (long long)r.checkpoints, (long long)r.last_checkpoint_seq,
+           ", anchor files (if any) agree");
+    if (r.warning[0])
+        printf("warning: %s\n", r.warning);
+    return 0;
+}
+
+static int cmd_audit_export(const struct opts *o, struct store *s)
+{
+    struct audit_query q = {.oldest_first = true};
+    struct md_error e;
+
+    if (!time_opt("--since", o->since, &q.since_ms) || !time_opt("--until", o->until, &q.until_ms))
+        return 2;
+    q.filter = o->filter;
+    md_error_clear(&e);
+    if (audit_query_run(s, &q, print_event, NULL, NULL, &e)) {
+        fprintf(stderr, "mandate: audit export: %s\n", e.msg);
+        return e.code == MD_ERR_FILTER ? 2 : 1;
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_audit_prune(const struct opts *o, struct store *s)
+{
+    struct audit_config ac = {.store = s, .no_writer_thread = true};
+    struct audit *a = NULL;
+    unsigned char vkey[32], akey[AUDIT_KEY_LEN];
+    bool have = false;
+    int64_t before = 0, removed = 0;
+    struct md_error e;
+    int rc = 0;
+
+    if (!o->before || !time_opt("--before", o->before, &before)) {
+        fputs(usage_audit, stderr);
+        return 2;
+    }
+    if (load_vault_key(o, false, vkey, &have) < 0)
+        return 1;
+    if (have) {
+        audit_key_derive(vkey, akey);
+        ac.key = akey;
+    }
+    OPENSSL_cleanse(vkey, sizeof vkey);
+    md_error_clear(&e);
+    if (audit_open(&ac, &a, &e) || audit_prune(a, before, &removed, &e)) {
+        fprintf(stderr, "mandate: audit prune: %s\n", e.msg);
+        rc = 1;
+    } else {
+        printf("removed %lld audit events older than %s\n", (long long)removed, o->before);
+    }
+    audit_close(a);
+    OPENSSL_cleanse(akey, sizeof akey);
+    return rc;
+}
+
+static int cmd_audit(const struct opts *o)
+{
+    const char *sub = o->positional[0];
+    struct store *s;
+    int rc;
+
+    if (o->npositional != 1 || (strcmp(sub, "verify") != 0 && strcmp(sub, "export") != 0 &&
+                                strcmp(sub, "prune") != 0)) {
+        fputs(usage_audit, stderr);
+        return 2;
+    }
+    s = open_store(o, 2);
+    if (!s)
+        return 1;
+    if (strcmp(sub, "verify") == 0)
+        rc = cmd_audit_verify(o, s);
+    else if (strcmp(sub, "export") == 0)
+        rc = cmd_audit_export(o, s);
+    else
+        rc = cmd_audit_prune(o, s);
+    store_close(s);
+    return rc;
 }
 
 /* ---- credential ---- */
@@ -1238,6 +1498,13 @@ int main(int argc, char **argv)
             return 2;
         }
         return cmd_credential(&o);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        if (o.help) {
+            fputs(usage_audit, stdout);
+            return 0;
+        }
+        return cmd_audit(&o);
     }
     if (strcmp(cmd, "migrate") == 0) {
         if (o.help) {

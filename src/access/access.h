@@ -248,6 +248,13 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
                                struct md_error *e);
 
 /* Whether a pack of this name exists, from the policy snapshot (no store read). */
+/*
+ * The user as a decision sees it now, for the audit log: {"id", "userName", "active",
+ * "exists", "groups": [{"id", "display", "direct"}]} (groups: every group the user is in,
+ * nested ones included). Served from the user cache.
+ */
+enum md_err access_user_snapshot(struct access *a, const char *user_id, json_t **out,
+                                 struct md_error *e);
 enum md_err access_pack_exists(struct access *a, const char *name, bool *exists,
                                struct md_error *e);
 

@@ -540,6 +540,37 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
     return MD_OK;
 }
 
+enum md_err access_user_snapshot(struct access *a, const char *user_id, json_t **out,
+                                 struct md_error *e)
+{
+    struct uentry *u = NULL;
+    json_t *groups, *o;
+    enum md_err err;
+
+    *out = NULL;
+    if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
+        return md_error_set(e, MD_ERR_NOTFOUND, "no such user");
+    err = access__user(a, user_id, &u, NULL, e);
+    if (err)
+        return err;
+    groups = json_array();
+    o = groups ? json_pack("{s:s, s:s?, s:b, s:b, s:o}", "id", u->id, "userName", u->user_name,
+                           "active", u->exists && u->active, "exists", u->exists, "groups",
+                           groups)
+               : NULL;
+    for (size_t i = 0; o && i < u->ngroups; i++) {
+        char name[256];
+        access__group_name(a, u->groups[i].id, "", name, sizeof name);
+        json_array_append_new(groups, json_pack("{s:s, s:s, s:b}", "id", u->groups[i].id,
+                                                "display", name, "direct", u->groups[i].direct));
+    }
+    uentry_unref(u);
+    if (!o)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    *out = o;
+    return MD_OK;
+}
+
 enum md_err access_pack_exists(struct access *a, const char *name, bool *exists,
                                struct md_error *e)
 {

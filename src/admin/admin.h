@@ -34,6 +34,8 @@ typedef enum md_err (*admin_token_create_fn)(struct store *s, const char *kind, 
                                              const char *user_id, const char *pack,
                                              char **plain_out, char id_out[64], struct md_error *e);
 
+struct audit;
+
 struct admin_request {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* below /api/v1: "/tokens", "/packs/support"; "" or "/" for the root */
@@ -51,6 +53,9 @@ struct admin_request {
     struct access *access;       /* borrowed */
     struct connect_vault *vault; /* borrowed; NULL when the server has no vault key */
     admin_token_create_fn token_create;
+    /* Changes are recorded here (admin.change, with before and after); NULL: not audited. */
+    struct audit *audit;
+    const char *request_id; /* for the audit event; may be NULL */
 };
 
 struct admin_response {

@@ -108,5 +108,6 @@ void admin_route_connectors(struct admin_ctx *x); /* catalog.c */
 void admin_route_packs(struct admin_ctx *x);      /* catalog.c */
 void admin_route_grants(struct admin_ctx *x);     /* grants.c */
 void admin_route_decisions(struct admin_ctx *x);  /* decisions.c */
+void admin_route_audit(struct admin_ctx *x);      /* audit.c */
 
 #endif
