@@ -378,4 +378,5 @@ export const errors = [
     { tool: 'get_opportunity', args: { id: '006Dn00000ZZZZZIAB' }, match: /^Salesforce API error: HTTP 404: NOT_FOUND: The requested resource does not exist$/ },
     { tool: 'update_opportunity', args: { id: OPP, StageName: 'Won' }, match: /HTTP 400: INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Stage: bad value for restricted picklist field: Won/ },
     { tool: 'soql_query', args: { q: 'SELECT Id, Nmae FROM Opportunity' }, match: /HTTP 400: INVALID_FIELD: No such column 'Nmae' on entity 'Opportunity'/ },
+    { tool: 'log_event', args: { Subject: 'Demo', StartDateTime: '2025-03-20T15:00:00Z' }, match: /HTTP 400: REQUIRED_FIELD_MISSING: Required fields are missing: \[DurationInMinutes\]/ },
 ];
