@@ -727,7 +727,8 @@ static void state_file(const struct opts *o, const char *given, const char *env,
 /*
  * The vault key: MANDATE_VAULT_KEY, else the key file (--vault-key-file, MANDATE_VAULT_KEY_FILE,
  * or on SQLite vault.key beside the database, created by the server's first start). Returns 1
- * with *have false when no key is configured (PostgreSQL without one), -1 on an error.
+ * with *have false when no key is configured (PostgreSQL without one, or, when create is false,
+ * no default key file), -1 on an error.
  */
 static int load_vault_key(const struct opts *o, bool create, unsigned char key[32], bool *have)
 {
@@ -741,10 +742,14 @@ static int load_vault_key(const struct opts *o, bool create, unsigned char key[3
     if (env && !*env)
         env = NULL;
     if (!env && (!file || !*file)) {
+        struct stat st;
         if (!state_dir(o, dir, sizeof dir))
             return 1;
         snprintf(def, sizeof def, "%s/vault.key", dir);
         file = def;
+        /* The default file, not there, and not to be created: no key configured. */
+        if (!create && stat(file, &st) != 0)
+            return 1;
     }
     md_error_clear(&e);
     if (connect_vault_key_load(env, file, create, key, kid, &created, &e) != MD_OK) {
@@ -942,7 +947,8 @@ static int cmd_serve(const struct opts *o)
     if (have_key)
         audit_key_derive(vkey, akey);
     else
-        log_warn("event=audit_unkeyed note=\"without a vault key, audit checkpoints carry no MAC\"");
+        log_warn(
+            "event=audit_unkeyed note=\"without a vault key, audit checkpoints carry no MAC\"");
     ac.store = s;
     ac.key = have_key ? akey : NULL;
     ac.journal_path = journal;
@@ -1038,8 +1044,9 @@ static bool time_opt(const char *flag, const char *v, int64_t *ms)
     if (!v)
         return true;
     if (!time_parse_rfc3339(v, ms)) {
-        fprintf(stderr, "mandate: %s wants an RFC 3339 time such as 2026-01-31T00:00:00Z, got "
-                        "'%s'\n",
+        fprintf(stderr,
+                "mandate: %s wants an RFC 3339 time such as 2026-01-31T00:00:00Z, got "
+                "'%s'\n",
                 flag, v);
         return false;
     }
@@ -1157,8 +1164,8 @@ static int cmd_audit(const struct opts *o)
     struct store *s;
     int rc;
 
-    if (o->npositional != 1 || (strcmp(sub, "verify") != 0 && strcmp(sub, "export") != 0 &&
-                                strcmp(sub, "prune") != 0)) {
+    if (o->npositional != 1 ||
+        (strcmp(sub, "verify") != 0 && strcmp(sub, "export") != 0 && strcmp(sub, "prune") != 0)) {
         fputs(usage_audit, stderr);
         return 2;
     }
@@ -1386,10 +1393,11 @@ static int cmd_migrate(const struct opts *o)
         goto out;
     }
     printf("copied %lld users, %lld groups, %lld memberships, %lld tokens, %lld connectors, %lld "
-           "connector overrides, %lld packs, %lld grants; counts verified\n",
+           "connector overrides, %lld packs, %lld grants, %lld audit events; counts verified\n",
            (long long)n.users, (long long)n.groups, (long long)n.members, (long long)n.tokens,
            (long long)n.objects[STORE_OBJ_CONNECTOR], (long long)n.objects[STORE_OBJ_OVERRIDE],
-           (long long)n.objects[STORE_OBJ_PACK], (long long)n.objects[STORE_OBJ_GRANT]);
+           (long long)n.objects[STORE_OBJ_PACK], (long long)n.objects[STORE_OBJ_GRANT],
+           (long long)n.audit_events);
     rc = 0;
 out:
     store_close(to);
