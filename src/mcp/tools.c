@@ -208,7 +208,8 @@ static json_t *call_event(struct mcp_server *m, const struct mcp_request *req,
                           const json_t *args, const json_t *tool_def)
 {
     const json_t *meta = json_object_get(msg->params, "_meta");
-    const json_t *client = json_object_get(meta, "io.modelcontextprotocol/clientInfo");
+    const json_t *given = json_object_get(meta, "io.modelcontextprotocol/clientInfo");
+    json_t *client = given ? json_incref(json_mut(given)) : mcp__client_recall(m, req->token_id);
     json_t *ev, *user = NULL, *decision, *redacted;
     struct md_error e = {0};
     char sha[65];
@@ -223,16 +224,16 @@ static json_t *call_event(struct mcp_server *m, const struct mcp_request *req,
                              "reason", "allowed");
     else
         decision = access_decision_json(d);
-    ev = json_pack("{s:s, s:s?, s:s?, s:s?, s:o?, s:O?, s:{s:s?, s:s?, s:O?, s:s?, s:s?}, s:s, "
-                   "s:s, s:o?, s:s, s:o?}",
-                   "type", d->allowed ? AUDIT_TYPE_TOOL_CALL : AUDIT_TYPE_TOOL_DENIED,
-                   "request_id", req->request_id, "endpoint", req->endpoint, "pack",
-                   req->pack && req->pack[0] ? req->pack : NULL, "user", user, "groups",
-                   json_object_get(user, "groups"), "agent", "token_id", req->token_id,
-                   "token_name", req->token_name, "client", client, "user_agent",
-                   req->user_agent, "address", req->client_addr, "tool", d->tool, "level",
-                   access_level_name(d->level), "decision", decision, "arguments_sha256", sha,
-                   "arguments", redacted);
+    ev =
+        json_pack("{s:s, s:s?, s:s?, s:s?, s:o?, s:O?, s:{s:s?, s:s?, s:o?, s:s?, s:s?}, s:s, "
+                  "s:s, s:o?, s:s, s:o?}",
+                  "type", d->allowed ? AUDIT_TYPE_TOOL_CALL : AUDIT_TYPE_TOOL_DENIED, "request_id",
+                  req->request_id, "endpoint", req->endpoint, "pack",
+                  req->pack && req->pack[0] ? req->pack : NULL, "user", user, "groups",
+                  json_object_get(user, "groups"), "agent", "token_id", req->token_id, "token_name",
+                  req->token_name, "client", client, "user_agent", req->user_agent, "address",
+                  req->client_addr, "tool", d->tool, "level", access_level_name(d->level),
+                  "decision", decision, "arguments_sha256", sha, "arguments", redacted);
     if (ev && user)
         json_object_del(json_object_get(ev, "user"), "groups");
     return ev;
@@ -276,8 +277,8 @@ static void call_done(void *cls, json_t *result, const struct connect_outcome *o
                                         : o && o->error_kind[0] ? o->error_kind
                                                                 : "tool_error"));
         json_object_set_new(cx->event, "upstream",
-                            json_pack("{s:i, s:I, s:I}", "status", o ? o->upstream_status : 0,
-                                      "ms", (json_int_t)(o ? o->upstream_ms : 0), "result_bytes",
+                            json_pack("{s:i, s:I, s:I}", "status", o ? o->upstream_status : 0, "ms",
+                                      (json_int_t)(o ? o->upstream_ms : 0), "result_bytes",
                                       (json_int_t)r.body_len));
         json_object_set_new(cx->event, "ms", json_integer(time_mono_ms() - cx->t0));
         audit_record(cx->m->cfg.audit, cx->event);

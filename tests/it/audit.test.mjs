@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { startFakeUpstream } from './lib/fake_upstream.mjs';
 import {
-    adminApi, apiOk, call, createAdminToken, createAgentToken, putConnector, startMandate,
+    adminApi, apiOk, call, createAdminToken, createAgentToken, initialize, putConnector, startMandate,
     testConnectorName, toolDoc,
 } from './lib/mcp.mjs';
 import { createGroup, createUser, patchOk, uniq } from './lib/scim.mjs';
@@ -123,6 +123,8 @@ describe('what is recorded', () => {
     });
 
     test('a tool call: one tool.call event with the employee, their groups, the grant and redacted arguments', async () => {
+        // A 2025 client names itself only at initialize: the events of its calls still carry it.
+        await initialize(`${srv.base}/mcp`, agent.token, V);
         const seq = await lastSeq(api);
         const args = { charge: 'ch_1', amount: 120, note: 'customer Jane Doe, card ending 4242' };
         const r = await call(`${srv.base}/mcp`, agent.token, V, 1, 'tools/call', { name: `${conn}__refund`, arguments: args },
@@ -140,6 +142,7 @@ describe('what is recorded', () => {
         assert.equal(ev.agent.token_id, agent.id);
         assert.equal(ev.agent.token_name, 'ann-laptop');
         assert.equal(ev.agent.user_agent, 'audit-it/1.0');
+        assert.deepEqual(ev.agent.client, { name: 'mandate-it', version: '1.0.0' });
         assert.equal(ev.decision.allowed, true);
         assert.match(ev.decision.grant, /^[0-9a-f-]{36}$/);
         assert.deepEqual(ev.arguments, { charge: 'ch_1', amount: 120, note: '[redacted]' });
