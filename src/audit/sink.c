@@ -903,8 +903,9 @@ static void *sink_main(void *arg)
                 continue;
             }
             if (!k->leased) {
-                if (draining || nap(s, s->lease_ms / 3))
+                if (draining)
                     break;
+                nap(s, s->lease_ms / 3);
                 continue;
             }
         }
@@ -916,9 +917,10 @@ static void *sink_main(void *arg)
             continue;
         }
         if (k->batch.n == 0) {
-            /* Caught up: a stopping server's sink is done. */
-            if (draining || nap(s, s->poll_ms))
+            /* Caught up: a stopping server's sink is done; one woken by the stop looks again. */
+            if (draining)
                 break;
+            nap(s, s->poll_ms);
             continue;
         }
         if (k->kind == SINK_WEBHOOK)
