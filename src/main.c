@@ -903,11 +903,10 @@ static int start_sinks(const struct opts *o, struct store *s, const char *journa
         return 0;
     sc.webhook_ca_file = opt_env(NULL, "MANDATE_AUDIT_WEBHOOK_CA_FILE");
     sc.allow_http = up_http && strcmp(up_http, "1") == 0;
-    if (sc.webhook_url &&
-        audit_sink_secret_load(getenv("MANDATE_AUDIT_WEBHOOK_SECRET"),
-                               opt_env(o->audit_webhook_secret_file,
-                                       "MANDATE_AUDIT_WEBHOOK_SECRET_FILE"),
-                               secret, &sc.webhook_secret_len, &e) != MD_OK) {
+    if (sc.webhook_url && audit_sink_secret_load(getenv("MANDATE_AUDIT_WEBHOOK_SECRET"),
+                                                 opt_env(o->audit_webhook_secret_file,
+                                                         "MANDATE_AUDIT_WEBHOOK_SECRET_FILE"),
+                                                 secret, &sc.webhook_secret_len, &e) != MD_OK) {
         fprintf(stderr, "mandate: the audit webhook: %s\n", e.msg);
         goto out;
     }
@@ -915,9 +914,7 @@ static int start_sinks(const struct opts *o, struct store *s, const char *journa
     unsetenv("MANDATE_AUDIT_WEBHOOK_SECRET");
     sc.webhook_secret = secret;
     if (facility && (sc.syslog_facility = audit_syslog_facility_parse(facility)) < 0) {
-        fprintf(stderr, "mandate: --audit-syslog-facility wants local0..local7 or 0..23, got "
-                        "'%s'\n",
-                facility);
+        fprintf(stderr, "mandate: --audit-syslog-facility wants local0..local7 or 0..23\n");
         goto out;
     }
     if (max && *max && !str_to_ll(max, strlen(max), 480, 64 << 20, &v)) {

@@ -184,8 +184,7 @@ enum md_err audit_syslog_url_parse(const char *url, struct audit_syslog_addr *ou
         snprintf(out->port, sizeof out->port, "%lld", port);
     } else {
         /* 514/udp (RFC 5426 3.3); 601/tcp, the syslog-conn port that collectors listen on. */
-        snprintf(out->port, sizeof out->port, "%s",
-                 out->proto == AUDIT_SYSLOG_UDP ? "514" : "601");
+        snprintf(out->port, sizeof out->port, "%s", out->proto == AUDIT_SYSLOG_UDP ? "514" : "601");
     }
     return MD_OK;
 }
@@ -194,8 +193,8 @@ int audit_syslog_facility_parse(const char *s)
 {
     /* RFC 5424 6.2.1, table 1, under the names syslog.h gives them. */
     static const char *const names[] = {
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr",  "news",
-        "uucp", "cron", "authpriv", "ftp", "ntp", "audit",  "alert", "clock",
+        "kern", "user", "mail",     "daemon", "auth", "syslog", "lpr",   "news",
+        "uucp", "cron", "authpriv", "ftp",    "ntp",  "audit",  "alert", "clock",
     };
     long long n;
 
@@ -583,8 +582,8 @@ static int collect(void *ctx, json_t *ev)
 
 static enum md_err fetch(struct sink *k, struct md_error *e)
 {
-    struct audit_query q = {.after_seq = k->cursor, .oldest_first = true,
-                            .limit = AUDIT_SINK_BATCH_MAX};
+    struct audit_query q = {
+        .after_seq = k->cursor, .oldest_first = true, .limit = AUDIT_SINK_BATCH_MAX};
     enum md_err rc;
 
     batch_clear(&k->batch);
@@ -674,8 +673,8 @@ static void webhook_deliver(struct sink *k, struct outcome *o)
     buf_reset(&k->body);
     buf_append_char(&k->body, '[');
     for (; n < k->batch.n; n++) {
-        char *doc = json_dumps(k->batch.items[n].ev,
-                               JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        char *doc =
+            json_dumps(k->batch.items[n].ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         size_t dl = doc ? strlen(doc) : 0;
         if (!doc) {
             k->body.err = MD_ERR_NOMEM;
@@ -698,8 +697,7 @@ static void webhook_deliver(struct sink *k, struct outcome *o)
         return;
     }
     /* A fresh timestamp and signature on every attempt, retries included, as Stripe does. */
-    audit_webhook_sign(s->secret, s->secret_len, time_now_ms() / 1000, k->body.p, k->body.len,
-                       sig);
+    audit_webhook_sign(s->secret, s->secret_len, time_now_ms() / 1000, k->body.p, k->body.len, sig);
     snprintf(lines[0], sizeof lines[0], "X-Mandate-Signature: %s", sig);
     snprintf(lines[1], sizeof lines[1], "X-Mandate-First-Seq: %" PRId64, first);
     snprintf(lines[2], sizeof lines[2], "X-Mandate-Last-Seq: %" PRId64, last);
@@ -777,14 +775,14 @@ static bool syslog_connect(struct sink *k, struct outcome *o)
     hints.ai_family = AF_UNSPEC;
     gai = getaddrinfo(k->addr.host, k->addr.port, &hints, &res);
     if (gai != 0) {
-        snprintf(o->why, sizeof o->why, "cannot resolve %.80s: %s", k->addr.host, gai_strerror(gai));
+        snprintf(o->why, sizeof o->why, "cannot resolve %.80s: %s", k->addr.host,
+                 gai_strerror(gai));
         return false;
     }
     for (ai = res; ai; ai = ai->ai_next) {
         int err = 0;
         socklen_t el = sizeof err;
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -793,7 +791,9 @@ static bool syslog_connect(struct sink *k, struct outcome *o)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0)
             break;
         snprintf(o->why, sizeof o->why, "cannot connect: %s",
-                 strerror(err ? err : errno == EINPROGRESS ? ETIMEDOUT : errno));
+                 strerror(err                    ? err
+                          : errno == EINPROGRESS ? ETIMEDOUT
+                                                 : errno));
         close(fd);
         fd = -1;
     }
@@ -866,12 +866,21 @@ static void syslog_deliver(struct sink *k, struct outcome *o)
                 o->failed = true;
                 return;
             }
-        } else if (send(k->fd, p, len, MSG_NOSIGNAL) != (ssize_t)len) {
-            /* A connected UDP socket reports an earlier ICMP "port unreachable" here. */
-            snprintf(o->why, sizeof o->why, "cannot send: %s", strerror(errno));
-            syslog_close(k);
-            o->failed = true;
-            return;
+        } else {
+            ssize_t w;
+            /* A burst can fill the socket's buffer: wait for room rather than fail. */
+            while ((w = send(k->fd, p, len, MSG_NOSIGNAL)) < 0 &&
+                   (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+                                       wait_fd(k->owner, k->fd, POLLOUT, SOCKET_TIMEOUT_MS) > 0)))
+                ;
+            if (w != (ssize_t)len) {
+                /* A connected UDP socket reports an earlier ICMP "port unreachable" here. */
+                snprintf(o->why, sizeof o->why, "cannot send: %s",
+                         w < 0 ? strerror(errno) : "short datagram");
+                syslog_close(k);
+                o->failed = true;
+                return;
+            }
         }
         o->acked = k->batch.items[i].seq;
     }
@@ -1122,14 +1131,14 @@ enum md_err audit_sinks_start(const struct audit_sinks_config *cfg, struct audit
             goto out;
         }
         lim = k->addr.proto == AUDIT_SYSLOG_UDP ? UDP_LIMIT : 64u * 1024 * 1024;
-        k->fmt.max = cfg->syslog_max ? cfg->syslog_max
+        k->fmt.max = cfg->syslog_max                     ? cfg->syslog_max
                      : k->addr.proto == AUDIT_SYSLOG_UDP ? AUDIT_SYSLOG_UDP_MAX
-                                                          : AUDIT_SYSLOG_TCP_MAX;
+                                                         : AUDIT_SYSLOG_TCP_MAX;
         if (k->fmt.max > lim || k->fmt.max < 480) {
             /* 480 octets: what every IPv4 receiver must take (RFC 5426 3.2). */
             rc = md_error_set(e, MD_ERR_VALUE,
-                              "the syslog message limit must be from 480 to %zu bytes for %s",
-                              lim, k->addr.proto == AUDIT_SYSLOG_UDP ? "UDP" : "TCP");
+                              "the syslog message limit must be from 480 to %zu bytes for %s", lim,
+                              k->addr.proto == AUDIT_SYSLOG_UDP ? "UDP" : "TCP");
             goto out;
         }
         k->fmt.facility =

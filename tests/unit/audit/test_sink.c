@@ -22,12 +22,12 @@ Test(audit_sink, signature_is_stripe_shaped_hmac_over_time_dot_body)
     char sig[AUDIT_SINK_SIGNATURE_LEN];
 
     audit_webhook_sign(secret, sizeof secret - 1, 1700000000, body, sizeof body - 1, sig);
-    cr_assert_str_eq(sig,
-                     "t=1700000000,v1=1cddd39ce34af361a0d329f9e002289b7fe25a776e7eba2d5cbdd50f64a13398");
+    cr_assert_str_eq(
+        sig, "t=1700000000,v1=1cddd39ce34af361a0d329f9e002289b7fe25a776e7eba2d5cbdd50f64a13398");
     /* The timestamp is signed too: a replay with a new time does not verify. */
     audit_webhook_sign(secret, sizeof secret - 1, 1700000001, body, sizeof body - 1, sig);
-    cr_assert_str_eq(sig,
-                     "t=1700000001,v1=8f5679004db54dfef0049a2bdd1f93d8b1f5eda6e97b3d4fa9cd40f3def97b7a");
+    cr_assert_str_eq(
+        sig, "t=1700000001,v1=8f5679004db54dfef0049a2bdd1f93d8b1f5eda6e97b3d4fa9cd40f3def97b7a");
     /* Another secret, another MAC. */
     audit_webhook_sign("another secret value", 20, 1700000000, body, sizeof body - 1, sig);
     cr_assert(strstr(sig, "1cddd39ce34af361") == NULL);
@@ -53,9 +53,9 @@ Test(audit_sink, syslog_urls)
     cr_assert_str_eq(a.port, "514");
 
     static const char *const bad[] = {
-        NULL,          "",           "syslog://h",   "http://h:514", "udp://",
-        "udp://:514",  "udp://h:0",  "udp://h:65536", "udp://h:12a",  "udp://h:",
-        "udp://u@h",   "udp://h/x",  "udp://h?x=1",  "udp://[::1",   "udp://[]:514",
+        NULL,           "",           "syslog://h",    "http://h:514", "udp://",
+        "udp://:514",   "udp://h:0",  "udp://h:65536", "udp://h:12a",  "udp://h:",
+        "udp://u@h",    "udp://h/x",  "udp://h?x=1",   "udp://[::1",   "udp://[]:514",
         "tcp://[::1]x", "udp://h:+5", "udp://h:-5",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -106,10 +106,10 @@ Test(audit_sink, sd_param_value_escaping)
 
 static json_t *denied_event(void)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:{s:b}}", "seq",
-                     (json_int_t)7, "id", "0b5e-id", "type", "tool.denied", "time",
-                     "2026-01-02T03:04:05.678Z", "hash", "ab12", "user", "id", "u1", "userName",
-                     "ann\"]\\@example.com", "tool", "stripe__refund", "decision", "allowed", 0);
+    return json_pack("{s:I, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:{s:b}}", "seq", (json_int_t)7,
+                     "id", "0b5e-id", "type", "tool.denied", "time", "2026-01-02T03:04:05.678Z",
+                     "hash", "ab12", "user", "id", "u1", "userName", "ann\"]\\@example.com", "tool",
+                     "stripe__refund", "decision", "allowed", 0);
 }
 
 static char *format(const json_t *ev, const struct audit_syslog_fmt *f)
@@ -149,8 +149,9 @@ Test(audit_sink, rfc5424_header_fields)
     char *msg = format(ev, &f);
 
     /* local3, warning; the time in UTC; only printable US-ASCII of the host; no PROCID. */
-    cr_assert(strncmp(msg, "<156>1 2026-01-02T03:04:05.678Z badhost mandate - auth.failure "
-                           "[mandate@32473 seq=\"1\" id=\"x\"] {",
+    cr_assert(strncmp(msg,
+                      "<156>1 2026-01-02T03:04:05.678Z badhost mandate - auth.failure "
+                      "[mandate@32473 seq=\"1\" id=\"x\"] {",
                       strlen("<156>1 2026-01-02T03:04:05.678Z badhost mandate - auth.failure "
                              "[mandate@32473 seq=\"1\" id=\"x\"] {")) == 0,
               "%s", msg);
