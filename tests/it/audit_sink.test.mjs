@@ -7,10 +7,12 @@
 // receivers got is compared with `mandate audit export`, the log as stored.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -285,6 +287,73 @@ describe('audit webhook sink', { timeout: 180000 }, () => {
         const twice = seen.filter((s, i) => seen[i + 1] === s);
         assert.deepEqual(twice, heldSeqs);
         assertSameAsStored(recv, log);
+    });
+});
+
+/*
+ * A CA and a certificate it signed for 127.0.0.1, made with the openssl command in dir:
+ * {ca, key, cert} file paths.
+ */
+function makeCerts(dir) {
+    const run = (args) => {
+        const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+    };
+    run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+        '-subj', '/CN=mandate test CA']);
+    run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1']);
+    fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    run(['x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem',
+        '-days', '2', '-extfile', 'ext.cnf']);
+    return { ca: path.join(dir, 'ca.pem'), key: path.join(dir, 'srv.key'), cert: path.join(dir, 'srv.pem') };
+}
+
+describe('audit webhook sink over TLS', { timeout: 120000 }, () => {
+    test('https with the receiver\'s CA delivers; a certificate nobody vouches for is refused', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mandate-it-sinktls-'));
+        const certs = makeCerts(dir);
+        const got = [];
+        const problems = [];
+        const server = https.createServer({ key: fs.readFileSync(certs.key), cert: fs.readFileSync(certs.cert) },
+            (req, res) => {
+                const chunks = [];
+                req.on('data', (c) => chunks.push(c));
+                req.on('end', () => {
+                    const raw = Buffer.concat(chunks);
+                    const bad = signatureProblem(req.headers['x-mandate-signature'], raw);
+                    if (bad) problems.push(bad);
+                    got.push(...JSON.parse(raw));
+                    res.writeHead(200).end('ok');
+                });
+            });
+        await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const url = `https://127.0.0.1:${server.address().port}/in`;
+        // Without MANDATE_UPSTREAM_HTTP: https is what production runs.
+        const base = { MANDATE_UPSTREAM_HTTP: '', MANDATE_AUDIT_WEBHOOK_URL: url, MANDATE_AUDIT_WEBHOOK_SECRET: SECRET, ...FAST };
+        let srv = await startServer({ env: { ...base, MANDATE_AUDIT_WEBHOOK_CA_FILE: certs.ca } });
+        try {
+            await createUser(srv);
+            let log = [];
+            await waitFor(async () => {
+                log = await exportLog(srv);
+                return got.length >= log.length;
+            }, { timeout: 15000, what: 'delivery over TLS' });
+            assert.deepEqual(got.map((e) => e.seq), upTo(log.length));
+            assert.deepEqual(problems, []);
+            await srv.close();
+
+            // The system's CAs do not know the test CA: the sink refuses to send, and says why.
+            const before = got.length;
+            srv = await startServer({ env: base });
+            await createUser(srv);
+            await waitFor(() => /event=audit_sink_failed sink=webhook .*reason="[^"]*(certificate|SSL)/i.test(srv.stderr()),
+                { timeout: 15000, what: 'a refused certificate' });
+            assert.equal(got.length, before);
+        } finally {
+            await srv.close();
+            server.close();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
 
