@@ -17,6 +17,7 @@
 
 #include "access/access.h"
 #include "audit/audit.h"
+#include "audit/sink.h"
 #include "connect/auth.h"
 #include "connect/runtime.h"
 #include "connect/vault.h"
@@ -55,6 +56,10 @@ struct opts {
     const char *mcp_origin;
     const char *audit_journal;
     const char *audit_anchor;
+    const char *audit_webhook;
+    const char *audit_webhook_secret_file;
+    const char *audit_syslog;
+    const char *audit_syslog_facility;
     const char *since;
     const char *until;
     const char *filter;
@@ -89,6 +94,10 @@ static const struct opt_def opt_defs[] = {
     {"--mcp-origin", offsetof(struct opts, mcp_origin)},
     {"--audit-journal", offsetof(struct opts, audit_journal)},
     {"--audit-anchor", offsetof(struct opts, audit_anchor)},
+    {"--audit-webhook", offsetof(struct opts, audit_webhook)},
+    {"--audit-webhook-secret-file", offsetof(struct opts, audit_webhook_secret_file)},
+    {"--audit-syslog", offsetof(struct opts, audit_syslog)},
+    {"--audit-syslog-facility", offsetof(struct opts, audit_syslog_facility)},
     {"--since", offsetof(struct opts, since)},
     {"--until", offsetof(struct opts, until)},
     {"--filter", offsetof(struct opts, filter)},
@@ -144,6 +153,20 @@ static const char usage_serve[] =
     "                      else the working directory). One per server process.\n"
     "  --audit-anchor F    where the last audit checkpoint is kept outside the database (env\n"
     "                      MANDATE_AUDIT_ANCHOR; default: audit.anchor in the state directory)\n"
+    "  --audit-webhook URL POST every audit event, in order, to this https URL, signed with\n"
+    "                      HMAC-SHA-256 (env MANDATE_AUDIT_WEBHOOK_URL; docs/audit-sinks.md)\n"
+    "  --audit-webhook-secret-file F\n"
+    "                      the webhook's signing secret, at least 16 bytes (env\n"
+    "                      MANDATE_AUDIT_WEBHOOK_SECRET_FILE; MANDATE_AUDIT_WEBHOOK_SECRET holds\n"
+    "                      the secret itself and wins)\n"
+    "  --audit-syslog URL  send every audit event as an RFC 5424 message to udp://HOST[:514]\n"
+    "                      or tcp://HOST[:601] (octet-counted, RFC 6587) (env\n"
+    "                      MANDATE_AUDIT_SYSLOG)\n"
+    "  --audit-syslog-facility F\n"
+    "                      the messages' facility, local0..local7 or 0..23 (env\n"
+    "                      MANDATE_AUDIT_SYSLOG_FACILITY; default local0)\n"
+    "  With several nodes on one database, give the sink options to the nodes that should\n"
+    "  deliver: one of them delivers at a time (a lease in the database), the others take over.\n"
     "\n"
     "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
     "MANDATE_CONNECTOR_<NAME>_BASE_URL=URL sets a connector's base URL at start (as PATCH\n"
@@ -845,6 +868,90 @@ static int env_base_urls(struct access *a)
     return 0;
 }
 
+/* An option's value: the flag, else the environment variable, else NULL. */
+static const char *opt_env(const char *flag, const char *env)
+{
+    const char *v = flag ? flag : getenv(env);
+    return v && *v ? v : NULL;
+}
+
+/*
+ * Starts the audit log's push sinks named by the options (none: *out stays NULL). The node's
+ * name for the sinks' lease is its host and journal, which only one process holds at a time.
+ */
+static int start_sinks(const struct opts *o, struct store *s, const char *journal,
+                       struct audit_sinks **out)
+{
+    static const struct {
+        const char *env;
+        size_t offset;
+    } tune[] = {
+        {"MANDATE_AUDIT_SINK_RETRY_MIN_MS", offsetof(struct audit_sinks_config, retry_min_ms)},
+        {"MANDATE_AUDIT_SINK_RETRY_MAX_MS", offsetof(struct audit_sinks_config, retry_max_ms)},
+        {"MANDATE_AUDIT_SINK_POLL_MS", offsetof(struct audit_sinks_config, poll_ms)},
+        {"MANDATE_AUDIT_SINK_LEASE_MS", offsetof(struct audit_sinks_config, lease_ms)},
+    };
+    struct audit_sinks_config sc = {.store = s, .syslog_facility = -1};
+    const char *facility = opt_env(o->audit_syslog_facility, "MANDATE_AUDIT_SYSLOG_FACILITY");
+    const char *max = getenv("MANDATE_AUDIT_SYSLOG_MAX");
+    const char *up_http = getenv("MANDATE_UPSTREAM_HTTP");
+    unsigned char secret[AUDIT_SINK_SECRET_MAX];
+    char host[256] = "", node[4400], real[PATH_MAX];
+    struct md_error e;
+    long long v;
+    int rc = -1;
+
+    md_error_clear(&e);
+    sc.webhook_url = opt_env(o->audit_webhook, "MANDATE_AUDIT_WEBHOOK_URL");
+    sc.syslog_url = opt_env(o->audit_syslog, "MANDATE_AUDIT_SYSLOG");
+    if (audit_sinks_count(&sc) == 0)
+        return 0;
+    sc.webhook_ca_file = opt_env(NULL, "MANDATE_AUDIT_WEBHOOK_CA_FILE");
+    sc.allow_http = up_http && strcmp(up_http, "1") == 0;
+    if (sc.webhook_url && audit_sink_secret_load(getenv("MANDATE_AUDIT_WEBHOOK_SECRET"),
+                                                 opt_env(o->audit_webhook_secret_file,
+                                                         "MANDATE_AUDIT_WEBHOOK_SECRET_FILE"),
+                                                 secret, &sc.webhook_secret_len, &e) != MD_OK) {
+        fprintf(stderr, "mandate: the audit webhook: %s\n", e.msg);
+        goto out;
+    }
+    /* The secret leaves the environment, which /proc/PID/environ would show. */
+    unsetenv("MANDATE_AUDIT_WEBHOOK_SECRET");
+    sc.webhook_secret = secret;
+    if (facility && (sc.syslog_facility = audit_syslog_facility_parse(facility)) < 0) {
+        fprintf(stderr, "mandate: --audit-syslog-facility wants local0..local7 or 0..23\n");
+        goto out;
+    }
+    if (max && *max && !str_to_ll(max, strlen(max), 480, 64 << 20, &v)) {
+        fprintf(stderr, "mandate: MANDATE_AUDIT_SYSLOG_MAX wants a number of bytes\n");
+        goto out;
+    }
+    sc.syslog_max = max && *max ? (size_t)v : 0;
+    for (size_t i = 0; i < sizeof tune / sizeof tune[0]; i++) {
+        const char *t = getenv(tune[i].env);
+        if (!t || !*t)
+            continue;
+        if (!str_to_ll(t, strlen(t), 1, 3600000, &v)) {
+            fprintf(stderr, "mandate: %s wants milliseconds from 1 to 3600000\n", tune[i].env);
+            goto out;
+        }
+        *(int *)(void *)((char *)&sc + tune[i].offset) = (int)v;
+    }
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    snprintf(node, sizeof node, "%s:%s", host, realpath(journal, real) ? real : journal);
+    sc.node = node;
+    if (audit_sinks_start(&sc, out, &e) != MD_OK) {
+        fprintf(stderr, "mandate: the audit sinks: %s\n", e.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_cleanse(secret, sizeof secret);
+    return rc;
+}
+
 static void cancel_pending(void *cls)
 {
     connect_runtime_stop(cls);
@@ -863,6 +970,7 @@ static int cmd_serve(const struct opts *o)
     struct connect_runtime *rt = NULL;
     struct mcp_server *mcp = NULL;
     struct audit *audit = NULL;
+    struct audit_sinks *sinks = NULL;
     struct audit_config ac = {0};
     unsigned char akey[AUDIT_KEY_LEN];
     char journal[4096], anchor[4096];
@@ -920,7 +1028,10 @@ static int cmd_serve(const struct opts *o)
     }
     cfg.threads = (int)threads;
     raise_fd_limit();
-    s = open_store(o, cfg.threads + 2);
+    /* A connection more for each audit sink, so that none waits for a request's. */
+    s = open_store(o, cfg.threads + 2 +
+                          (opt_env(o->audit_webhook, "MANDATE_AUDIT_WEBHOOK_URL") != NULL) +
+                          (opt_env(o->audit_syslog, "MANDATE_AUDIT_SYSLOG") != NULL));
     if (!s)
         return 1;
     if (first_start(s, host, port, public_url) != 0 || catalog_first_start(o, s) != 0 ||
@@ -959,6 +1070,8 @@ static int cmd_serve(const struct opts *o)
         goto out;
     }
     OPENSSL_cleanse(akey, sizeof akey);
+    if (start_sinks(o, s, journal, &sinks) != 0)
+        goto out;
     rc.store = s;
     rc.vault_key = have_key ? vkey : NULL;
     rc.allow_http = up_http && strcmp(up_http, "1") == 0;
@@ -1011,6 +1124,8 @@ out:
     mcp_server_free(mcp);
     /* Every answered request's event is queued: store them, with a final checkpoint. */
     audit_close(audit);
+    /* Then the sinks deliver what is stored, that checkpoint included, within a short grace. */
+    audit_sinks_stop(sinks, AUDIT_SINK_GRACE_MS);
     /* The store's listener may still publish to the caches: close the store first. */
     store_close(s);
     connect_runtime_close(rt);
