@@ -384,6 +384,7 @@ static const struct route routes[] = {
     {"users", admin_route_users},           {"groups", admin_route_groups},
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
     {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
+    {"access-at", admin_route_access_at},
 };
 
 /*
