@@ -292,7 +292,7 @@ static void hist_group_change(struct admin_hist_user *h, const json_t *ev, const
 {
     const char *gid = str_of(ch, "id"), *op = str_of(ch, "op");
     const char *display = str_of(json_object_get(ch, "after"), "displayName");
-    bool was, now;
+    bool was, now, decided = false;
     size_t i;
     json_t *m;
 
@@ -316,10 +316,19 @@ static void hist_group_change(struct admin_hist_user *h, const json_t *ev, const
         const char *mop = str_of(m, "op"), *mid = str_of(m, "id");
         if (!mop)
             continue;
-        if (strcmp(mop, "clear") == 0)
+        if (strcmp(mop, "clear") == 0) {
             now = false;
-        else if (mid && strcmp(mid, h->id) == 0)
+            decided = true;
+        } else if (mid && strcmp(mid, h->id) == 0) {
+            /*
+             * An add or a remove is recorded only when it changed something, so the first one
+             * naming the user tells what the user was, even in a group joined before the log.
+             */
+            if (!decided)
+                was = strcmp(mop, "remove") == 0;
+            decided = true;
             now = strcmp(mop, "add") == 0;
+        }
     }
     if (was == now)
         return;
@@ -938,7 +947,10 @@ static enum md_err replay_open(struct replay *r, struct md_error *e)
     }
     snprintf(r->path, sizeof r->path, "%s/replay.db", r->dir);
     snprintf(url, sizeof url, "sqlite:%s", r->path);
-    /* Two connections: the engine rebuilds its policy on one while a user is read on another. */
+    /*
+     * The replay holds one connection in its transaction; then the engine rebuilds its policy
+     * on one while a user is read on another.
+     */
     rc = store_open(url, 4, &r->rs, e);
     if (!rc)
         rc = store_acquire(r->rs, &r->c, e);
@@ -1108,7 +1120,8 @@ static json_t *unknown_json(const struct replay *r)
     json_object_set_new(o, "users", users);
     json_object_set_new(o, "groups", groups);
     if (json_array_size(other))
-        json_object_set_new(o, "members", other);
+        json_object_set(o, "members", other);
+    json_decref(other);
     json_object_set_new(o, "note",
                         json_string("these users and groups were created before the audit log "
                                     "begins: they are known from their first event on, and their "
