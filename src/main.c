@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "access/access.h"
+#include "admin/admin.h"
 #include "audit/audit.h"
 #include "audit/sink.h"
 #include "connect/auth.h"
@@ -65,6 +66,7 @@ struct opts {
     const char *filter;
     const char *before;
     const char *expect;
+    const char *time;
     const char *positional[4];
     int npositional;
     bool help;
@@ -103,6 +105,7 @@ static const struct opt_def opt_defs[] = {
     {"--filter", offsetof(struct opts, filter)},
     {"--before", offsetof(struct opts, before)},
     {"--expect", offsetof(struct opts, expect)},
+    {"--time", offsetof(struct opts, time)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -114,6 +117,8 @@ static const char usage_main[] = "usage: mandate <command> [options]\n"
                                  "  token revoke   revoke a token by id\n"
                                  "  check          decide whether a user may call a tool, and "
                                  "why\n"
+                                 "  access-at      who was entitled to a tool at a past time, "
+                                 "from the audit log\n"
                                  "  catalog load   load connectors and tool packs into the "
                                  "database\n"
                                  "  credential set store a connector's credential (read from "
@@ -197,6 +202,16 @@ static const char usage_check[] =
     "that allows it, or why each candidate grant failed. --pack decides as an agent limited to\n"
     "that pack would be answered: only grants of the pack count. --json prints the decision as\n"
     "the admin API returns it. Exit status: 0 allowed, 1 denied, 2 error.\n";
+
+static const char usage_access_at[] =
+    "usage: mandate access-at --time T --tool TOOL [--db PATH]\n"
+    "\n"
+    "Prints, as JSON, which users were entitled to the tool at T (RFC 3339, e.g.\n"
+    "2026-01-31T09:00:00Z), through which grants and groups and under which conditions,\n"
+    "reconstructed from the SCIM and admin changes in the audit log: the answer of GET\n"
+    "/api/v1/access-at (docs/audit-history.md). \"history_starts\" is the first event of the log;\n"
+    "nothing before it is known, and \"complete\" is false when the log cannot tell everything\n"
+    "(pruned, or users and groups older than the log). Exit status: 0 answered, 2 error.\n";
 
 static const char usage_catalog[] =
     "usage: mandate catalog load [DIR] [--db PATH]\n"
@@ -684,6 +699,44 @@ out:
     json_decref(j);
     json_decref(args);
     free(d);
+    store_close(s); /* first: its listener may still publish to the caches */
+    access_close(a);
+    return rc;
+}
+
+/* ---- access-at ---- */
+
+static int cmd_access_at(const struct opts *o)
+{
+    struct store *s;
+    struct access *a = NULL;
+    struct md_error e;
+    json_t *out = NULL;
+    char *text = NULL;
+    int rc = 2;
+
+    if (!o->time || !o->tool) {
+        fputs(usage_access_at, stderr);
+        return 2;
+    }
+    md_error_clear(&e);
+    s = open_store(o, 2);
+    if (!s)
+        return 2;
+    if (access_open(s, &a, &e) || admin_access_at(s, a, o->time, o->tool, &out, &e))
+        goto out;
+    text = json_dumps(out, JSON_INDENT(2));
+    if (!text) {
+        md_error_set(&e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    printf("%s\n", text);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "mandate: access-at: %s\n", e.msg[0] ? e.msg : "out of memory");
+    free(text);
+    json_decref(out);
     store_close(s); /* first: its listener may still publish to the caches */
     access_close(a);
     return rc;
@@ -1599,6 +1652,13 @@ int main(int argc, char **argv)
             return 0;
         }
         return o.npositional ? (fputs(usage_check, stderr), 2) : cmd_check(&o);
+    }
+    if (strcmp(cmd, "access-at") == 0) {
+        if (o.help) {
+            fputs(usage_access_at, stdout);
+            return 0;
+        }
+        return o.npositional ? (fputs(usage_access_at, stderr), 2) : cmd_access_at(&o);
     }
     if (strcmp(cmd, "catalog") == 0) {
         if (o.help) {

@@ -93,4 +93,15 @@ const char *admin_reason_phrase(int status);
 /* The OpenAPI 3.1 document, NUL-terminated, embedded in the binary. */
 const char *admin_openapi(void);
 
+/*
+ * Which users were entitled to tool at time (RFC 3339), reconstructed from the audit log in s
+ * (docs/audit-history.md): the answer of GET /api/v1/access-at as *out (a new reference). live
+ * (may be NULL) is the access service over s, asked whether a tool that no connector defined
+ * at time is defined now. MD_ERR_VALUE, with a sentence for people, for a time that is missing,
+ * not RFC 3339 or in the future, and for a tool that no connector defines, then or now.
+ * Replays into a temporary SQLite database in $TMPDIR (else /tmp), removed before it returns.
+ */
+enum md_err admin_access_at(struct store *s, struct access *live, const char *time,
+                            const char *tool, json_t **out, struct md_error *e);
+
 #endif

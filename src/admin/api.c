@@ -385,6 +385,7 @@ static const struct route routes[] = {
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
     {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
     {"audit", admin_route_audit},
+    {"access-at", admin_route_access_at},
 };
 
 /*

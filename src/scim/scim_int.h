@@ -21,6 +21,7 @@ struct scim_ctx {
     const struct scim_limits *limits;
     struct scim_bulk_ids *bulk_ids; /* within /Bulk, else NULL */
     json_t *member_log;             /* membership changes of this request (members.c), or NULL */
+    json_t *after; /* the changed resource's attributes as stored, for the audit log, or NULL */
     struct md_error err;
 };
 

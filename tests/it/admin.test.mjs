@@ -23,6 +23,7 @@ const ROUTES = [
     'GET /grants', 'POST /grants', 'GET /grants/{id}', 'PUT /grants/{id}', 'DELETE /grants/{id}',
     'POST /decisions',
     'GET /audit', 'GET /audit/status', 'GET /audit/verify', 'GET /audit/{seq}',
+    'GET /users/{id}/history', 'GET /access-at',
 ];
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -1050,6 +1051,31 @@ describe('audit', () => {
         const st = await api('GET', '/audit/status');
         assert.equal(st.status, 200, st.text);
         assert.ok(st.body.writer.stored >= page.body.events[0].seq);
+    });
+});
+
+/* ---- who could do what, when (tests/it/audit_history.test.mjs tests the answers) ---- */
+
+describe('GET /access-at and /users/{id}/history', () => {
+    test('answer in the documented shapes; bad times and tools are 400 problems', async () => {
+        const u = await createUser(srv);
+        const g = await createGroup(srv, { members: [{ value: u.id }] });
+        const grant = await createGrant({ subject: { type: 'group', id: g.id }, tool: 'github__get_issue',
+            conditions: { github__get_issue: 'repo sw "acme/"' } });
+        await new Promise((r) => setTimeout(r, 5));
+        const now = new Date().toISOString();
+        const a = await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=github__get_issue`);
+        assert.equal(a.status, 200, a.text);
+        const mine = a.body.users.find((x) => x.id === u.id);
+        assert.ok(mine, a.text);
+        assert.deepEqual(mine.grants.map((x) => [x.id, x.condition]), [[grant.id, 'repo sw "acme/"']]);
+        const h = await api('GET', `/users/${u.id}/history?count=10`);
+        assert.equal(h.status, 200, h.text);
+        assert.deepEqual(h.body.items.map((i) => i.change), ['joined', 'created']);
+        assertProblem(await api('GET', '/access-at?tool=github__get_issue'), 400, /time is required/);
+        assertProblem(await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=nope__x`), 400,
+            /no connector defines the tool nope__x/);
+        assertProblem(await api('GET', '/users/nobody-at-all/history'), 404, /no user/);
     });
 });
 
