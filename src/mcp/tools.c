@@ -312,6 +312,9 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
             .base_url = tool.base_url,
             .args = args,
             .request_id = req->request_id,
+            /* The directory's, as the decision resolved the user: never the agent's word. */
+            .caller_user_name = d->user_name[0] ? d->user_name : NULL,
+            .caller_email = d->user_email[0] ? d->user_email : NULL,
         };
         /* From here the reply belongs to call_done, which may run before this returns. */
         ready = false;
