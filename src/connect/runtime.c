@@ -348,12 +348,12 @@ static void on_rotate(void *cls, const char *connector, const char *old_token,
         return;
     err = connect_vault_rotate(rt->vault, connector, "refresh_token", old_token, new_token, &e);
     if (err == MD_OK)
-        log_info("connect_refresh_token_rotated connector=%s outcome=stored", connector);
+        log_info("event=connect_refresh_token_rotated connector=%s outcome=stored", connector);
     else if (err == MD_ERR_PRECONDITION)
-        log_info("connect_refresh_token_rotated connector=%s outcome=superseded error=%s",
+        log_info("event=connect_refresh_token_rotated connector=%s outcome=superseded error=%s",
                  connector, log_quote(e.msg, qe, sizeof qe));
     else
-        log_warn("connect_refresh_token_rotated connector=%s outcome=not_stored error=%s "
+        log_warn("event=connect_refresh_token_rotated connector=%s outcome=not_stored error=%s "
                  "hint=\"this node keeps using the new refresh token; after a restart the stored "
                  "one may be refused\"",
                  connector, log_quote(e.msg, qe, sizeof qe));
