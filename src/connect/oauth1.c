@@ -321,7 +321,8 @@ enum md_err connect_oauth1_base_string(const char *method, const char *url,
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
         goto out;
     }
-    qsort(ps.v, ps.n, sizeof *ps.v, param_cmp);
+    if (ps.n)
+        qsort(ps.v, ps.n, sizeof *ps.v, param_cmp);
     for (size_t i = 0; i < ps.n; i++) {
         if (i)
             buf_append_char(&norm, '&');

@@ -587,7 +587,7 @@ static char *rsa_pem_json(int bits)
     return out;
 }
 
-Test(test_auth, new_secrets, .timeout = 60)
+Test(test_auth, new_secrets)
 {
     char *pem = rsa_pem_json(2048), *small = rsa_pem_json(1024);
     char text[12000];

@@ -718,7 +718,7 @@ Test(test_oauth, refresh_refusal_names_the_refresh_token)
 
 /* ---- the JWT bearer grant (RFC 7523 section 2.1) ---- */
 
-Test(test_oauth, jwt_bearer_request, .timeout = 60)
+Test(test_oauth, jwt_bearer_request)
 {
     struct fixture f;
     EVP_PKEY *k = EVP_RSA_gen(2048);
