@@ -48,8 +48,8 @@ static const char *const s_refresh[] = {"client_id", "client_secret", "refresh_t
 static const char *const f_jwt[] = {"type", "token_url", "scope", "subject", NULL};
 static const char *const s_jwt[] = {"client_email", "private_key", "private_key_id", NULL};
 static const char *const f_oauth1[] = {"type", "signature_method", NULL};
-static const char *const s_oauth1[] = {"consumer_key", "consumer_secret", "token", "token_secret",
-                                       "realm", NULL};
+static const char *const s_oauth1[] = {"consumer_key", "consumer_secret", "token",
+                                       "token_secret", "realm",           NULL};
 static const char *const o_oauth1[] = {"realm", NULL};
 
 static const struct scheme schemes[] = {
@@ -299,8 +299,7 @@ static enum md_err scope_check(const json_t *v, struct md_error *e)
     return MD_OK;
 }
 
-static enum md_err oauth_check(const json_t *auth, enum connect_auth_type type,
-                               struct md_error *e)
+static enum md_err oauth_check(const json_t *auth, enum connect_auth_type type, struct md_error *e)
 {
     const json_t *v;
     enum md_err err = token_url_check(json_object_get(auth, "token_url"), e);
@@ -686,8 +685,8 @@ enum md_err connect_auth_token_url(const json_t *auth, const char *base_url, con
         u += k - 1;
     }
     if (!err && b.err)
-        err = md_error_set(e, b.err, b.err == MD_ERR_TOOLARGE ? "the token URL is too long"
-                                                              : "out of memory");
+        err = md_error_set(
+            e, b.err, b.err == MD_ERR_TOOLARGE ? "the token URL is too long" : "out of memory");
     if (!err) {
         *out = buf_steal(&b);
         if (!*out)

@@ -142,7 +142,8 @@ enum md_err connect_jwt_sign(const char *pem, const char *kid, const struct conn
     *out = NULL;
     buf_init(&b, JWT_MAX);
     if (!pem || !kid || !c || !c->iss || !c->aud) {
-        err = md_error_set(e, MD_ERR_VALUE, "a JWT needs a key, a key id, an issuer and an audience");
+        err =
+            md_error_set(e, MD_ERR_VALUE, "a JWT needs a key, a key id, an issuer and an audience");
         goto out;
     }
     k = key_read(pem, strlen(pem));

@@ -73,8 +73,8 @@ struct fetch {
     struct connect_oauth *o;
     int64_t sent_ms;
     enum connect_oauth_grant grant;
-    uint64_t gen;        /* the entry's lineage when it was sent */
-    char *refresh_used;  /* refresh grant: the refresh token sent (heap, wiped) */
+    uint64_t gen;       /* the entry's lineage when it was sent */
+    char *refresh_used; /* refresh grant: the refresh token sent (heap, wiped) */
     connect_rotate_fn rotate;
     void *rotate_cls;
     char rotate_id[64];
@@ -379,8 +379,7 @@ static bool refresh_token_ok(const char *s)
  * a refresh grant's answer carries a refresh token; else a sentence in msg.
  */
 static enum md_err token_parse(enum connect_oauth_grant g, const struct connect_response *r,
-                               char **token, char **refresh, long long *ttl_s, char *msg,
-                               size_t n)
+                               char **token, char **refresh, long long *ttl_s, char *msg, size_t n)
 {
     json_t *doc = NULL;
     struct md_error je;
@@ -629,8 +628,7 @@ static void sweep_collect(void *ctx, const char *key, void *value)
     struct sweep *sw = ctx;
     struct entry *en = value;
 
-    if (en->fetching || en->head || en->refresh_token ||
-        (en->token && en->expires_ms > sw->now))
+    if (en->fetching || en->head || en->refresh_token || (en->token && en->expires_ms > sw->now))
         return;
     if (sw->n == sw->cap) {
         size_t cap = sw->cap ? 2 * sw->cap : 64;

@@ -295,9 +295,9 @@ static bool is_form(const char *ct)
 }
 
 enum md_err connect_oauth1_base_string(const char *method, const char *url,
-                                       const char *content_type, const char *body,
-                                       size_t body_len, const struct connect_oauth1_param *oauth,
-                                       size_t n_oauth, struct buf *out, struct md_error *e)
+                                       const char *content_type, const char *body, size_t body_len,
+                                       const struct connect_oauth1_param *oauth, size_t n_oauth,
+                                       struct buf *out, struct md_error *e)
 {
     struct url_parts u;
     struct params ps = {0};
@@ -339,9 +339,9 @@ enum md_err connect_oauth1_base_string(const char *method, const char *url,
     enc(out, norm.p ? norm.p : "", norm.len);
     if (uri.err || norm.err || out->err) {
         enum md_err be = out->err ? out->err : uri.err ? uri.err : norm.err;
-        err = md_error_set(e, be, be == MD_ERR_TOOLARGE
-                                      ? "the OAuth 1.0 signature base string is too long"
-                                      : "out of memory");
+        err = md_error_set(e, be,
+                           be == MD_ERR_TOOLARGE ? "the OAuth 1.0 signature base string is too long"
+                                                 : "out of memory");
     }
 out:
     if (norm.p)
@@ -372,7 +372,8 @@ enum md_err connect_oauth1_sign(const char *method, const char *consumer_secret,
                             "the OAuth 1.0 signature method must be HMAC-SHA256 or HMAC-SHA1");
     /* Section 3.4.2: the two secrets, each encoded, joined by '&' (an empty one stays empty). */
     buf_init(&key, 4 * CONNECT_HEADER_LINE_MAX);
-    enc(&key, consumer_secret ? consumer_secret : "", consumer_secret ? strlen(consumer_secret) : 0);
+    enc(&key, consumer_secret ? consumer_secret : "",
+        consumer_secret ? strlen(consumer_secret) : 0);
     buf_append_char(&key, '&');
     enc(&key, token_secret ? token_secret : "", token_secret ? strlen(token_secret) : 0);
     if (key.err) {
@@ -439,8 +440,8 @@ enum md_err connect_oauth1_authorization(const char *method, const char *url,
     oauth[1] = (struct connect_oauth1_param){SLICE_LIT("oauth_token"), slice_from_cstr(p->token)};
     oauth[2] = (struct connect_oauth1_param){SLICE_LIT("oauth_signature_method"),
                                              slice_from_cstr(p->signature_method)};
-    oauth[3] = (struct connect_oauth1_param){SLICE_LIT("oauth_timestamp"),
-                                             slice_from_cstr(p->timestamp)};
+    oauth[3] =
+        (struct connect_oauth1_param){SLICE_LIT("oauth_timestamp"), slice_from_cstr(p->timestamp)};
     oauth[4] = (struct connect_oauth1_param){SLICE_LIT("oauth_nonce"), slice_from_cstr(p->nonce)};
     oauth[5] = (struct connect_oauth1_param){SLICE_LIT("oauth_version"), SLICE_LIT("1.0")};
     buf_init(&base, BASE_MAX);
@@ -462,9 +463,10 @@ enum md_err connect_oauth1_authorization(const char *method, const char *url,
     header_param(&h, "oauth_version", "1.0");
     header_param(&h, "oauth_signature", sig);
     if (h.err) {
-        err = md_error_set(e, h.err, h.err == MD_ERR_TOOLARGE
-                                         ? "the OAuth 1.0 Authorization header is too long"
-                                         : "out of memory");
+        err =
+            md_error_set(e, h.err,
+                         h.err == MD_ERR_TOOLARGE ? "the OAuth 1.0 Authorization header is too long"
+                                                  : "out of memory");
         goto out;
     }
     *out = buf_steal(&h);

@@ -66,9 +66,9 @@ struct connect_oauth1_param {
  * is reached, MD_ERR_NOMEM.
  */
 enum md_err connect_oauth1_base_string(const char *method, const char *url,
-                                       const char *content_type, const char *body,
-                                       size_t body_len, const struct connect_oauth1_param *oauth,
-                                       size_t n_oauth, struct buf *out, struct md_error *e);
+                                       const char *content_type, const char *body, size_t body_len,
+                                       const struct connect_oauth1_param *oauth, size_t n_oauth,
+                                       struct buf *out, struct md_error *e);
 
 /*
  * The base64 signature of base under consumer_secret and token_secret with method

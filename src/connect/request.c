@@ -26,7 +26,7 @@
 
 enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_GRAPHQL, BODY_TEMPLATE, BODY_FORM_FIELDS };
 
-#define FORM_FIELDS_MAX 64  /* fields of a {"type": "form"} body */
+#define FORM_FIELDS_MAX 64 /* fields of a {"type": "form"} body */
 #define FORM_FIELD_NAME_MAX 256
 
 /* How a body template escapes an argument: request.body.escape. */
@@ -383,8 +383,8 @@ enum piece_src {
  * that checking and expanding a template cannot disagree.
  */
 struct piece {
-    bool is_arg;                 /* a placeholder (of an argument or of src) */
-    bool optional;               /* {{name?}} */
+    bool is_arg;   /* a placeholder (of an argument or of src) */
+    bool optional; /* {{name?}} */
     enum piece_src src;
     struct slice text;           /* literal bytes, borrowed from the template */
     char name[NAME_MAX_LEN + 1]; /* the argument, caller attribute or credential field */
@@ -527,8 +527,7 @@ static enum md_err template_syntax_check(struct slice text, const char *where, s
                                 "{{caller.userName}} and {{caller.email}}",
                                 where, pc.name);
         if (pc.is_arg && pc.src != SRC_ARG && pc.optional)
-            return md_error_set(e, MD_ERR_VALUE,
-                                "%s: {{%s%s?}}: only an argument may be optional",
+            return md_error_set(e, MD_ERR_VALUE, "%s: {{%s%s?}}: only an argument may be optional",
                                 where, pc.src == SRC_CALLER ? CALLER_PREFIX : CREDENTIAL_PREFIX,
                                 pc.name);
     }

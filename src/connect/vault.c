@@ -830,8 +830,8 @@ static enum md_err rotate_once(struct connect_vault *v, const char *connector, c
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
         goto out;
     }
-    err = seal_doc(v, connector, secret, json_string_value(json_object_get(doc, "set_by")),
-                   &sealed, e);
+    err = seal_doc(v, connector, secret, json_string_value(json_object_get(doc, "set_by")), &sealed,
+                   e);
     if (err)
         goto out;
     time_now_rfc3339(now);

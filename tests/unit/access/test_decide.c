@@ -952,9 +952,10 @@ Test(test_decide, the_user_email_is_the_primary_one)
 {
     struct access_decision d;
 
-    user_with_emails("u-pri", "pri@corp.example",
-                     "[{\"value\": \"home@example.net\", \"type\": \"home\"}, "
-                     "{\"value\": \"Pri.Mary@corp.example\", \"type\": \"work\", \"primary\": true}]");
+    user_with_emails(
+        "u-pri", "pri@corp.example",
+        "[{\"value\": \"home@example.net\", \"type\": \"home\"}, "
+        "{\"value\": \"Pri.Mary@corp.example\", \"type\": \"work\", \"primary\": true}]");
     user_with_emails("u-nopri", "nopri@corp.example",
                      "[{\"value\": \"other@corp.example\", \"type\": \"work\"}]");
     fx_decide("u-pri", "pay__charges", NULL, &d);

@@ -456,10 +456,10 @@ Test(test_auth, basic_too_long_for_one_header)
 /* ---- OAuth 2.0 refresh token, JWT bearer, OAuth 1.0 ---- */
 
 #define REFRESH                                                                                    \
-    "{\"type\": \"oauth2_refresh_token\", \"token_url\": "                                       \
+    "{\"type\": \"oauth2_refresh_token\", \"token_url\": "                                         \
     "\"https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer\", \"client_auth\": \"basic\"}"
 #define JWT_AUTH                                                                                   \
-    "{\"type\": \"oauth2_jwt_bearer\", \"token_url\": \"https://oauth2.googleapis.com/token\", "  \
+    "{\"type\": \"oauth2_jwt_bearer\", \"token_url\": \"https://oauth2.googleapis.com/token\", "   \
     "\"scope\": \"https://www.googleapis.com/auth/gmail.readonly\", \"subject\": \"caller\"}"
 #define OAUTH1 "{\"type\": \"oauth1\", \"signature_method\": \"HMAC-SHA256\"}"
 
@@ -470,9 +470,10 @@ Test(test_auth, validate_new_types)
           "\"offline_access Mail.Read\", \"client_auth\": \"post\"}",
           CONNECT_AUTH_OAUTH2_REFRESH);
     valid(JWT_AUTH, CONNECT_AUTH_OAUTH2_JWT);
-    valid("{\"type\": \"oauth2_jwt_bearer\", \"token_url\": \"https://oauth2.googleapis.com/token\", "
-          "\"scope\": \"a b\"}",
-          CONNECT_AUTH_OAUTH2_JWT);
+    valid(
+        "{\"type\": \"oauth2_jwt_bearer\", \"token_url\": \"https://oauth2.googleapis.com/token\", "
+        "\"scope\": \"a b\"}",
+        CONNECT_AUTH_OAUTH2_JWT);
     valid(OAUTH1, CONNECT_AUTH_OAUTH1);
     valid("{\"type\": \"oauth1\"}", CONNECT_AUTH_OAUTH1);
     valid("{\"type\": \"oauth1\", \"signature_method\": \"HMAC-SHA1\"}", CONNECT_AUTH_OAUTH1);
@@ -541,8 +542,7 @@ Test(test_auth, token_url_filled_in)
     cr_assert_str_eq(u, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/"
                         "token");
     free(u);
-    cr_assert_eq(connect_auth_token_url(path, "https://api.example.com/v1", secret, &u, &e),
-                 MD_OK);
+    cr_assert_eq(connect_auth_token_url(path, "https://api.example.com/v1", secret, &u, &e), MD_OK);
     cr_assert_str_eq(u, "https://api.example.com/v1/contoso.onmicrosoft.com/token");
     free(u);
     /* A value is percent-encoded like a path argument: it cannot add a segment or a query. */
@@ -602,8 +602,9 @@ Test(test_auth, new_secrets)
     /* realm is optional (an OAuth 1.0 API other than NetSuite may have none). */
     secret_ok(OAUTH1, "{\"consumer_key\": \"a\", \"consumer_secret\": \"b\", \"token\": \"c\", "
                       "\"token_secret\": \"d\"}");
-    secret_bad(OAUTH1, "{\"consumer_key\": \"a\", \"consumer_secret\": \"SECRET\", \"token\": "
-                       "\"c\"}",
+    secret_bad(OAUTH1,
+               "{\"consumer_key\": \"a\", \"consumer_secret\": \"SECRET\", \"token\": "
+               "\"c\"}",
                "token_secret is required");
 
     /* A service account key file, as Google issues it: its other members are kept. */
@@ -696,7 +697,8 @@ Test(test_auth, connector_credential_fields)
                  "%s", e.msg);
     cr_assert_eq(conn_secret(intacct, "{\"user_id\": \"u\"}", &e), MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "user_password is required") != NULL, "%s", e.msg);
-    cr_assert_eq(conn_secret(intacct, "{\"user_id\": \"u\", \"user_password\": \"p\", \"x\": \"SECRET\"}",
+    cr_assert_eq(conn_secret(intacct,
+                             "{\"user_id\": \"u\", \"user_password\": \"p\", \"x\": \"SECRET\"}",
                              &e),
                  MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "x is not used") != NULL, "%s", e.msg);
@@ -704,12 +706,14 @@ Test(test_auth, connector_credential_fields)
                  MD_ERR_VALUE);
     cr_assert_null(strstr(e.msg, "SECRET"));
     /* The token URL's field is required beside the scheme's. */
-    cr_assert_eq(conn_secret(ms, "{\"client_id\": \"a\", \"client_secret\": \"b\", "
-                                 "\"refresh_token\": \"c\", \"tenant_id\": \"t\"}",
+    cr_assert_eq(conn_secret(ms,
+                             "{\"client_id\": \"a\", \"client_secret\": \"b\", "
+                             "\"refresh_token\": \"c\", \"tenant_id\": \"t\"}",
                              &e),
                  MD_OK, "%s", e.msg);
-    cr_assert_eq(conn_secret(ms, "{\"client_id\": \"a\", \"client_secret\": \"b\", "
-                                 "\"refresh_token\": \"c\"}",
+    cr_assert_eq(conn_secret(ms,
+                             "{\"client_id\": \"a\", \"client_secret\": \"b\", "
+                             "\"refresh_token\": \"c\"}",
                              &e),
                  MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "tenant_id") != NULL, "%s", e.msg);
@@ -777,9 +781,10 @@ Test(test_auth, oauth1_signs_the_built_request)
              NULL, &r);
     h = r.headers[r.n_headers - 1].value;
     cr_assert_str_eq(r.headers[r.n_headers - 1].name, "Authorization");
-    cr_assert(strncmp(h, "OAuth realm=\"123456_SB1\", oauth_consumer_key=\"ck\", "
-                         "oauth_token=\"tk\", oauth_signature_method=\"HMAC-SHA256\", "
-                         "oauth_timestamp=\"",
+    cr_assert(strncmp(h,
+                      "OAuth realm=\"123456_SB1\", oauth_consumer_key=\"ck\", "
+                      "oauth_token=\"tk\", oauth_signature_method=\"HMAC-SHA256\", "
+                      "oauth_timestamp=\"",
                       strlen("OAuth realm=\"123456_SB1\", oauth_consumer_key=\"ck\", "
                              "oauth_token=\"tk\", oauth_signature_method=\"HMAC-SHA256\", "
                              "oauth_timestamp=\"")) == 0,

@@ -106,15 +106,14 @@ Test(test_jwt, signs_rs256_that_the_public_key_verifies)
     sig = b64url_decode(dot2 + 1, strlen(dot2 + 1), &sig_len);
     cr_assert_eq(sig_len, 256);
     cr_assert_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k), 1);
-    cr_assert_eq(EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt,
-                                  (size_t)(dot2 - jwt)),
-                 1, "the signature does not verify");
+    cr_assert_eq(
+        EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1,
+        "the signature does not verify");
     /* One flipped byte of the claims and it no longer does. */
     jwt[dot1 - jwt + 3] ^= 1;
     cr_assert_eq(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k), 1);
-    cr_assert_neq(EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt,
-                                   (size_t)(dot2 - jwt)),
-                  1);
+    cr_assert_neq(
+        EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt, (size_t)(dot2 - jwt)), 1);
 
     json_decref(hdr);
     json_decref(cl);

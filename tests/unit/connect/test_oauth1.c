@@ -48,12 +48,11 @@ Test(test_oauth1, rfc5849_3_4_1_1_base_string)
     char *base = base_of("POST", "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
                          "application/x-www-form-urlencoded", "c2&a3=2+q", oauth);
 
-    cr_assert_str_eq(base,
-                     "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q"
-                     "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_"
-                     "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m"
-                     "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk"
-                     "9d7dh3k39sjv7");
+    cr_assert_str_eq(base, "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q"
+                           "%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_"
+                           "key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_m"
+                           "ethod%3DHMAC-SHA1%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk"
+                           "9d7dh3k39sjv7");
     free(base);
 }
 
@@ -65,10 +64,17 @@ Test(test_oauth1, rfc5849_3_4_1_1_base_string)
  */
 Test(test_oauth1, rfc5849_1_2_signature)
 {
-    static const char *const oauth[] = {
-        "oauth_consumer_key",     "dpf43f3p2l4k3l03", "oauth_token",     "nnch734d00sl2jdk",
-        "oauth_signature_method", "HMAC-SHA1",        "oauth_timestamp", "137131202",
-        "oauth_nonce",            "chapoH",           NULL};
+    static const char *const oauth[] = {"oauth_consumer_key",
+                                        "dpf43f3p2l4k3l03",
+                                        "oauth_token",
+                                        "nnch734d00sl2jdk",
+                                        "oauth_signature_method",
+                                        "HMAC-SHA1",
+                                        "oauth_timestamp",
+                                        "137131202",
+                                        "oauth_nonce",
+                                        "chapoH",
+                                        NULL};
     char *base = base_of("GET", "http://photos.example.net/photos?file=vacation.jpg&size=original",
                          NULL, NULL, oauth);
     char sig[48];
@@ -107,8 +113,9 @@ Test(test_oauth1, netsuite_step_one_base_string)
         "oauth_version",
         "1.0",
         NULL};
-    char *base = base_of("POST", "https://1234567.restlets.api.netsuite.com/rest/requesttoken?role=45678",
-                         NULL, NULL, oauth);
+    char *base =
+        base_of("POST", "https://1234567.restlets.api.netsuite.com/rest/requesttoken?role=45678",
+                NULL, NULL, oauth);
 
     cr_assert_str_eq(
         base, "POST&https%3A%2F%2F1234567.restlets.api.netsuite.com%2Frest%2Frequesttoken&"
@@ -157,9 +164,9 @@ Test(test_oauth1, refusals)
     buf_init(&b, 0);
     cr_assert_eq(connect_oauth1_base_string("GET", "ftp://x/y", NULL, NULL, 0, NULL, 0, &b, &e),
                  MD_ERR_VALUE);
-    cr_assert_eq(connect_oauth1_base_string("GET", "https://user@x/y", NULL, NULL, 0, NULL, 0, &b,
-                                            &e),
-                 MD_ERR_VALUE);
+    cr_assert_eq(
+        connect_oauth1_base_string("GET", "https://user@x/y", NULL, NULL, 0, NULL, 0, &b, &e),
+        MD_ERR_VALUE);
     cr_assert_eq(connect_oauth1_sign("PLAINTEXT", "a", "b", "x", 1, sig, &e), MD_ERR_VALUE);
     buf_free(&b);
 }
@@ -179,20 +186,31 @@ Test(test_oauth1, authorization_header)
                                .signature_method = "HMAC-SHA256",
                                .timestamp = "1700000000",
                                .nonce = "n0nce"};
-    static const char *const oauth[] = {
-        "oauth_consumer_key", "ck",         "oauth_token", "tk",    "oauth_signature_method",
-        "HMAC-SHA256",        "oauth_timestamp", "1700000000", "oauth_nonce", "n0nce",
-        "oauth_version",      "1.0",        NULL};
+    static const char *const oauth[] = {"oauth_consumer_key",
+                                        "ck",
+                                        "oauth_token",
+                                        "tk",
+                                        "oauth_signature_method",
+                                        "HMAC-SHA256",
+                                        "oauth_timestamp",
+                                        "1700000000",
+                                        "oauth_nonce",
+                                        "n0nce",
+                                        "oauth_version",
+                                        "1.0",
+                                        NULL};
     struct md_error e = {0};
     char *h = NULL, *base, sig[48], want[512], enc_sig[128];
     size_t k = 0;
 
-    cr_assert_eq(connect_oauth1_authorization("GET", "https://123456-sb1.suitetalk.api.netsuite.com"
-                                                     "/services/rest/record/v1/customer/7?expand=a%20b",
+    cr_assert_eq(connect_oauth1_authorization("GET",
+                                              "https://123456-sb1.suitetalk.api.netsuite.com"
+                                              "/services/rest/record/v1/customer/7?expand=a%20b",
                                               NULL, NULL, 0, &p, &h, &e),
                  MD_OK, "%s", e.msg);
-    base = base_of("GET", "https://123456-sb1.suitetalk.api.netsuite.com/services/rest/record/v1"
-                          "/customer/7?expand=a%20b",
+    base = base_of("GET",
+                   "https://123456-sb1.suitetalk.api.netsuite.com/services/rest/record/v1"
+                   "/customer/7?expand=a%20b",
                    NULL, NULL, oauth);
     cr_assert_eq(connect_oauth1_sign("HMAC-SHA256", "cs&1", "ts 2", base, strlen(base), sig, &e),
                  MD_OK);

@@ -1012,9 +1012,9 @@ Test(test_request, caller_in_the_path)
                  MD_OK, "%s", e.msg);
     cr_assert_str_eq(r.url, BASE "/v1.0/users/alice%40example.com/messages?%24top=5");
     connect_request_free(&r);
-    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/m/{caller.email}\"}", "{}", &ALICE,
-                           &r, &e),
-                 MD_OK, "%s", e.msg);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/m/{caller.email}\"}", "{}", &ALICE, &r, &e),
+        MD_OK, "%s", e.msg);
     cr_assert_str_eq(r.url, BASE "/m/alice.smith%40example.com");
     connect_request_free(&r);
 
@@ -1024,18 +1024,18 @@ Test(test_request, caller_in_the_path)
                  MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "is not sent") != NULL, "%s", e.msg);
     /* Without a caller, refused. */
-    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.userName}\"}", "{}", NULL,
-                           &r, &e),
-                 MD_ERR_VALUE);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.userName}\"}", "{}", NULL, &r, &e),
+        MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "no calling user") != NULL, "%s", e.msg);
     /* Only the two attributes; never a credential in a URL. */
-    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.id}\"}", "{}", &ALICE, &r,
-                           &e),
-                 MD_ERR_VALUE);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.id}\"}", "{}", &ALICE, &r, &e),
+        MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "caller.id") != NULL, "%s", e.msg);
-    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/u/{credential.key}\"}", "{}", &ALICE,
-                           &r, &e),
-                 MD_ERR_VALUE);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{credential.key}\"}", "{}", &ALICE, &r, &e),
+        MD_ERR_VALUE);
     cr_assert(strstr(e.msg, "never goes in a URL") != NULL, "%s", e.msg);
     /* A userName of dots would climb the path: refused like such an argument. */
     {

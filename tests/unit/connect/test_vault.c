@@ -837,7 +837,8 @@ Test(test_vault, rotate_is_compare_and_set, .init = setup, .fini = teardown)
     char *v;
 
     set_ok(V, "quickbooks",
-           "{\"client_id\": \"c\", \"client_secret\": \"s\", \"refresh_token\": \"rt-0\"}", "alice");
+           "{\"client_id\": \"c\", \"client_secret\": \"s\", \"refresh_token\": \"rt-0\"}",
+           "alice");
     v = field_of(V, "quickbooks", "refresh_token"); /* cached now */
     free(v);
 
