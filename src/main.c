@@ -1410,7 +1410,7 @@ static int cmd_credential(const struct opts *o)
     } else {
         secret = json_pack("{s:s%}", "token", text, len);
     }
-    if (connect_auth_secret_validate(json_object_get(conn, "auth"), secret, &e) ||
+    if (connect_auth_secret_validate_connector(conn, secret, &e) ||
         connect_vault_open(s, key, &v, &e) ||
         connect_vault_set(v, name, secret, "cli", &info, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);

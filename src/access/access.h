@@ -195,6 +195,9 @@ struct access_decision {
     enum access_reason reason;
     char user_id[64];
     char user_name[256];
+    /* The user's primary emails[] value, else the userName ("" when the user does not exist);
+     * what the connector runtime's {caller.email} is. */
+    char user_email[256];
     char tool[ACCESS_TOOL_NAME_MAX + 1];
     char pack[64];           /* the scope asked for; "" for none */
     enum access_level level; /* the tool's effective level; ACCESS_NONE when unknown */

@@ -204,6 +204,7 @@ static void begin(struct access_decision *d, const char *user_id, const char *to
     d->reason = ACCESS_NO_USER;
     snprintf(d->user_id, sizeof d->user_id, "%s", user_id ? user_id : "");
     d->user_name[0] = '\0';
+    d->user_email[0] = '\0';
     snprintf(d->tool, sizeof d->tool, "%s", tool ? tool : "");
     snprintf(d->pack, sizeof d->pack, "%s", pack ? pack : "");
     d->level = ACCESS_NONE;
@@ -239,6 +240,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     if (!u->exists)
         goto out;
     snprintf(out->user_name, sizeof out->user_name, "%s", u->user_name ? u->user_name : "");
+    snprintf(out->user_email, sizeof out->user_email, "%s", u->email ? u->email : out->user_name);
     t = tool ? policy_tool(p, tool) : NULL;
     if (t)
         out->level = t->level;

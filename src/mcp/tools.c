@@ -253,6 +253,13 @@ struct call_ctx {
     int64_t t0;
 };
 
+/* A caller attribute of the decision, or NULL when empty or possibly cut to fit cap bytes. */
+static const char *caller_value(const char *v, size_t cap)
+{
+    size_t n = strnlen(v, cap);
+    return n == 0 || n >= cap - 1 ? NULL : v;
+}
+
 static void call_done(void *cls, json_t *result, const struct connect_outcome *o)
 {
     struct call_ctx *cx = cls;
@@ -380,6 +387,13 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
             .base_url = tool.base_url,
             .args = args,
             .request_id = req->request_id,
+            /*
+             * The directory's, as the decision resolved the user: never the agent's word. A
+             * value that filled its buffer may have been cut, and a cut name could name
+             * someone else: such a call has no caller (a tool that needs one is refused).
+             */
+            .caller_user_name = caller_value(d->user_name, sizeof d->user_name),
+            .caller_email = caller_value(d->user_email, sizeof d->user_email),
         };
         /* From here the reply belongs to call_done, which may run before this returns. */
         ready = false;
