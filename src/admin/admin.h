@@ -51,6 +51,12 @@ struct admin_request {
     struct access *access;       /* borrowed */
     struct connect_vault *vault; /* borrowed; NULL when the server has no vault key */
     admin_token_create_fn token_create;
+    /*
+     * The recent SCIM exchanges of this node (a new reference, or NULL), for /provisioning;
+     * the http module keeps them. NULL: the answer says none were recorded.
+     */
+    json_t *(*scim_activity)(void *cls);
+    void *scim_activity_cls;
 };
 
 struct admin_response {

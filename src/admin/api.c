@@ -383,6 +383,7 @@ static const struct route routes[] = {
     {"users", admin_route_users},           {"groups", admin_route_groups},
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
     {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
+    {"provisioning", admin_route_provisioning},
 };
 
 /*

@@ -50,8 +50,19 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
 
     memset(&ar, 0, sizeof ar);
     md_error_clear(&e);
+    if (strncmp(rest, "/session", 8) == 0 && (rest[8] == '\0' || rest[8] == '/')) {
+        http_route_session(req, resp, rest + 8);
+        return;
+    }
     if (!admin_is_public(req->method, rest)) {
-        rc = http_authenticate(req, HTTP_TOKEN_KIND_ADMIN, &e);
+        /*
+         * A bearer token when one is sent (scripts), else the console's session cookie, which
+         * also demands the CSRF token on changes.
+         */
+        if (!http_req_header(req, "Authorization") && http_req_has_session(req))
+            rc = http_session_authenticate(req, &e);
+        else
+            rc = http_authenticate(req, HTTP_TOKEN_KIND_ADMIN, &e);
         if (rc) {
             if (rc == MD_ERR_UNAUTHORIZED)
                 http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
@@ -82,6 +93,8 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
     aq.access = req->access;
     aq.vault = req->vault;
     aq.token_create = http_token_create;
+    aq.scim_activity = http_activity_json;
+    aq.scim_activity_cls = req->activity;
     admin_handle(&aq, &ar);
 out:
     write_admin(resp, &ar);
