@@ -131,6 +131,12 @@ void http_activity_record(struct http_activity *a, const char *method, const cha
  */
 json_t *http_activity_json(void *cls);
 
+/*
+ * POST /api/v1/connectors/{name}/test (route_probe.c), once authenticated: one harmless
+ * request to the connector's upstream with its credential; answers later (resp->pending).
+ */
+void http_route_connector_test(struct http_req *req, struct http_resp *resp, const char *name);
+
 /* The console's files below web_dir, with the headers that keep its pages to themselves. */
 void http_route_web(struct http_req *req, struct http_resp *resp);
 

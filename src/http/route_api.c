@@ -17,6 +17,30 @@ static const char *query_cb(void *ctx, const char *name)
     return http_req_query(ctx, name);
 }
 
+/*
+ * The connector name of "/connectors/{name}/test" into out, or false for any other path. The
+ * test calls the upstream, so it is answered here, where answers may come later, rather than
+ * by the admin module.
+ */
+static bool connector_test_path(const char *rest, char *out, size_t n)
+{
+    static const char prefix[] = "/connectors/", suffix[] = "/test";
+    const char *name = rest + sizeof prefix - 1, *end;
+    size_t len;
+
+    if (strncmp(rest, prefix, sizeof prefix - 1) != 0)
+        return false;
+    end = strchr(name, '/');
+    if (!end || strcmp(end, suffix) != 0)
+        return false;
+    len = (size_t)(end - name);
+    if (len == 0 || len >= n)
+        return false;
+    memcpy(out, name, len);
+    out[len] = '\0';
+    return true;
+}
+
 static void write_admin(struct http_resp *resp, struct admin_response *ar)
 {
     if (ar->location[0])
@@ -74,6 +98,13 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
         if (!req->access) {
             admin_problem(&ar, MD_ERR_UNAVAILABLE, "the access service is not running");
             goto out;
+        }
+    }
+    {
+        char name[64];
+        if (connector_test_path(rest, name, sizeof name)) {
+            http_route_connector_test(req, resp, name);
+            return;
         }
     }
     http_base_url(req, "/api/v1", base, sizeof base);
