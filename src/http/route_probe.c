@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "access/access.h"
 #include "admin/admin.h"
 #include "connect/runtime.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "http/http_int.h"
 
@@ -116,6 +118,23 @@ void http_route_connector_test(struct http_req *req, struct http_resp *resp, con
         http_resp_add_header(resp, "Allow", "POST");
         problem(resp, MD_ERR_METHOD, "use POST to test a connector's connection");
         return;
+    }
+    /* The test takes no parameters: a body, if any, is an empty JSON object. */
+    if (req->body_len > 0 || req->body_too_large) {
+        const char *ct = http_req_header(req, "Content-Type");
+        json_t *b = NULL;
+        if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+            problem(resp, MD_ERR_UNSUPPORTED_MEDIA, "a request body must be application/json");
+            return;
+        }
+        if (req->body_too_large ||
+            json_parse_limited(req->body, req->body_len, 4096, 2, &b, &e) != MD_OK ||
+            !json_is_object(b) || json_object_size(b) != 0) {
+            json_decref(b);
+            problem(resp, MD_ERR_VALUE, "the test takes no parameters: send no body, or {}");
+            return;
+        }
+        json_decref(b);
     }
     if (!req->runtime) {
         problem(resp, MD_ERR_UNAVAILABLE, "the connector runtime is not running on this server");

@@ -250,6 +250,8 @@ static void get_session(struct http_req *req, struct http_resp *resp)
 
     md_error_clear(&e);
     if (http_session_authenticate(req, &e)) {
+        if (e.code == MD_ERR_UNAUTHORIZED)
+            http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
         problem(resp, e.code ? e.code : MD_ERR_UNAUTHORIZED, e.msg);
         return;
     }
