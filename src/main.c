@@ -784,10 +784,14 @@ static const char *web_dir(const struct opts *o, char *buf, size_t n)
     char exe[PATH_MAX], probe[PATH_MAX + 32];
     ssize_t len;
 
-    if (o->web)
-        return o->web;
-    if (env && *env)
-        return env;
+    if (o->web || (env && *env)) {
+        const char *dir = o->web ? o->web : env;
+        snprintf(probe, sizeof probe, "%s/index.html", dir);
+        if (is_dir(dir) && access(probe, R_OK) == 0)
+            return dir;
+        fprintf(stderr, "mandate: %s has no index.html; the console is not served\n", dir);
+        return NULL;
+    }
     len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0)
         return NULL;

@@ -103,14 +103,14 @@ void admin_route_resource(struct admin_ctx *x, const struct admin_resource *r);
 json_t *admin_token_json(const struct store_token *t);
 
 /* The resources, one per file. Each checks its own segments and methods. */
-void admin_route_openapi(struct admin_ctx *x);    /* openapi.c */
-void admin_route_tokens(struct admin_ctx *x);     /* tokens.c */
-void admin_route_users(struct admin_ctx *x);      /* directory.c */
-void admin_route_groups(struct admin_ctx *x);     /* directory.c */
-void admin_route_connectors(struct admin_ctx *x); /* catalog.c */
-void admin_route_packs(struct admin_ctx *x);      /* catalog.c */
-void admin_route_grants(struct admin_ctx *x);     /* grants.c */
-void admin_route_decisions(struct admin_ctx *x);  /* decisions.c */
+void admin_route_openapi(struct admin_ctx *x);      /* openapi.c */
+void admin_route_tokens(struct admin_ctx *x);       /* tokens.c */
+void admin_route_users(struct admin_ctx *x);        /* directory.c */
+void admin_route_groups(struct admin_ctx *x);       /* directory.c */
+void admin_route_connectors(struct admin_ctx *x);   /* catalog.c */
+void admin_route_packs(struct admin_ctx *x);        /* catalog.c */
+void admin_route_grants(struct admin_ctx *x);       /* grants.c */
+void admin_route_decisions(struct admin_ctx *x);    /* decisions.c */
 void admin_route_provisioning(struct admin_ctx *x); /* provisioning.c */
 
 #endif

@@ -310,8 +310,7 @@ static int add_member(void *ctx, const struct store_member *m)
     struct member_page *mp = ctx;
     json_t *o;
     mp->seen++;
-    if (mp->seen < mp->page.start_index ||
-        (int64_t)json_array_size(mp->items) >= mp->page.count)
+    if (mp->seen < mp->page.start_index || (int64_t)json_array_size(mp->items) >= mp->page.count)
         return 0;
     o = json_pack("{s:s, s:s, s:s}", "id", m->id, "type",
                   m->type == STORE_MEMBER_USER ? "User" : "Group", "display",
@@ -363,8 +362,7 @@ static void list_members(struct admin_ctx *x, const char *id)
         if (rc || strcmp(json_string_value(json_object_get(it, "type")), "User") != 0)
             continue;
         memset(&row, 0, sizeof row);
-        rc = store_res_get(c, STORE_USERS, json_string_value(json_object_get(it, "id")), &row,
-                           &e);
+        rc = store_res_get(c, STORE_USERS, json_string_value(json_object_get(it, "id")), &row, &e);
         if (rc == MD_OK) {
             json_object_set_new(it, "userName", json_string(row.user_name ? row.user_name : ""));
             json_object_set_new(it, "active", json_boolean(row.active));

@@ -99,10 +99,9 @@ void admin_route_provisioning(struct admin_ctx *x)
         activity = x->req->scim_activity(x->req->scim_activity_cls);
     if (st.last_used_ms)
         time_format_ms(st.last_used_ms, last);
-    out = json_pack("{s:o, s:O, s:I, s:I, s:o, s:o}", "scim_base_url",
-                    scim_base(x->req->base_url), "tokens", st.items, "users", (json_int_t)users,
-                    "groups", (json_int_t)groups, "last_used",
-                    st.last_used_ms ? json_string(last) : json_null(), "activity",
+    out = json_pack("{s:o, s:O, s:I, s:I, s:o, s:o}", "scim_base_url", scim_base(x->req->base_url),
+                    "tokens", st.items, "users", (json_int_t)users, "groups", (json_int_t)groups,
+                    "last_used", st.last_used_ms ? json_string(last) : json_null(), "activity",
                     activity ? activity : json_null());
     activity = NULL;
     if (!out) {

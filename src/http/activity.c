@@ -68,8 +68,8 @@ static void push(struct ring *r, const struct event *ev)
         r->n++;
 }
 
-void http_activity_record(struct http_activity *a, const char *method, const char *path,
-                          int status, const struct store_token *token, const char *detail)
+void http_activity_record(struct http_activity *a, const char *method, const char *path, int status,
+                          const struct store_token *token, const char *detail)
 {
     struct event ev;
 
@@ -108,9 +108,9 @@ static json_t *event_json(const struct event *ev)
     if (!o)
         return NULL;
     json_object_set_new(o, "token",
-                        ev->has_token ? json_pack("{s:s, s:s}", "id", ev->token_id, "name",
-                                                  ev->token_name)
-                                      : json_null());
+                        ev->has_token
+                            ? json_pack("{s:s, s:s}", "id", ev->token_id, "name", ev->token_name)
+                            : json_null());
     if (ev->detail[0])
         json_object_set_new(o, "detail", json_string(ev->detail));
     return o;
@@ -143,9 +143,9 @@ json_t *http_activity_json(void *cls)
     pthread_mutex_lock(&a->mu);
     time_format_ms(a->since_ms, since);
     o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "since", since, "requests",
-                  (json_int_t)a->requests, "errors", (json_int_t)a->errors, "last",
-                  newest(&a->all), "last_error", newest(&a->failed), "recent", ring_json(&a->all),
-                  "recent_errors", ring_json(&a->failed));
+                  (json_int_t)a->requests, "errors", (json_int_t)a->errors, "last", newest(&a->all),
+                  "last_error", newest(&a->failed), "recent", ring_json(&a->all), "recent_errors",
+                  ring_json(&a->failed));
     pthread_mutex_unlock(&a->mu);
     return o;
 }

@@ -27,17 +27,17 @@ struct http_req {
     struct store *store;
     struct access *access; /* borrowed, from http_config */
     const struct scim_limits *limits;
-    char actor[64];              /* set by authentication: the token id */
-    struct req_ctx *ctx;         /* the connection's state (server.c) */
-    struct mcp_server *mcp;      /* from http_config */
-    struct connect_vault *vault; /* from http_config */
-    const char *const *origins;  /* from http_config */
-    struct store_token token;    /* set by authentication: the token presented */
-    unsigned port;               /* the port this server listens on */
-    struct http_sessions *sessions;   /* console sessions (session.h) */
-    struct http_activity *activity;   /* recent SCIM exchanges (activity.c) */
-    const char *web_dir;              /* from http_config; NULL: no console */
-    struct connect_runtime *runtime;  /* from http_config; NULL: no connection tests */
+    char actor[64];                  /* set by authentication: the token id */
+    struct req_ctx *ctx;             /* the connection's state (server.c) */
+    struct mcp_server *mcp;          /* from http_config */
+    struct connect_vault *vault;     /* from http_config */
+    const char *const *origins;      /* from http_config */
+    struct store_token token;        /* set by authentication: the token presented */
+    unsigned port;                   /* the port this server listens on */
+    struct http_sessions *sessions;  /* console sessions (session.h) */
+    struct http_activity *activity;  /* recent SCIM exchanges (activity.c) */
+    const char *web_dir;             /* from http_config; NULL: no console */
+    struct connect_runtime *runtime; /* from http_config; NULL: no connection tests */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -121,8 +121,8 @@ void http_activity_free(struct http_activity *a);
  * Records one SCIM exchange: method, path below /scim/v2, status, the token that authenticated
  * it (NULL when none did), and for an error the detail the client was told (never a token).
  */
-void http_activity_record(struct http_activity *a, const char *method, const char *path,
-                          int status, const struct store_token *token, const char *detail);
+void http_activity_record(struct http_activity *a, const char *method, const char *path, int status,
+                          const struct store_token *token, const char *detail);
 /*
  * {"since", "requests", "errors", "last": event|null, "last_error": event|null, "recent":
  * [event...], "recent_errors": [event...]}, newest first; an event is {"time", "method",

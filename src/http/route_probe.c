@@ -86,12 +86,11 @@ static void on_result(void *cls, json_t *result, const struct connect_outcome *o
     else
         snprintf(message, sizeof message, "%.590s",
                  text ? text : "The upstream could not be reached.");
-    out = json_pack("{s:s, s:b, s:b, s:o, s:I, s:s, s:{s:o, s:s, s:s}}", "connector", p->connector,
-                    "ok", ok, "reached", reached,
-                    "status", reached ? json_integer(o->upstream_status) : json_null(), "ms",
-                    (json_int_t)o->upstream_ms, "message", message, "request", "tool",
-                    p->tool[0] ? json_string(p->tool) : json_null(), "method", "GET", "path",
-                    p->path);
+    out = json_pack(
+        "{s:s, s:b, s:b, s:o, s:I, s:s, s:{s:o, s:s, s:s}}", "connector", p->connector, "ok", ok,
+        "reached", reached, "status", reached ? json_integer(o->upstream_status) : json_null(),
+        "ms", (json_int_t)o->upstream_ms, "message", message, "request", "tool",
+        p->tool[0] ? json_string(p->tool) : json_null(), "method", "GET", "path", p->path);
     if (out)
         http_resp_json(&resp, 200, "application/json", out);
     else

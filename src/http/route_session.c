@@ -311,7 +311,8 @@ void http_route_session(struct http_req *req, struct http_resp *resp, const char
         sign_out(req, resp);
     else {
         http_resp_add_header(resp, "Allow", "GET, POST, DELETE");
-        problem(resp, MD_ERR_METHOD, "use POST to sign in, GET to read the session, DELETE to "
-                                     "sign out");
+        problem(resp, MD_ERR_METHOD,
+                "use POST to sign in, GET to read the session, DELETE to "
+                "sign out");
     }
 }
