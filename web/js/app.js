@@ -165,7 +165,22 @@ async function signOut() {
 async function start() {
     $('signout').addEventListener('click', signOut);
     $('menu-toggle').addEventListener('click', () => foldMenu(!$('nav').classList.contains('folded')));
-    window.addEventListener('hashchange', route);
+    // Hashes that are not pages (#main, the skip link's target) are not routes.
+    window.addEventListener('hashchange', () => {
+        if (!location.hash || location.hash.startsWith('#/')) route();
+    });
+    document.querySelector('.skip').addEventListener('click', (ev) => {
+        ev.preventDefault();
+        $('main').focus();
+    });
+    // A link to the page already shown changes no hash: it reloads the page instead.
+    document.addEventListener('click', (ev) => {
+        const a = ev.target.closest && ev.target.closest('a[href^="#/"]');
+        if (a && a.getAttribute('href') === location.hash && !ev.defaultPrevented) {
+            ev.preventDefault();
+            route();
+        }
+    });
     window.addEventListener('mandate:signed-out', (ev) => {
         if (state.session) showSignIn(`Your session ended (${ev.detail || 'signed out'}). Sign in again.`);
     });

@@ -24,7 +24,11 @@ export function h(tag, props = {}, ...children) {
         else if (k === 'dataset') Object.assign(el.dataset, v);
         else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
         else if (k === 'value') el.value = v;
-        else if (k === 'checked') el.checked = Boolean(v);
+        else if (k === 'checked') {
+            // The attribute too, so that form.reset() comes back to it.
+            el.defaultChecked = Boolean(v);
+            el.checked = Boolean(v);
+        }
         else if (v === true) el.setAttribute(k, '');
         else el.setAttribute(k, String(v));
     }
@@ -85,7 +89,8 @@ export function field(spec) {
         input = h('input', { type: spec.type || 'text', ...common, value: spec.value ?? '' });
     }
     const wrap = h('div', { class: 'field', dataset: { field: spec.name } },
-        h('label', { for: id }, spec.label, spec.required ? h('span', { class: 'visually-hidden' }, ' (required)') : null),
+        // A required field says so through its required attribute, which screen readers read.
+        h('label', { for: id }, spec.label),
         spec.hint ? h('span', { class: 'hint', id: hintId }, spec.hint) : null,
         input,
         h('p', { class: 'error', id: errId }));

@@ -64,7 +64,7 @@ async function renderConnector(view, ctx, name) {
 
     // Base URL.
     const defined = c.overrides && c.overrides.base_url ? 'overridden for this deployment' : 'as the connector defines it';
-    const urlForm = h('form', { novalidate: true, 'aria-label': 'Base URL' },
+    const urlForm = h('form', { novalidate: true, 'aria-label': 'Change the base URL' },
         field({ name: 'base_url', label: 'Base URL', type: 'url', value: c.base_url, hint: `Now ${defined}. Point it at a sandbox, e.g. https://sandbox.example.com (no trailing /).`, attrs: { spellcheck: 'false' } }),
         h('div', { class: 'actions' },
             h('button', { type: 'submit' }, 'Save base URL'),

@@ -127,6 +127,6 @@ function entry(tool, label, lvl, checked) {
             h('input', { type: 'checkbox', id, checked, dataset: { tool } }),
             h('label', { for: id }, label)),
         h('div', { class: 'check' },
-            h('label', { for: sel }, h('span', { class: 'visually-hidden' }, `Ceiling for ${tool}`), h('span', { 'aria-hidden': 'true' }, 'up to')),
-            h('select', { id: sel, dataset: { levelFor: tool } }, LEVELS.map((l) => h('option', { value: l, selected: l === lvl }, l)))));
+            h('span', { 'aria-hidden': 'true' }, 'up to'),
+            h('select', { id: sel, 'aria-label': `Ceiling for ${tool}`, dataset: { levelFor: tool } }, LEVELS.map((l) => h('option', { value: l, selected: l === lvl }, l)))));
 }

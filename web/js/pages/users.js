@@ -28,7 +28,7 @@ export async function render(view, ctx) {
 }
 
 export function searchForm(ctx, q, page, label, hint) {
-    const form = h('form', { role: 'search', 'aria-label': label, novalidate: true },
+    const form = h('form', { role: 'search', 'aria-label': `${label} form`, novalidate: true },
         h('div', { class: 'inline' },
             field({ name: 'q', label, type: 'search', value: q, hint }),
             h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Search'))));
