@@ -436,12 +436,14 @@ describe('the admin\'s whole path', () => {
             ['Connectors', 'Connectors'], ['Agents', 'Agents'], ['Decision explorer', 'Decision explorer'], ['Audit', 'Audit']]) {
             await go(page, link, heading);
             assert.deepEqual(await unnamedControls(page), [], `${link}: controls without a name`);
+            assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, `${link}: a value leaked as text`);
         }
         for (const hash of [`#/groups/${group.id}`, `#/users/${ann.id}`, '#/packs/new', '#/connectors/datadog']) {
             await page.goto(`${srv.base}/${hash}`);
             await page.locator('main h1').waitFor();
             await page.waitForLoadState('networkidle');
             assert.deepEqual(await unnamedControls(page), [], `${hash}: controls without a name`);
+            assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, `${hash}: a value leaked as text`);
         }
         assert.deepEqual(problems, []);
     });

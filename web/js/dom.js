@@ -44,6 +44,12 @@ function append(el, children) {
     }
 }
 
+/* Appends children to el as h() does: null, undefined and false are skipped, arrays flattened. */
+export function add(el, ...children) {
+    append(el, children);
+    return el;
+}
+
 export function clear(el) {
     while (el.firstChild) el.removeChild(el.firstChild);
     return el;

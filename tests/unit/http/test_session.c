@@ -97,8 +97,7 @@ Test(test_session, an_idle_session_expires_and_is_removed)
     cr_assert_eq(http_session_create(ss, &t, T0, secret, NULL, &e), MD_OK);
     /* A request just before the idle limit keeps it alive for another idle period. */
     cr_assert_eq(http_session_find(ss, secret, T0 + HTTP_SESSION_IDLE_MS - 1, NULL, &e), MD_OK);
-    cr_assert_eq(http_session_find(ss, secret, T0 + 2 * HTTP_SESSION_IDLE_MS - 2, NULL, &e),
-                 MD_OK);
+    cr_assert_eq(http_session_find(ss, secret, T0 + 2 * HTTP_SESSION_IDLE_MS - 2, NULL, &e), MD_OK);
     cr_assert_eq(http_session_find(ss, secret, T0 + 3 * HTTP_SESSION_IDLE_MS, NULL, &e),
                  MD_ERR_UNAUTHORIZED);
     cr_assert(strstr(e.msg, "expired") != NULL, "%s", e.msg);

@@ -3,7 +3,7 @@
 // revoke it.
 
 import { api, qs, submitForm, val } from '../api.js';
-import { badge, copyLine, empty, field, fmtTime, h, secretPanel, table, uid } from '../dom.js';
+import { add, badge, copyLine, empty, field, fmtTime, h, secretPanel, table, uid } from '../dom.js';
 import { revokeButton } from './provisioning.js';
 
 export async function render(view, ctx) {
@@ -26,23 +26,23 @@ export async function render(view, ctx) {
         }
     }));
 
-    view.append(h('h1', {}, 'Agents'),
+    add(view, h('h1', {}, 'Agents'),
         h('p', { class: 'lead' }, 'An AI agent connects to mandate over MCP with an agent token that acts for one employee. It sees only the tools that employee may use.'));
 
-    view.append(h('h2', {}, 'MCP URLs'),
+    add(view, h('h2', {}, 'MCP URLs'),
         copyLine('Every tool the user may use', mcp),
         packs.items.length ? h('details', {}, h('summary', {}, 'One pack\'s tools only'),
             packs.items.map((p) => copyLine(`Pack ${p.title}`, `${mcp}/packs/${p.name}`))) : null);
 
     const slot = h('div', {});
-    view.append(h('h2', {}, 'Create an agent token'), createForm(users, packs, mcp, slot, ctx, userFilter), slot);
+    add(view, h('h2', {}, 'Create an agent token'), createForm(users, packs, mcp, slot, ctx, userFilter), slot);
 
     let agents = tokens.items.filter((t) => t.kind === 'agent' && !t.revoked);
     if (userFilter) {
         const want = userFilter.toLowerCase();
         agents = agents.filter((t) => (byId.get(t.user_id) || '').toLowerCase() === want || t.user_id === userFilter);
     }
-    view.append(h('h2', {}, userFilter ? `Agent tokens of ${userFilter}` : 'Agent tokens'),
+    add(view, h('h2', {}, userFilter ? `Agent tokens of ${userFilter}` : 'Agent tokens'),
         userFilter ? h('p', {}, h('a', { href: '#/agents' }, 'Show every user\'s tokens')) : null,
         table('Agent tokens', [
             { label: 'Name', cell: (t) => t.name || '(unnamed)' },

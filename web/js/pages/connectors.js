@@ -3,7 +3,7 @@
 // back) and a "test connection" that calls the upstream once with that credential.
 
 import { api, submitForm, val } from '../api.js';
-import { badge, empty, field, fmtTime, h, level, table } from '../dom.js';
+import { add, badge, empty, field, fmtTime, h, level, table } from '../dom.js';
 
 /* What each auth scheme's secret holds (docs/connectors.md, "Authentication and credentials"). */
 function secretFields(auth) {
@@ -20,7 +20,7 @@ export async function render(view, ctx) {
     if (ctx.args[0]) return renderConnector(view, ctx, ctx.args[0]);
     const list = await api('GET', '/connectors');
     const creds = await Promise.all(list.items.map((c) => credential(c.name)));
-    view.append(h('h1', {}, 'Connectors'),
+    add(view, h('h1', {}, 'Connectors'),
         h('p', { class: 'lead' }, 'The business tools mandate calls for agents. Each needs its base URL and, for most, a credential that agents never see.'),
         table('Connectors', [
             { label: 'Connector', cell: (c) => h('span', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.name)}` }, c.title), h('br'), h('code', {}, c.name)) },
@@ -52,12 +52,12 @@ async function renderConnector(view, ctx, name) {
         c = await api('GET', `/connectors/${encodeURIComponent(name)}`);
     } catch (err) {
         if (err.status !== 404) throw err;
-        view.append(h('h1', {}, 'Connector not found'), empty(`No connector is named “${name}”.`, h('a', { href: '#/connectors' }, 'Back to Connectors')));
+        add(view, h('h1', {}, 'Connector not found'), empty(`No connector is named “${name}”.`, h('a', { href: '#/connectors' }, 'Back to Connectors')));
         return;
     }
     const cred = await credential(c.name);
     const here = `#/connectors/${encodeURIComponent(c.name)}`;
-    view.append(h('p', {}, h('a', { href: '#/connectors' }, '← Connectors')),
+    add(view, h('p', {}, h('a', { href: '#/connectors' }, '← Connectors')),
         h('h1', {}, c.title),
         c.description ? h('p', { class: 'lead' }, c.description) : null,
         c.docs ? h('p', {}, 'Vendor API reference: ', h('a', { href: c.docs, rel: 'noreferrer noopener', target: '_blank' }, c.docs)) : null);
@@ -90,15 +90,15 @@ async function renderConnector(view, ctx, name) {
             fields: { base_url: ['base_url', /url/i] },
         });
     });
-    view.append(h('h2', {}, 'Base URL'), urlForm);
+    add(view, h('h2', {}, 'Base URL'), urlForm);
 
     // Credential.
-    view.append(h('h2', {}, 'Credential'));
+    add(view, h('h2', {}, 'Credential'));
     const fields = secretFields(c.auth);
     if (!fields.length) {
-        view.append(h('p', {}, 'This connector needs no credential.'));
+        add(view, h('p', {}, 'This connector needs no credential.'));
     } else {
-        view.append(cred === undefined
+        add(view, cred === undefined
             ? h('p', { class: 'form-error' }, 'This server has no vault key (MANDATE_VAULT_KEY or --vault-key-file), so it keeps no credentials.')
             : cred
                 ? h('dl', { class: 'kv' },
@@ -127,7 +127,7 @@ async function renderConnector(view, ctx, name) {
                 fields: Object.fromEntries(fields.map((f) => [`secret_${f.name}`, [f.name]])),
             });
         });
-        view.append(credForm);
+        add(view, credForm);
     }
 
     // Test connection.
@@ -148,12 +148,12 @@ async function renderConnector(view, ctx, name) {
             }
         },
     }, 'Test connection');
-    view.append(h('h2', {}, 'Test connection'),
+    add(view, h('h2', {}, 'Test connection'),
         h('p', { class: 'hint' }, 'Calls the upstream once, as an agent\'s read call would, with the credential above.'),
         h('div', { class: 'actions' }, testBtn), result);
 
     // Tools.
-    view.append(h('h2', {}, `Tools (${c.tools.length})`),
+    add(view, h('h2', {}, `Tools (${c.tools.length})`),
         table('Tools', [
             { label: 'Tool', cell: (t) => h('span', {}, h('code', {}, t.full_name), h('br'), t.title) },
             { label: 'Level', cell: (t) => h('span', {}, level(t.level), t.level !== t.defined_level ? ` (defined: ${t.defined_level})` : '') },

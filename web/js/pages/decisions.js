@@ -3,7 +3,7 @@
 // without calling anything, and shows the grant that allowed it or why each candidate failed.
 
 import { api, submitForm, val } from '../api.js';
-import { badge, field, fmtTime, h, level, table, uid } from '../dom.js';
+import { add, badge, field, fmtTime, h, level, table, uid } from '../dom.js';
 
 const RESULTS = {
     expired: 'the grant has expired',
@@ -48,7 +48,7 @@ export async function render(view, ctx) {
             fields: { user: ['user'], tool: ['tool'], arguments: ['arguments'] },
         });
     });
-    view.append(h('h1', {}, 'Decision explorer'),
+    add(view, h('h1', {}, 'Decision explorer'),
         h('p', { class: 'lead' }, 'Would an agent acting for this user be allowed this call, and why? Nothing is sent to the tool.'),
         form, result);
 }

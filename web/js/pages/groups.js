@@ -3,7 +3,7 @@
 // the identity provider's; access is decided here.
 
 import { api, qs, scimString, submitForm, val } from '../api.js';
-import { badge, empty, field, fmtTime, h, level, table, uid } from '../dom.js';
+import { add, badge, empty, field, fmtTime, h, level, table, uid } from '../dom.js';
 import { pager, searchForm } from './users.js';
 
 const PAGE = 50;
@@ -14,7 +14,7 @@ export async function render(view, ctx) {
     const start = Math.max(1, Number(ctx.query.get('start')) || 1);
     const filter = q ? `displayName co ${scimString(q)}` : '';
     const list = await api('GET', `/groups${qs({ filter, startIndex: start, count: PAGE })}`);
-    view.append(h('h1', {}, 'Groups'),
+    add(view, h('h1', {}, 'Groups'),
         h('p', { class: 'lead' }, 'Groups pushed by your identity provider. Give a group a tool pack, and every member\'s agents get those tools.'),
         searchForm(ctx, q, 'groups', 'Search groups', 'Part of a group name'),
         table('Groups', [
@@ -32,7 +32,7 @@ async function renderGroup(view, ctx, id) {
         g = await api('GET', `/groups/${encodeURIComponent(id)}`);
     } catch (err) {
         if (err.status !== 404) throw err;
-        view.append(h('h1', {}, 'Group not found'), empty('No group has this id.', h('a', { href: '#/groups' }, 'Back to Groups')));
+        add(view, h('h1', {}, 'Group not found'), empty('No group has this id.', h('a', { href: '#/groups' }, 'Back to Groups')));
         return;
     }
     const [members, packs, connectors] = await Promise.all([
@@ -41,14 +41,14 @@ async function renderGroup(view, ctx, id) {
         api('GET', '/connectors'),
     ]);
     const tools = connectors.items.flatMap((c) => c.tools.map((t) => ({ name: t.full_name, title: t.title, level: t.level })));
-    view.append(h('p', {}, h('a', { href: '#/groups' }, '← Groups')),
+    add(view, h('p', {}, h('a', { href: '#/groups' }, '← Groups')),
         h('h1', {}, g.displayName || g.id),
         h('dl', { class: 'kv' },
             h('dt', {}, 'SCIM id'), h('dd', { class: 'mono' }, g.id),
             g.externalId ? [h('dt', {}, 'externalId'), h('dd', { class: 'mono' }, g.externalId)] : null,
             h('dt', {}, 'Last change'), h('dd', {}, fmtTime(g.modified))));
 
-    view.append(h('h2', {}, `Members (${members.total})`),
+    add(view, h('h2', {}, `Members (${members.total})`),
         table('Members', [
             { label: 'Member', cell: (m) => (m.type === 'User'
                 ? h('a', { href: `#/users/${encodeURIComponent(m.id)}` }, m.userName || m.display || m.id)
@@ -58,10 +58,10 @@ async function renderGroup(view, ctx, id) {
         ], members.items, empty('This group has no members yet.', 'Add people to it in the identity provider; they appear here on the next push.')),
         members.total > members.items.length ? h('p', { class: 'hint' }, `The first ${members.items.length} of ${members.total} are shown.`) : null);
 
-    view.append(h('h2', {}, 'Access'),
+    add(view, h('h2', {}, 'Access'),
         grantsTable(g, ctx, (grant) => editor.edit(grant)));
     const editor = grantForm(g, packs.items, tools, ctx);
-    view.append(editor.node);
+    add(view, editor.node);
 }
 
 function grantsTable(g, ctx, onEdit) {

@@ -3,7 +3,7 @@
 // (If-Match), so that two admins cannot silently overwrite each other.
 
 import { api, submitForm, val } from '../api.js';
-import { empty, field, h, level, table, uid } from '../dom.js';
+import { add, empty, field, h, level, table, uid } from '../dom.js';
 
 const LEVELS = ['read', 'write', 'destructive'];
 
@@ -11,7 +11,7 @@ export async function render(view, ctx) {
     const name = ctx.args[0];
     if (name) return renderEditor(view, ctx, name === 'new' ? null : name);
     const packs = await api('GET', '/packs');
-    view.append(h('h1', {}, 'Tool packs'),
+    add(view, h('h1', {}, 'Tool packs'),
         h('p', { class: 'lead' }, 'A pack bundles the tools a job needs, each with a level ceiling. Give packs to groups under Groups.'),
         h('p', {}, h('a', { class: 'button', href: '#/packs/new' }, 'Create a pack')),
         table('Tool packs', [
@@ -30,13 +30,13 @@ async function renderEditor(view, ctx, name) {
             etag = `W/"${pack.version}"`;
         } catch (err) {
             if (err.status !== 404) throw err;
-            view.append(h('h1', {}, 'Pack not found'), empty(`No pack is named “${name}”.`, h('a', { href: '#/packs' }, 'Back to Tool packs')));
+            add(view, h('h1', {}, 'Pack not found'), empty(`No pack is named “${name}”.`, h('a', { href: '#/packs' }, 'Back to Tool packs')));
             return;
         }
     }
     const connectors = await api('GET', '/connectors');
     const entries = new Map((pack ? pack.tools : []).map((t) => [t.tool, t.level]));
-    view.append(h('p', {}, h('a', { href: '#/packs' }, '← Tool packs')),
+    add(view, h('p', {}, h('a', { href: '#/packs' }, '← Tool packs')),
         h('h1', {}, pack ? `Edit pack ${pack.title}` : 'Create a tool pack'));
 
     const form = h('form', { novalidate: true, 'aria-label': pack ? 'Edit pack' : 'Create pack' },
@@ -81,7 +81,7 @@ async function renderEditor(view, ctx, name) {
             fields: { name: ['name', /already exists|exists/], title: ['title'], description: ['description'], tools: ['tools', /tool/i] },
         });
     });
-    view.append(form);
+    add(view, form);
 
     if (pack) {
         const del = h('div', { class: 'actions' });
@@ -104,7 +104,7 @@ async function renderEditor(view, ctx, name) {
             },
         }, 'Delete this pack');
         del.append(ask);
-        view.append(h('h2', {}, 'Delete'), h('p', { class: 'hint' }, 'A pack that grants still give cannot be deleted; remove those grants first.'), del);
+        add(view, h('h2', {}, 'Delete'), h('p', { class: 'hint' }, 'A pack that grants still give cannot be deleted; remove those grants first.'), del);
     }
 }
 

@@ -3,34 +3,34 @@
 // identity provider, press Test and push groups there, then see the groups arrive here.
 
 import { api, submitForm, val } from '../api.js';
-import { badge, copyLine, empty, field, fmtTime, h, secretPanel, table } from '../dom.js';
+import { add, badge, copyLine, empty, field, fmtTime, h, secretPanel, table } from '../dom.js';
 
 export async function render(view, ctx) {
     const [prov, groups] = await Promise.all([
         api('GET', '/provisioning'),
         api('GET', '/groups?count=25'),
     ]);
-    view.append(
+    add(view, 
         h('h1', {}, 'Settings'),
         h('nav', { class: 'tabs', 'aria-label': 'Settings' },
             h('a', { href: '#/provisioning', 'aria-current': 'page' }, 'Provisioning')),
         h('p', { class: 'lead' }, 'Your identity provider (Okta, Microsoft Entra ID) pushes users and groups to mandate over SCIM 2.0. Give groups their tools under Groups once they have arrived.'));
 
-    view.append(h('h2', {}, '1. The SCIM base URL'),
+    add(view, h('h2', {}, '1. The SCIM base URL'),
         h('p', {}, 'Enter it in the identity provider\'s SCIM 2.0 app as the base URL (Okta: “SCIM connector base URL”; Entra ID: “Tenant URL”).'),
         copyLine('SCIM base URL', prov.scim_base_url || ctx.session.urls.scim));
 
-    view.append(h('h2', {}, '2. A bearer token'), tokenForm(view, ctx), tokenList(prov.tokens, ctx));
+    add(view, h('h2', {}, '2. A bearer token'), tokenForm(view, ctx), tokenList(prov.tokens, ctx));
 
-    view.append(h('h2', {}, '3. In the identity provider'),
+    add(view, h('h2', {}, '3. In the identity provider'),
         h('ol', {},
             h('li', {}, 'Add a SCIM 2.0 app (Okta: an app integration with SCIM provisioning; Entra ID: an enterprise application, provisioning mode Automatic).'),
             h('li', {}, 'Enter the base URL and the token, authentication mode “HTTP header” / bearer token.'),
             h('li', {}, 'Press “Test connector configuration” (Okta) or “Test Connection” (Entra ID): the request shows up under Last SCIM activity below.'),
             h('li', {}, 'Assign and push the groups whose members should get tools.')));
 
-    view.append(h('h2', {}, 'Last SCIM activity'), activity(prov));
-    view.append(h('h2', {}, `Pushed groups (${groups.total})`), await pushedGroups(groups));
+    add(view, h('h2', {}, 'Last SCIM activity'), activity(prov));
+    add(view, h('h2', {}, `Pushed groups (${groups.total})`), await pushedGroups(groups));
 }
 
 function tokenForm(view, ctx) {

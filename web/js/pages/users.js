@@ -3,7 +3,7 @@
 // never here, so that it stays the source of truth.
 
 import { api, qs, scimString } from '../api.js';
-import { badge, empty, field, fmtTime, h, level, table } from '../dom.js';
+import { add, badge, empty, field, fmtTime, h, level, table } from '../dom.js';
 
 const PAGE = 50;
 
@@ -13,18 +13,18 @@ export async function render(view, ctx) {
     const start = Math.max(1, Number(ctx.query.get('start')) || 1);
     const filter = q ? `userName co ${scimString(q)} or displayName co ${scimString(q)}` : '';
     const list = await api('GET', `/users${qs({ filter, startIndex: start, count: PAGE })}`);
-    view.append(h('h1', {}, 'Users'),
+    add(view, h('h1', {}, 'Users'),
         h('p', { class: 'lead' }, 'People your identity provider has provisioned. Select one to see their groups and the tools their agents may use.'),
         searchForm(ctx, q, 'users', 'Search users', 'Part of a userName or display name'));
     const rows = list.items;
-    view.append(table('Users', [
+    add(view, table('Users', [
         { label: 'User', cell: (u) => h('a', { href: `#/users/${encodeURIComponent(u.id)}` }, u.userName) },
         { label: 'Name', cell: (u) => u.displayName || '—' },
         { label: 'Status', cell: (u) => (u.active ? badge('active', 'ok') : badge('deactivated', 'bad')) },
     ], rows, q
         ? empty(`No user matches “${q}”.`, 'Try part of the email address, or clear the search.')
         : empty('No user has been provisioned yet.', h('span', {}, 'Connect your identity provider under ', h('a', { href: '#/provisioning' }, 'Provisioning'), ' and assign people to the SCIM app.'))));
-    view.append(pager(list, start, (s) => `#/users${qs({ q, start: s }).replace('?', '?')}`));
+    add(view, pager(list, start, (s) => `#/users${qs({ q, start: s }).replace('?', '?')}`));
 }
 
 export function searchForm(ctx, q, page, label, hint) {
@@ -69,11 +69,11 @@ async function renderUser(view, ctx, id) {
         u = await api('GET', `/users/${encodeURIComponent(id)}`);
     } catch (err) {
         if (err.status !== 404) throw err;
-        view.append(h('h1', {}, 'User not found'),
+        add(view, h('h1', {}, 'User not found'),
             empty('No user has this id.', h('a', { href: '#/users' }, 'Back to Users')));
         return;
     }
-    view.append(h('p', {}, h('a', { href: '#/users' }, '← Users')),
+    add(view, h('p', {}, h('a', { href: '#/users' }, '← Users')),
         h('h1', {}, u.displayName ? `${u.displayName} (${u.userName})` : u.userName),
         h('dl', { class: 'kv' },
             h('dt', {}, 'Status'), h('dd', {}, u.active ? badge('active', 'ok') : badge('deactivated: every decision denies', 'bad')),
@@ -81,11 +81,11 @@ async function renderUser(view, ctx, id) {
             h('dt', {}, 'SCIM id'), h('dd', { class: 'mono' }, u.id),
             u.externalId ? [h('dt', {}, 'externalId'), h('dd', { class: 'mono' }, u.externalId)] : null,
             h('dt', {}, 'Last change'), h('dd', {}, fmtTime(u.modified))));
-    view.append(h('h2', {}, 'Groups'),
+    add(view, h('h2', {}, 'Groups'),
         u.groups.length
             ? h('ul', {}, u.groups.map((g) => h('li', {}, h('a', { href: `#/groups/${encodeURIComponent(g.id)}` }, g.displayName || g.id), g.direct ? '' : ' (through a nested group)')))
             : empty('Not in any group.', 'Add the user to a group in the identity provider; groups carry access.'));
-    view.append(h('h2', {}, `Effective tools (${u.entitlements.length})`),
+    add(view, h('h2', {}, `Effective tools (${u.entitlements.length})`),
         h('p', { class: 'lead' }, 'What this user\'s agents may call now, and the grant behind each. Conditions are checked on every call; try one in the ',
             h('a', { href: `#/decisions?user=${encodeURIComponent(u.userName)}` }, 'Decision explorer'), '.'),
         table('Effective tools', [
@@ -94,6 +94,6 @@ async function renderUser(view, ctx, id) {
             { label: 'Granted by', cell: (t) => h('ul', {}, t.grants.map(grantLine)) },
         ], u.entitlements, empty('This user may use no tool.',
             u.active ? h('span', {}, 'Give one of their groups a pack under ', h('a', { href: '#/groups' }, 'Groups'), '.') : 'The user is deactivated in the identity provider.')));
-    view.append(h('h2', {}, 'Agents'),
+    add(view, h('h2', {}, 'Agents'),
         h('p', {}, h('a', { href: `#/agents?user=${encodeURIComponent(u.userName)}` }, 'Agent tokens for this user')));
 }
