@@ -90,6 +90,8 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
         if (rc) {
             if (rc == MD_ERR_UNAUTHORIZED)
                 http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
+            else if (rc == MD_ERR_FORBIDDEN)
+                log_warn("event=csrf_refused detail=\"%s\"", e.msg);
             else
                 log_error("event=auth_error code=%s detail=\"%s\"", md_err_name(rc), e.msg);
             admin_problem(&ar, rc, e.msg);

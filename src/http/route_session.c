@@ -212,8 +212,13 @@ static void sign_in(struct http_req *req, struct http_resp *resp)
                 "(create one with `mandate token create --kind admin`)");
         goto out;
     }
-    if (rc == MD_OK)
+    if (rc == MD_OK) {
+        /* A new sign-in never keeps a session id the browser had before (session fixation). */
+        const char *old = session_cookie(req);
+        if (old)
+            http_session_end(req->sessions, old);
         rc = http_session_create(req->sessions, &t, time_now_ms(), secret, &si, &e);
+    }
     if (rc) {
         if (md_err_http_status(rc) >= 500)
             log_error("event=console_signin_error code=%s detail=\"%s\"", md_err_name(rc), e.msg);

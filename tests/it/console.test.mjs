@@ -133,6 +133,26 @@ describe('sign-in', () => {
     });
 });
 
+describe('sessions', () => {
+    test('signing in again ends the session the browser held before', async () => {
+        const srv = await startServer();
+        try {
+            const t = await adminToken(srv.dbPath);
+            const first = await signIn(srv, t);
+            assert.equal(first.status, 201, first.text);
+            const old = first.headers.get('set-cookie').split(';')[0];
+            const second = await signIn(srv, t, { Cookie: old });
+            assert.equal(second.status, 201, second.text);
+            const fresh = second.headers.get('set-cookie').split(';')[0];
+            assert.notEqual(fresh, old);
+            assert.equal((await srv.http('GET', '/api/v1/session', undefined, { headers: { Cookie: old } })).status, 401);
+            assert.equal((await srv.http('GET', '/api/v1/session', undefined, { headers: { Cookie: fresh } })).status, 200);
+        } finally {
+            await srv.close();
+        }
+    });
+});
+
 describe('behind https', () => {
     test('--public-url https://...: the cookie is __Host- and Secure, and the plain name is not read', async () => {
         const srv = await startServer({ args: ['--public-url', 'https://mandate.example.com'] });
