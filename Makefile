@@ -8,6 +8,9 @@
 #                   suite, and black-box on SQLite and on a throwaway PostgreSQL cluster
 #                   (scripts/test.sh)
 #   make fuzz       build the libFuzzer drivers (clang)
+#   make browser    the console's browser tests (Debian's chromium, headless; scripts/browser-test.sh)
+#   make install    build/mandate to $(PREFIX)/bin, the catalog and the console (web/) to
+#                   $(PREFIX)/share/mandate, where the binary finds them (docs/console.md)
 #
 # `make it` and `make conformance` run on SQLite; MANDATE_TEST_BACKENDS="sqlite postgres" (or
 # "postgres") adds PostgreSQL, on MANDATE_TEST_PG or on a cluster started for the run.
@@ -36,7 +39,7 @@ ASAN_OBJS:= $(SRCS:src/%.c=$(ASAN_DIR)/obj/%.o)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 .PHONY: all deps deps-test run test unit unit-asan it it-asan conformance mcp-conformance fuzz \
-        fuzz-smoke clean format
+        fuzz-smoke clean format browser install
 
 all: $(B)/mandate
 
@@ -97,6 +100,22 @@ it-asan: $(ASAN_DIR)/mandate
 
 conformance: $(B)/mandate
 	@scripts/conformance.sh
+
+# The admin console in a real browser: playwright-core (tests/browser/package-lock.json) drives
+# Debian's chromium package headless; the script installs either when missing. Screenshots of
+# every page go to tests/out/browser/.
+browser: $(B)/mandate
+	@scripts/browser-test.sh
+
+# An installed mandate finds its catalog and console beside it: PREFIX/share/mandate/{catalog,web}.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: $(B)/mandate
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mandate
+	install -m 0755 $(B)/mandate $(DESTDIR)$(PREFIX)/bin/mandate
+	rm -rf $(DESTDIR)$(PREFIX)/share/mandate/catalog $(DESTDIR)$(PREFIX)/share/mandate/web
+	cp -R catalog $(DESTDIR)$(PREFIX)/share/mandate/catalog
+	cp -R web $(DESTDIR)$(PREFIX)/share/mandate/web
 
 # The official MCP conformance suite (npm @modelcontextprotocol/conformance, on Node 22 from npm)
 # against /mcp; tests/mcp-conformance/README.md lists the scenarios and why some do not apply.

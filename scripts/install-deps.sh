@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh --test   also what `make test` and the benchmarks need: clang and its
 #                                    sanitizer runtime (fuzzing), Criterion, PostgreSQL 15 (the
 #                                    tests run a throwaway cluster of their own: scripts/pg.sh),
-#                                    Node and npm when missing, curl, wrk
+#                                    Node and npm when missing, curl, wrk, and Debian's
+#                                    chromium for the console's browser tests
 set -euo pipefail
 
 mode="run"
@@ -33,6 +34,7 @@ if [ "$mode" = test ]; then
         clang libclang-rt-14-dev libcriterion-dev
         postgresql-15 postgresql-client-15
         curl wrk sqlite3
+        chromium
     )
     # The machines come with Node 20; only a bare system needs Debian's.
     if ! command -v node >/dev/null 2>&1; then

@@ -4,7 +4,7 @@
 # directory), MANDATE_TEST_PG and MANDATE_TEST_PG_CTL exported to every step, then
 #   unit tests under ASan+UBSan, fuzz smoke, the SCIM conformance suites on SQLite and
 #   PostgreSQL, the MCP conformance suite, the black-box suite under ASan on SQLite, unit tests, the black-box suite on
-#   SQLite and PostgreSQL.
+#   SQLite and PostgreSQL, and the console's browser tests (Debian's chromium, headless).
 # It stops at the first failing step, so that the output ends with that runner's own summary
 # (node:test's "# pass N" / "# fail N" when everything passed), and exits non-zero. The
 # cluster is stopped and removed in every case, also on Ctrl-C.
@@ -65,6 +65,7 @@ step "MCP conformance suite (sqlite)" "${make[@]}" mcp-conformance
 step "black-box suite under ASan+UBSan (sqlite)" env MANDATE_TEST_BACKENDS=sqlite "${make[@]}" it-asan
 step "unit tests" "${make[@]}" unit
 step "black-box suite ($MANDATE_TEST_BACKENDS)" "${make[@]}" it
+step "console browser tests (chromium)" "${make[@]}" browser
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'test: FAILED: %s\n' "${failed[@]}" >&2
     exit 1

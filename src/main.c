@@ -67,6 +67,7 @@ struct opts {
     const char *before;
     const char *expect;
     const char *time;
+    const char *web;
     const char *positional[4];
     int npositional;
     bool help;
@@ -106,6 +107,7 @@ static const struct opt_def opt_defs[] = {
     {"--before", offsetof(struct opts, before)},
     {"--expect", offsetof(struct opts, expect)},
     {"--time", offsetof(struct opts, time)},
+    {"--web", offsetof(struct opts, web)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -172,6 +174,8 @@ static const char usage_serve[] =
     "                      MANDATE_AUDIT_SYSLOG_FACILITY; default local0)\n"
     "  With several nodes on one database, give the sink options to the nodes that should\n"
     "  deliver: one of them delivers at a time (a lease in the database), the others take over.\n"
+    "  --web DIR           the admin console's files, served at / (env MANDATE_WEB; default:\n"
+    "                      the web/ of the build tree, else the one installed with mandate)\n"
     "\n"
     "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
     "MANDATE_CONNECTOR_<NAME>_BASE_URL=URL sets a connector's base URL at start (as PATCH\n"
@@ -1005,6 +1009,42 @@ out:
     return rc;
 }
 
+/*
+ * The console's directory: --web, MANDATE_WEB, then the one beside the binary (a build tree's
+ * build/mandate or build/asan/mandate -> web, an install's bin/mandate -> share/mandate/web).
+ * Unlike the catalog, the working directory is not searched: the server would otherwise serve
+ * whatever "web" directory it happened to be started in. NULL when there is none.
+ */
+static const char *web_dir(const struct opts *o, char *buf, size_t n)
+{
+    static const char *const rel[] = {"/../web", "/../../web", "/../share/mandate/web"};
+    const char *env = getenv("MANDATE_WEB");
+    char exe[PATH_MAX], probe[PATH_MAX + 32];
+    ssize_t len;
+
+    if (o->web || (env && *env)) {
+        const char *dir = o->web ? o->web : env;
+        snprintf(probe, sizeof probe, "%s/index.html", dir);
+        if (is_dir(dir) && access(probe, R_OK) == 0)
+            return dir;
+        fprintf(stderr, "mandate: %s has no index.html; the console is not served\n", dir);
+        return NULL;
+    }
+    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return NULL;
+    exe[len] = '\0';
+    if (strrchr(exe, '/'))
+        *strrchr(exe, '/') = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(buf, n, "%s%s", exe, rel[i]);
+        snprintf(probe, sizeof probe, "%s/index.html", buf);
+        if (is_dir(buf) && access(probe, R_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
 static void cancel_pending(void *cls)
 {
     connect_runtime_stop(cls);
@@ -1030,7 +1070,7 @@ static int cmd_serve(const struct opts *o)
     struct connect_runtime_config rc = {0};
     struct mcp_config mc = {0};
     const char *origins[16];
-    char origin_buf[2048];
+    char origin_buf[2048], web_buf[PATH_MAX];
     unsigned char vkey[32];
     bool have_key = false;
     const char *up_http = getenv("MANDATE_UPSTREAM_HTTP");
@@ -1154,6 +1194,11 @@ static int cmd_serve(const struct opts *o)
     cfg.mcp_origins = origins;
     cfg.cancel_pending = cancel_pending;
     cfg.cancel_cls = rt;
+    cfg.runtime = rt;
+    cfg.web_dir = web_dir(o, web_buf, sizeof web_buf);
+    if (!cfg.web_dir)
+        log_warn("event=no_console note=\"no web directory found; the console is not served "
+                 "(--web DIR or MANDATE_WEB)\"");
     md_error_clear(&e);
     if (http_server_start(&cfg, &srv, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);

@@ -56,6 +56,12 @@ struct admin_request {
     /* Changes are recorded here (admin.change, with before and after); NULL: not audited. */
     struct audit *audit;
     const char *request_id; /* for the audit event; may be NULL */
+    /*
+     * The recent SCIM exchanges of this node (a new reference, or NULL), for /provisioning;
+     * the http module keeps them. NULL: the answer says none were recorded.
+     */
+    json_t *(*scim_activity)(void *cls);
+    void *scim_activity_cls;
 };
 
 struct admin_response {

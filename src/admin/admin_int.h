@@ -99,6 +99,9 @@ struct admin_resource {
 };
 void admin_route_resource(struct admin_ctx *x, const struct admin_resource *r);
 
+/* A token as /tokens shows it: never its value or its hash. NULL when out of memory. */
+json_t *admin_token_json(const struct store_token *t);
+
 /* The resources, one per file. Each checks its own segments and methods. */
 void admin_route_openapi(struct admin_ctx *x);    /* openapi.c */
 void admin_route_tokens(struct admin_ctx *x);     /* tokens.c */
@@ -109,6 +112,7 @@ void admin_route_packs(struct admin_ctx *x);      /* catalog.c */
 void admin_route_grants(struct admin_ctx *x);     /* grants.c */
 void admin_route_decisions(struct admin_ctx *x);  /* decisions.c */
 void admin_route_audit(struct admin_ctx *x);      /* audit.c */
+void admin_route_provisioning(struct admin_ctx *x); /* provisioning.c */
 
 /* ---- history.c: who could do what, when, from the audit log ---- */
 

@@ -380,10 +380,15 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"openapi.json", admin_route_openapi},  {"tokens", admin_route_tokens},
-    {"users", admin_route_users},           {"groups", admin_route_groups},
-    {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
-    {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
+    {"openapi.json", admin_route_openapi},
+    {"tokens", admin_route_tokens},
+    {"users", admin_route_users},
+    {"groups", admin_route_groups},
+    {"connectors", admin_route_connectors},
+    {"packs", admin_route_packs},
+    {"grants", admin_route_grants},
+    {"decisions", admin_route_decisions},
+    {"provisioning", admin_route_provisioning},
     {"audit", admin_route_audit},
     {"access-at", admin_route_access_at},
 };

@@ -300,8 +300,105 @@ static void list_groups(struct admin_ctx *x)
     list_rows(x, STORE_GROUPS);
 }
 
+/* A page of a group's direct members, as store_member_list walks them. */
+struct member_page {
+    struct admin_page page;
+    int64_t seen;
+    json_t *items;
+    bool nomem;
+};
+
+static int add_member(void *ctx, const struct store_member *m)
+{
+    struct member_page *mp = ctx;
+    json_t *o;
+    mp->seen++;
+    if (mp->seen < mp->page.start_index || (int64_t)json_array_size(mp->items) >= mp->page.count)
+        return 0;
+    o = json_pack("{s:s, s:s, s:s}", "id", m->id, "type",
+                  m->type == STORE_MEMBER_USER ? "User" : "Group", "display",
+                  m->display ? m->display : "");
+    if (!o || json_array_append_new(mp->items, o))
+        mp->nomem = true;
+    return mp->nomem;
+}
+
+/*
+ * GET /groups/{id}/members: the group's direct members in the order they were added, users
+ * with their userName and active flag, nested groups as such; paged like the lists.
+ */
+static void list_members(struct admin_ctx *x, const char *id)
+{
+    struct member_page mp;
+    struct store_conn *c = NULL;
+    struct md_error e;
+    bool exists = false;
+    json_t *out;
+    size_t i;
+    json_t *it;
+    enum md_err rc;
+
+    memset(&mp, 0, sizeof mp);
+    md_error_clear(&e);
+    if (admin_page_parse(x, &mp.page))
+        return;
+    mp.items = json_array();
+    if (!mp.items) {
+        admin_failf(x, MD_ERR_NOMEM, "out of memory");
+        return;
+    }
+    rc = store_acquire(x->req->store, &c, &e);
+    if (rc == MD_OK)
+        rc = store_res_exists(c, STORE_GROUPS, id, &exists, &e);
+    if (rc == MD_OK && !exists) {
+        admin_failf(x, MD_ERR_NOTFOUND, "no group has the id \"%.64s\"", id);
+        goto out;
+    }
+    if (rc == MD_OK)
+        rc = store_member_list(c, id, add_member, &mp, &e);
+    if (rc == MD_OK && mp.nomem)
+        rc = md_error_set(&e, MD_ERR_NOMEM, "out of memory");
+    /* A user member's userName and status, which the member row does not hold. */
+    json_array_foreach(mp.items, i, it)
+    {
+        struct store_row row;
+        if (rc || strcmp(json_string_value(json_object_get(it, "type")), "User") != 0)
+            continue;
+        memset(&row, 0, sizeof row);
+        rc = store_res_get(c, STORE_USERS, json_string_value(json_object_get(it, "id")), &row, &e);
+        if (rc == MD_OK) {
+            json_object_set_new(it, "userName", json_string(row.user_name ? row.user_name : ""));
+            json_object_set_new(it, "active", json_boolean(row.active));
+        } else if (rc == MD_ERR_NOTFOUND) {
+            rc = MD_OK; /* deleted since: the member row goes with it, shown as it was */
+        }
+        store_row_free(&row);
+    }
+    if (rc) {
+        admin_fail(x, rc, &e);
+        goto out;
+    }
+    out = json_pack("{s:O, s:I, s:I, s:I}", "items", mp.items, "total", (json_int_t)mp.seen,
+                    "startIndex", (json_int_t)mp.page.start_index, "count",
+                    (json_int_t)json_array_size(mp.items));
+    if (!out) {
+        admin_failf(x, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    admin_reply(x, 200, out);
+out:
+    if (c)
+        store_release(c);
+    json_decref(mp.items);
+}
+
 void admin_route_groups(struct admin_ctx *x)
 {
     static const struct admin_resource r = {.list = list_groups, .get = get_group};
+    if (x->nseg == 3 && strcmp(x->seg[2], "members") == 0) {
+        if (admin_method_ok(x, "GET"))
+            list_members(x, x->seg[1]);
+        return;
+    }
     admin_route_resource(x, &r);
 }

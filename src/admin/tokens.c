@@ -9,8 +9,8 @@
 #include "admin/admin_int.h"
 #include "core/time.h"
 
-/* A token as the API shows it. NULL when out of memory. */
-static json_t *token_json(const struct store_token *t)
+/* A token as the API shows it (admin_int.h). */
+json_t *admin_token_json(const struct store_token *t)
 {
     char created[TIME_RFC3339_LEN], used[TIME_RFC3339_LEN];
     json_t *o;
@@ -46,7 +46,7 @@ static int walk_token(void *ctx, const struct store_token *t)
         w->found = true;
         return 1;
     }
-    if (json_array_append_new(w->items, token_json(t)))
+    if (json_array_append_new(w->items, admin_token_json(t)))
         w->nomem = true;
     return w->nomem;
 }
@@ -221,7 +221,7 @@ static void create_token(struct admin_ctx *x)
     }
     if (!find_token(x, id, &w))
         goto out;
-    out = token_json(&w.tok);
+    out = admin_token_json(&w.tok);
     if (!out || json_object_set_new(out, "token", json_string(plain))) {
         admin_failf(x, MD_ERR_NOMEM, "out of memory");
         goto out;
@@ -272,7 +272,7 @@ static void get_token(struct admin_ctx *x, const char *id)
     struct walk w;
 
     if (find_token(x, id, &w))
-        admin_reply(x, 200, token_json(&w.tok));
+        admin_reply(x, 200, admin_token_json(&w.tok));
 }
 
 void admin_route_tokens(struct admin_ctx *x)

@@ -14,6 +14,7 @@
 struct access;
 struct mcp_server;
 struct connect_vault;
+struct connect_runtime;
 
 struct http_config {
     const char *host;       /* listen address, e.g. "127.0.0.1" or "::1" */
@@ -36,6 +37,13 @@ struct http_config {
      */
     void (*cancel_pending)(void *cls);
     void *cancel_cls;
+    /*
+     * The console's files (web/: index.html, its scripts and styles), served at "/"; NULL: the
+     * console is not served and "/" answers 404 saying so. Borrowed; outlives the server.
+     */
+    const char *web_dir;
+    /* The connector runtime, for the console's "test connection"; NULL: that answers 503. */
+    struct connect_runtime *runtime;
 };
 
 struct http_server;
@@ -75,5 +83,13 @@ enum md_err http_token_create(struct store *s, const char *kind, const char *nam
  */
 enum md_err http_token_verify(struct store_conn *c, const char *plain, const char *kind,
                               struct store_token *out, struct md_error *e);
+
+/*
+ * The same check for a token known by its SHA-256 (lowercase hex) rather than its value: a
+ * console session keeps its admin token's hash and asks on every request whether the token
+ * still stands (not revoked, not deleted).
+ */
+enum md_err http_token_verify_hash(struct store_conn *c, const char *hash, const char *kind,
+                                   struct store_token *out, struct md_error *e);
 
 #endif

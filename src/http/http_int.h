@@ -11,6 +11,9 @@
 
 struct MHD_Connection;
 struct access;
+struct http_sessions;
+struct http_activity;
+struct connect_runtime;
 
 struct http_req {
     struct MHD_Connection *conn;
@@ -24,14 +27,18 @@ struct http_req {
     struct store *store;
     struct access *access; /* borrowed, from http_config */
     const struct scim_limits *limits;
-    char actor[64];              /* set by authentication: the token id */
-    struct req_ctx *ctx;         /* the connection's state (server.c) */
-    struct mcp_server *mcp;      /* from http_config */
-    struct connect_vault *vault; /* from http_config */
-    struct audit *audit;         /* from http_config; may be NULL */
-    const char *const *origins;  /* from http_config */
-    struct store_token token;    /* set by authentication: the token presented */
-    unsigned port;               /* the port this server listens on */
+    char actor[64];                  /* set by authentication: the token id */
+    struct req_ctx *ctx;             /* the connection's state (server.c) */
+    struct mcp_server *mcp;          /* from http_config */
+    struct connect_vault *vault;     /* from http_config */
+    const char *const *origins;      /* from http_config */
+    struct store_token token;        /* set by authentication: the token presented */
+    unsigned port;                   /* the port this server listens on */
+    struct http_sessions *sessions;  /* console sessions (session.h) */
+    struct http_activity *activity;  /* recent SCIM exchanges (activity.c) */
+    const char *web_dir;             /* from http_config; NULL: no console */
+    struct connect_runtime *runtime; /* from http_config; NULL: no connection tests */
+    struct audit *audit;             /* from http_config; may be NULL */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -62,6 +69,15 @@ void http_async_complete(struct http_async *a, struct http_resp *resp);
 /* A request header or decoded query parameter, or NULL. Borrowed for the request's life. */
 const char *http_req_header(const struct http_req *r, const char *name);
 const char *http_req_query(const struct http_req *r, const char *name);
+/* A cookie of the request (RFC 6265 Cookie header), or NULL. Borrowed likewise. */
+const char *http_req_cookie(const struct http_req *r, const char *name);
+/* The client's address as text ("127.0.0.1", "::1"), "" when unknown. */
+void http_req_client(const struct http_req *r, char *out, size_t n);
+/*
+ * Whether the client reached this server over https: --public-url is https://, or (without
+ * one) a TLS-terminating proxy said so in X-Forwarded-Proto.
+ */
+bool http_req_is_https(const struct http_req *r);
 
 /* Takes ownership of body (heap, may be NULL). */
 void http_resp_set_body(struct http_resp *resp, int status, const char *content_type, char *body,
@@ -78,6 +94,52 @@ void http_resp_problem(struct http_resp *resp, int status, const char *title, co
  * unknown as a wrong one.
  */
 enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_error *e);
+/*
+ * What http_authenticate does once a token has been verified: sets req->actor and req->token,
+ * and records the token's use (at most once a minute). c is the connection it was verified on.
+ */
+void http_token_accepted(struct http_req *req, struct store_conn *c, const struct store_token *t);
+
+/*
+ * /api/v1 by console session (route_session.c), for a request that carries no Authorization
+ * header: the session cookie must name a live session whose admin token still stands, and a
+ * request that may change something (any method but GET, HEAD and OPTIONS) must carry the
+ * session's CSRF token in X-CSRF-Token. MD_ERR_UNAUTHORIZED (no session, expired, token
+ * revoked: the session is then ended) or MD_ERR_FORBIDDEN (CSRF token missing or wrong).
+ */
+enum md_err http_session_authenticate(struct http_req *req, struct md_error *e);
+/* Whether the request carries a session cookie at all. */
+bool http_req_has_session(const struct http_req *req);
+/* /api/v1/session: sign in (POST), the session (GET), sign out (DELETE). */
+void http_route_session(struct http_req *req, struct http_resp *resp, const char *rest);
+
+/* ---- recent SCIM exchanges, for the console's Provisioning page (activity.c) ---- */
+
+struct http_activity;
+enum md_err http_activity_new(struct http_activity **out, struct md_error *e);
+void http_activity_free(struct http_activity *a);
+/*
+ * Records one SCIM exchange: method, path below /scim/v2, status, the token that authenticated
+ * it (NULL when none did), and for an error the detail the client was told (never a token).
+ */
+void http_activity_record(struct http_activity *a, const char *method, const char *path, int status,
+                          const struct store_token *token, const char *detail);
+/*
+ * {"since", "requests", "errors", "last": event|null, "last_error": event|null, "recent":
+ * [event...], "recent_errors": [event...]}, newest first; an event is {"time", "method",
+ * "path", "status", "token": {"id", "name"}|null, "detail"?}. A new reference, NULL when out of
+ * memory. cls is the struct http_activity.
+ */
+json_t *http_activity_json(void *cls);
+
+/*
+ * POST /api/v1/connectors/{name}/test (route_probe.c), once authenticated: one harmless
+ * request to the connector's upstream with its credential; answers later (resp->pending).
+ */
+void http_route_connector_test(struct http_req *req, struct http_resp *resp, const char *name);
+
+/* The console's files below web_dir, with the headers that keep its pages to themselves. */
+void http_route_web(struct http_req *req, struct http_resp *resp);
 
 /*
  * The absolute URL of path (e.g. "/scim/v2") on this server: --public-url, else the request's

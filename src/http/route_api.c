@@ -17,6 +17,30 @@ static const char *query_cb(void *ctx, const char *name)
     return http_req_query(ctx, name);
 }
 
+/*
+ * The connector name of "/connectors/{name}/test" into out, or false for any other path. The
+ * test calls the upstream, so it is answered here, where answers may come later, rather than
+ * by the admin module.
+ */
+static bool connector_test_path(const char *rest, char *out, size_t n)
+{
+    static const char prefix[] = "/connectors/", suffix[] = "/test";
+    const char *name = rest + sizeof prefix - 1, *end;
+    size_t len;
+
+    if (strncmp(rest, prefix, sizeof prefix - 1) != 0)
+        return false;
+    end = strchr(name, '/');
+    if (!end || strcmp(end, suffix) != 0)
+        return false;
+    len = (size_t)(end - name);
+    if (len == 0 || len >= n)
+        return false;
+    memcpy(out, name, len);
+    out[len] = '\0';
+    return true;
+}
+
 static void write_admin(struct http_resp *resp, struct admin_response *ar)
 {
     if (ar->location[0])
@@ -50,11 +74,24 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
 
     memset(&ar, 0, sizeof ar);
     md_error_clear(&e);
+    if (strncmp(rest, "/session", 8) == 0 && (rest[8] == '\0' || rest[8] == '/')) {
+        http_route_session(req, resp, rest + 8);
+        return;
+    }
     if (!admin_is_public(req->method, rest)) {
-        rc = http_authenticate(req, HTTP_TOKEN_KIND_ADMIN, &e);
+        /*
+         * A bearer token when one is sent (scripts), else the console's session cookie, which
+         * also demands the CSRF token on changes.
+         */
+        if (!http_req_header(req, "Authorization") && http_req_has_session(req))
+            rc = http_session_authenticate(req, &e);
+        else
+            rc = http_authenticate(req, HTTP_TOKEN_KIND_ADMIN, &e);
         if (rc) {
             if (rc == MD_ERR_UNAUTHORIZED)
                 http_resp_add_header(resp, "WWW-Authenticate", "Bearer realm=\"mandate-admin\"");
+            else if (rc == MD_ERR_FORBIDDEN)
+                log_warn("event=csrf_refused detail=\"%s\"", e.msg);
             else
                 log_error("event=auth_error code=%s detail=\"%s\"", md_err_name(rc), e.msg);
             admin_problem(&ar, rc, e.msg);
@@ -63,6 +100,13 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
         if (!req->access) {
             admin_problem(&ar, MD_ERR_UNAVAILABLE, "the access service is not running");
             goto out;
+        }
+    }
+    {
+        char name[64];
+        if (connector_test_path(rest, name, sizeof name)) {
+            http_route_connector_test(req, resp, name);
+            return;
         }
     }
     http_base_url(req, "/api/v1", base, sizeof base);
@@ -84,6 +128,8 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
     aq.token_create = http_token_create;
     aq.audit = req->audit;
     aq.request_id = req->rid;
+    aq.scim_activity = http_activity_json;
+    aq.scim_activity_cls = req->activity;
     admin_handle(&aq, &ar);
 out:
     write_admin(resp, &ar);

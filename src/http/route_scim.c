@@ -15,6 +15,15 @@ static const char *query_cb(void *ctx, const char *name)
     return http_req_query(ctx, name);
 }
 
+/* Notes the exchange for the console's Provisioning page (activity.c). */
+static void note(struct http_req *req, const char *rest, const struct scim_response *sr,
+                 bool authenticated)
+{
+    const char *detail = json_string_value(json_object_get(sr->body, "detail"));
+    http_activity_record(req->activity, req->method, rest, sr->status,
+                         authenticated ? &req->token : NULL, detail);
+}
+
 static void write_scim(struct http_resp *resp, struct scim_response *sr)
 {
     if (sr->location[0])
@@ -43,12 +52,14 @@ void http_route_scim(struct http_req *req, struct http_resp *resp, const char *r
         else
             log_error("event=auth_error code=%s detail=\"%s\"", md_err_name(rc), e.msg);
         scim_error(&sr, rc, e.msg);
+        note(req, rest, &sr, false);
         write_scim(resp, &sr);
         scim_response_clear(&sr);
         return;
     }
     if (req->body_too_large) {
         scim_error(&sr, MD_ERR_TOOLARGE, "the request body exceeds the maximum payload size");
+        note(req, rest, &sr, true);
         write_scim(resp, &sr);
         scim_response_clear(&sr);
         return;
@@ -70,6 +81,7 @@ void http_route_scim(struct http_req *req, struct http_resp *resp, const char *r
     sq.limits = req->limits;
     scim_handle(&sq, &sr);
     http_audit_scim(req, rest, &sr);
+    note(req, rest, &sr, true);
     write_scim(resp, &sr);
     scim_response_clear(&sr);
 }

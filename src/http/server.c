@@ -20,10 +20,13 @@
 #include "core/time.h"
 #include "http/http.h"
 #include "http/http_int.h"
+#include "http/session.h"
 
 struct http_server {
     struct MHD_Daemon *daemon;
     struct http_config cfg;
+    struct http_sessions *sessions; /* console sessions (session.h) */
+    struct http_activity *activity; /* recent SCIM exchanges (activity.c) */
     struct scim_limits limits;
     uint16_t port;
     atomic_int inflight;
@@ -127,6 +130,11 @@ const char *http_req_query(const struct http_req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *http_req_cookie(const struct http_req *r, const char *name)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name) : NULL;
+}
+
 void http_resp_set_body(struct http_resp *resp, int status, const char *content_type, char *body,
                         size_t len)
 {
@@ -212,7 +220,8 @@ static void route(struct http_req *req, struct http_resp *resp)
         http_route_resource_metadata(req, resp, url + 37);
         return;
     }
-    http_resp_problem(resp, 404, "Not Found", "no such endpoint");
+    /* Everything else is the console's, which answers 404 for what is not one of its files. */
+    http_route_web(req, resp);
 }
 
 struct http_async *http_req_async(struct http_req *req)
@@ -332,6 +341,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.audit = srv->cfg.audit;
     req.origins = srv->cfg.mcp_origins;
     req.port = srv->port;
+    req.sessions = srv->sessions;
+    req.activity = srv->activity;
+    req.web_dir = srv->cfg.web_dir;
+    req.runtime = srv->cfg.runtime;
     route(&req, &resp);
     snprintf(ctx->actor, sizeof ctx->actor, "%s", req.actor);
     if (resp.pending) {
@@ -415,6 +428,16 @@ enum md_err http_server_start(const struct http_config *cfg, struct http_server 
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     srv->cfg = *cfg;
     srv->limits = scim_default_limits;
+    {
+        enum md_err rc = http_sessions_new(&srv->sessions, e);
+        if (rc == MD_OK)
+            rc = http_activity_new(&srv->activity, e);
+        if (rc) {
+            http_sessions_free(srv->sessions);
+            free(srv);
+            return rc;
+        }
+    }
     srv->daemon = MHD_start_daemon(
         flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
@@ -422,6 +445,8 @@ enum md_err http_server_start(const struct http_config *cfg, struct http_server 
         (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)1024, MHD_OPTION_END);
     if (!srv->daemon) {
+        http_sessions_free(srv->sessions);
+        http_activity_free(srv->activity);
         free(srv);
         return md_error_set(e, MD_ERR_IO, "cannot listen on %s:%u", cfg->host, (unsigned)cfg->port);
     }
@@ -463,5 +488,7 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         return;
     }
     MHD_stop_daemon(srv->daemon);
+    http_sessions_free(srv->sessions);
+    http_activity_free(srv->activity);
     free(srv);
 }

@@ -96,17 +96,14 @@ out:
     return rc;
 }
 
-enum md_err http_token_verify(struct store_conn *c, const char *plain, const char *kind,
-                              struct store_token *out, struct md_error *e)
+enum md_err http_token_verify_hash(struct store_conn *c, const char *hash, const char *kind,
+                                   struct store_token *out, struct md_error *e)
 {
-    char hash[CRYPTO_SHA256_HEX_LEN];
     struct store_token t;
     enum md_err rc;
-    size_t len = plain ? strlen(plain) : 0;
 
-    if (len == 0 || len > 512)
+    if (!hash || strlen(hash) != CRYPTO_SHA256_HEX_LEN - 1)
         return md_error_set(e, MD_ERR_UNAUTHORIZED, "invalid bearer token");
-    crypto_sha256_hex(plain, len, hash);
     rc = store_token_find(c, hash, &t, e);
     if (rc == MD_ERR_NOTFOUND)
         return md_error_set(e, MD_ERR_UNAUTHORIZED, "invalid bearer token");
@@ -120,6 +117,18 @@ enum md_err http_token_verify(struct store_conn *c, const char *plain, const cha
     return MD_OK;
 }
 
+enum md_err http_token_verify(struct store_conn *c, const char *plain, const char *kind,
+                              struct store_token *out, struct md_error *e)
+{
+    char hash[CRYPTO_SHA256_HEX_LEN];
+    size_t len = plain ? strlen(plain) : 0;
+
+    if (len == 0 || len > 512)
+        return md_error_set(e, MD_ERR_UNAUTHORIZED, "invalid bearer token");
+    crypto_sha256_hex(plain, len, hash);
+    return http_token_verify_hash(c, hash, kind, out, e);
+}
+
 /* The bearer token of an Authorization header: the scheme is case-insensitive (RFC 7235). */
 static const char *bearer(const char *authz)
 {
@@ -129,6 +138,19 @@ static const char *bearer(const char *authz)
     while (*authz == ' ')
         authz++;
     return *authz ? authz : NULL;
+}
+
+void http_token_accepted(struct http_req *req, struct store_conn *c, const struct store_token *t)
+{
+    int64_t now = time_now_ms();
+    snprintf(req->actor, sizeof req->actor, "%s", t->id);
+    req->token = *t;
+    /* "last used" for `mandate token list`, written at most once a minute per token. */
+    if (now - t->last_used_ms > 60000) {
+        struct md_error ignored;
+        if (store_token_touch(c, t->id, now, &ignored))
+            log_warn("event=token_touch_failed token=%s", t->id);
+    }
 }
 
 enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_error *e)
@@ -148,19 +170,10 @@ enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_
     if (rc)
         return rc;
     rc = http_token_verify(c, tok, kind, &t, e);
-    if (rc == MD_OK) {
-        int64_t now = time_now_ms();
-        snprintf(req->actor, sizeof req->actor, "%s", t.id);
-        req->token = t;
-        /* "last used" for `mandate token list`, written at most once a minute per token. */
-        if (now - t.last_used_ms > 60000) {
-            struct md_error ignored;
-            if (store_token_touch(c, t.id, now, &ignored))
-                log_warn("event=token_touch_failed token=%s", t.id);
-        }
-    } else if (rc == MD_ERR_UNAUTHORIZED || rc == MD_ERR_FORBIDDEN) {
+    if (rc == MD_OK)
+        http_token_accepted(req, c, &t);
+    else if (rc == MD_ERR_UNAUTHORIZED || rc == MD_ERR_FORBIDDEN)
         http_audit_auth_failure(req, kind, e->msg);
-    }
     store_release(c);
     return rc;
 }

@@ -24,7 +24,15 @@ const ROUTES = [
     'POST /decisions',
     'GET /audit', 'GET /audit/status', 'GET /audit/verify', 'GET /audit/{seq}',
     'GET /users/{id}/history', 'GET /access-at',
+    'GET /groups/{id}/members', 'GET /provisioning', 'POST /connectors/{name}/test',
+    'POST /session', 'GET /session', 'DELETE /session',
 ];
+
+/*
+ * The console's session routes are how a browser authenticates, not routes that take an admin
+ * bearer token: like openapi.json they are left out of the bearer-token checks.
+ */
+const SESSION = (p) => p === '/session';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
@@ -332,7 +340,8 @@ describe('GET /api/v1/openapi.json', () => {
             const [m, p] = route.split(' ');
             const op = doc.paths[p][m.toLowerCase()];
             assert.ok(op.operationId, `${route} has an operationId`);
-            if (p !== '/openapi.json') assert.ok(op.responses['401'], `${route} documents 401`);
+            // Signing out without a session is no error: it just clears the cookie.
+            if (p !== '/openapi.json' && route !== 'DELETE /session') assert.ok(op.responses['401'], `${route} documents 401`);
             if (['POST', 'PUT', 'PATCH'].includes(m)) {
                 assert.ok(op.requestBody?.content?.['application/json'], `${route} documents its body`);
                 assert.ok(op.responses['415'] && op.responses['400'], `${route} documents 400 and 415`);
@@ -371,7 +380,7 @@ describe('authentication', () => {
     test('no token: 401 problem with WWW-Authenticate on every route but openapi.json', async () => {
         for (const route of ROUTES) {
             const [m, p] = route.split(' ');
-            if (p === '/openapi.json') continue;
+            if (p === '/openapi.json' || SESSION(p)) continue;
             const body = ['POST', 'PUT', 'PATCH'].includes(m) ? {} : undefined;
             const r = await api(m, p.replace(/\{[^}]+\}/g, 'x'), body, { token: null });
             assertProblem(r, 401);
@@ -1076,6 +1085,139 @@ describe('GET /access-at and /users/{id}/history', () => {
         assertProblem(await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=nope__x`), 400,
             /no connector defines the tool nope__x/);
         assertProblem(await api('GET', '/users/nobody-at-all/history'), 404, /no user/);
+    });
+});
+
+/* ---- what the console needs beyond the resources ---- */
+
+describe('the console: sessions, provisioning, members, connection tests', () => {
+    /* The session cookie's name=value from a Set-Cookie answer. */
+    const cookieOf = (r) => (r.headers.get('set-cookie') || '').split(';')[0];
+
+    test('sign in with an admin token: a session cookie and a CSRF token that changes need', async () => {
+        const bad = await api('POST', '/session', { token: 'mdt_admin_nosuchtoken' }, { token: null });
+        assertProblem(bad, 401, /not a valid admin token/);
+        assert.equal(bad.headers.get('set-cookie'), null);
+        const r = await api('POST', '/session', { token: adminToken }, { token: null });
+        assert.equal(r.status, 201, r.text);
+        const setCookie = r.headers.get('set-cookie');
+        assert.match(setCookie, /^mandate_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
+        assert.equal(r.body.admin_token.id, adminId);
+        assert.equal(r.body.urls.scim, `${srv.base}/scim/v2`);
+        const cookie = cookieOf(r);
+        const s = await api('GET', '/session', undefined, { token: null, headers: { Cookie: cookie } });
+        assert.equal(s.status, 200, s.text);
+        assert.equal(s.body.csrf_token, r.body.csrf_token);
+        // Reads need the cookie only; a change needs the CSRF token too.
+        const list = await api('GET', '/tokens', undefined, { token: null, headers: { Cookie: cookie } });
+        assert.equal(list.status, 200, list.text);
+        const before = (await api('GET', '/tokens')).body.items.length;
+        const noCsrf = await api('POST', '/tokens', { kind: 'scim', name: 'by-session' }, { token: null, headers: { Cookie: cookie }, unchecked: true });
+        assertProblem(noCsrf, 403, /X-CSRF-Token/);
+        const wrong = await api('POST', '/tokens', { kind: 'scim', name: 'by-session' },
+            { token: null, headers: { Cookie: cookie, 'X-CSRF-Token': `${r.body.csrf_token.slice(0, -1)}A` }, unchecked: true });
+        assertProblem(wrong, 403);
+        assert.equal((await api('GET', '/tokens')).body.items.length, before, 'refused changes change nothing');
+        const ok = await api('POST', '/tokens', { kind: 'scim', name: 'by-session' },
+            { token: null, headers: { Cookie: cookie, 'X-CSRF-Token': r.body.csrf_token } });
+        assert.equal(ok.status, 201, ok.text);
+        // Signing out needs the CSRF token too, then the cookie is worthless.
+        const outNoCsrf = await api('DELETE', '/session', undefined, { token: null, headers: { Cookie: cookie }, unchecked: true });
+        assertProblem(outNoCsrf, 403);
+        const out = await api('DELETE', '/session', undefined, { token: null, headers: { Cookie: cookie, 'X-CSRF-Token': r.body.csrf_token } });
+        assert.equal(out.status, 204, out.text);
+        assert.match(out.headers.get('set-cookie'), /^mandate_session=; .*Max-Age=0/);
+        const after = await api('GET', '/session', undefined, { token: null, headers: { Cookie: cookie } });
+        assertProblem(after, 401);
+        const gone = await api('GET', '/tokens', undefined, { token: null, headers: { Cookie: cookie } });
+        assertProblem(gone, 401);
+        assert.ok(!srv.stderr().includes(cookie.split('=')[1]), 'the session cookie is never logged');
+        assert.ok(!srv.stderr().includes(r.body.csrf_token), 'the CSRF token is never logged');
+    });
+
+    test('revoking the admin token ends its sessions at once', async () => {
+        const c = await api('POST', '/tokens', { kind: 'admin', name: 'console-short' });
+        assert.equal(c.status, 201, c.text);
+        const r = await api('POST', '/session', { token: c.body.token }, { token: null });
+        assert.equal(r.status, 201, r.text);
+        const cookie = cookieOf(r);
+        assert.equal((await api('GET', '/users', undefined, { token: null, headers: { Cookie: cookie } })).status, 200);
+        assert.equal((await api('DELETE', `/tokens/${c.body.id}`)).status, 204);
+        assertProblem(await api('GET', '/users', undefined, { token: null, headers: { Cookie: cookie } }), 401, /revoked/);
+        assertProblem(await api('GET', '/session', undefined, { token: null, headers: { Cookie: cookie } }), 401);
+    });
+
+    test('GET /provisioning: the SCIM base URL, tokens, counts and the last SCIM exchanges', async () => {
+        const bad = await srv.scim('GET', '/Users', undefined, { token: 'mdt_scim_wrong' });
+        assert.equal(bad.status, 401);
+        const ok = await srv.scim('GET', '/Groups');
+        assert.equal(ok.status, 200);
+        const r = await api('GET', '/provisioning');
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.body.scim_base_url, `${srv.base}/scim/v2`);
+        assert.ok(r.body.tokens.every((t) => t.kind === 'scim'));
+        assert.ok(r.body.tokens.some((t) => t.name === 'it'));
+        assert.equal(typeof r.body.users, 'number');
+        assert.equal(r.body.activity.last.method, 'GET');
+        assert.equal(r.body.activity.last.path, '/Groups');
+        assert.equal(r.body.activity.last.status, 200);
+        assert.equal(r.body.activity.last.token.name, 'it');
+        const err = r.body.activity.last_error;
+        assert.equal(err.status, 401);
+        assert.equal(err.token, null);
+        assert.match(err.detail, /invalid bearer token/);
+        assert.ok(!r.text.includes('mdt_scim_wrong'), 'a presented token is never echoed');
+    });
+
+    test('GET /groups/{id}/members: users and nested groups, paged; 404 for an unknown group', async () => {
+        const a = await createUser(srv, { displayName: 'Member A' });
+        const b = await createUser(srv, { active: false });
+        const inner = await createGroup(srv, { members: [{ value: b.id }] });
+        const g = await createGroup(srv, { members: [{ value: a.id }, { value: b.id }, { value: inner.id, type: 'Group' }] });
+        const r = await api('GET', `/groups/${g.id}/members`);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.body.total, 3);
+        assert.deepEqual(r.body.items.map((m) => [m.id, m.type]), [[a.id, 'User'], [b.id, 'User'], [inner.id, 'Group']]);
+        assert.equal(r.body.items[0].userName, a.userName);
+        assert.equal(r.body.items[0].active, true);
+        assert.equal(r.body.items[1].active, false);
+        const p = await api('GET', `/groups/${g.id}/members?startIndex=2&count=1`);
+        assert.equal(p.status, 200, p.text);
+        assert.deepEqual(p.body.items.map((m) => m.id), [b.id]);
+        assert.equal(p.body.total, 3);
+        assertProblem(await api('GET', '/groups/no-such-group/members'), 404);
+        assertProblem(await api('GET', `/groups/${g.id}/members?count=x`), 400);
+    });
+
+    test('POST /connectors/{name}/test calls the upstream with the credential and says what came back', async () => {
+        // The upstream is this very server: /api/v1/tokens wants an admin bearer token, so the
+        // credential decides the status (200 with the admin token, 401 with another).
+        const name = connectorName();
+        const doc = connectorDoc(name, { base_url: `${srv.base}/api/v1` });
+        doc.tools.unshift({ name: 'tokens', title: 'Tokens', description: 'Lists tokens.', level: 'read',
+            input_schema: { type: 'object' }, request: { method: 'GET', path: '/tokens' } });
+        await putConnector(name, doc);
+        const none = await api('POST', `/connectors/${name}/test`);
+        assert.equal(none.status, 200, none.text);
+        assert.equal(none.body.ok, false);
+        assert.equal(none.body.reached, false);
+        assert.match(none.body.message, /No credential is set/);
+        assert.deepEqual(none.body.request, { tool: `${name}__tokens`, method: 'GET', path: '/tokens' });
+        assert.equal((await api('PUT', `/connectors/${name}/credential`, { token: 'mdt_admin_wrong' })).status, 200);
+        const refused = await api('POST', `/connectors/${name}/test`, {});
+        assert.equal(refused.status, 200, refused.text);
+        assert.equal(refused.body.ok, false);
+        assert.equal(refused.body.status, 401);
+        assert.match(refused.body.message, /refused the credential/);
+        assert.equal((await api('PUT', `/connectors/${name}/credential`, { token: adminToken })).status, 200);
+        const ok = await api('POST', `/connectors/${name}/test`);
+        assert.equal(ok.status, 200, ok.text);
+        assert.equal(ok.body.ok, true);
+        assert.equal(ok.body.status, 200);
+        assert.ok(!ok.text.includes(adminToken), 'the credential is never answered');
+        assertProblem(await api('POST', `/connectors/${name}/test`, { probe: 1 }), 400, /no parameters/);
+        assertProblem(await api('POST', `/connectors/${name}/test`, 'x', { headers: { 'Content-Type': 'text/plain' } }), 415);
+        assertProblem(await api('POST', '/connectors/nosuchconnector/test'), 404);
     });
 });
 

@@ -168,3 +168,27 @@ Test(test_token, refuses_unknown_kinds_and_misplaced_bindings)
     cr_assert_eq(n, 0, "nothing is stored for a refused token");
     store_release(c);
 }
+
+Test(test_token, verify_by_hash_follows_revocation_and_kind)
+{
+    struct md_error e;
+    struct store_conn *c;
+    struct store_token t;
+    char *plain = NULL, id[64], hash[CRYPTO_SHA256_HEX_LEN];
+
+    cr_assert_eq(http_token_create(st, "admin", "ops", NULL, NULL, &plain, id, &e), MD_OK, "%s",
+                 e.msg);
+    crypto_sha256_hex(plain, strlen(plain), hash);
+    cr_assert_eq(store_acquire(st, &c, &e), MD_OK);
+    cr_assert_eq(http_token_verify_hash(c, hash, "admin", &t, &e), MD_OK, "%s", e.msg);
+    cr_assert_str_eq(t.id, id);
+    cr_assert_eq(http_token_verify_hash(c, hash, "scim", NULL, &e), MD_ERR_UNAUTHORIZED,
+                 "an admin token is no SCIM token");
+    cr_assert_eq(http_token_verify_hash(c, "abc", "admin", NULL, &e), MD_ERR_UNAUTHORIZED);
+    cr_assert_eq(http_token_verify_hash(c, NULL, "admin", NULL, &e), MD_ERR_UNAUTHORIZED);
+    cr_assert_eq(store_token_revoke(c, id, &e), MD_OK);
+    cr_assert_eq(http_token_verify_hash(c, hash, "admin", NULL, &e), MD_ERR_UNAUTHORIZED,
+                 "a revoked token no longer stands");
+    store_release(c);
+    free(plain);
+}
