@@ -18,6 +18,11 @@
  *   object or array; with "xml" it holds exactly as many < > " ' as the template (an argument
  *   never adds markup); with "none" exactly as many CR and LF as the template;
  * - building twice gives the same request; a refusal leaves the output empty and says why.
+ *
+ * Every build has a calling employee and a credential (connect_request_ctx) whose values hold
+ * the characters that each escape must neutralise, so that {caller.*}, {{caller.*}} and
+ * {{credential.*}} are held to the same promises as arguments; a credential value must never
+ * reach the URL.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -31,6 +36,21 @@
 #include "core/json.h"
 
 #define BASE "https://api.example.com"
+#define CRED_MARK "cr3d"
+
+static const struct connect_request_ctx *fuzz_ctx(void)
+{
+    static struct connect_request_ctx ctx;
+    static json_t *cred;
+    if (!cred) {
+        cred = json_pack("{s:s, s:s, s:s}", "key", CRED_MARK "<s>&\"'{{x}}", "user",
+                         CRED_MARK "/../u", "tenant", CRED_MARK ".onmicrosoft.com");
+        ctx.caller_user_name = "o'brien+<x>@example.com";
+        ctx.caller_email = "a\"b/c@example.com";
+        ctx.credential = cred;
+    }
+    return &ctx;
+}
 
 static bool hexdig(char c)
 {
@@ -66,12 +86,18 @@ static size_t count_char(const char *p, size_t n, char c)
     return k;
 }
 
+/* Whether the fuzzer's own input holds the credential marker (then the URL may too). */
+static bool input_has_mark;
+
 static void check_url(const struct connect_request *r, const char *tmpl_path)
 {
     const char *url = r->url, *path, *q;
     size_t base_len = strlen(BASE), path_len;
 
     if (!url || strlen(url) != r->url_len || r->url_len > CONNECT_URL_MAX)
+        abort();
+    /* A credential never goes in a URL (unless the template or an argument wrote the marker). */
+    if (!input_has_mark && strstr(url, CRED_MARK))
         abort();
     if (strncmp(url, BASE, base_len) != 0 || url[base_len] != '/')
         abort();
@@ -221,6 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     md_error_clear(&e);
     if (json_parse_limited(text, dlen, 1 << 20, 32, &def, &e) != MD_OK)
         return 0;
+    input_has_mark = memmem(data, size, CRED_MARK, strlen(CRED_MARK)) != NULL;
     if (nl && json_parse_limited(nl + 1, size - dlen - 1, 1 << 20, 32, &args, &e) != MD_OK)
         goto out;
     hdrs = json_pack("{s:s, s:s}", "Accept", "application/json", "X-Api-Version", "2024-01-01");
@@ -228,7 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
 
     md_error_clear(&e);
-    rc = connect_request_build(BASE, hdrs, def, args, &r, &e);
+    rc = connect_request_build_ctx(BASE, hdrs, def, args, fuzz_ctx(), &r, &e);
     if (rc != MD_OK) {
         if ((rc != MD_ERR_VALUE && rc != MD_ERR_TOOLARGE && rc != MD_ERR_NOMEM) || !e.msg[0] ||
             r.url || r.body || r.headers || r.n_headers)
@@ -237,7 +264,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_url(&r, json_string_value(json_object_get(def, "path")));
     check_body(&r, check_headers(&r), def, args);
-    if (connect_request_build(BASE, hdrs, def, args, &r2, &e) != MD_OK || !same(&r, &r2))
+    if (connect_request_build_ctx(BASE, hdrs, def, args, fuzz_ctx(), &r2, &e) != MD_OK ||
+        !same(&r, &r2))
         abort();
     connect_request_free(&r2);
     connect_request_free(&r);

@@ -32,7 +32,7 @@ if [ "$mode" = test ]; then
     pkgs+=(
         clang libclang-rt-14-dev libcriterion-dev
         postgresql-15 postgresql-client-15
-        curl wrk
+        curl wrk sqlite3
     )
     # The machines come with Node 20; only a bare system needs Debian's.
     if ! command -v node >/dev/null 2>&1; then

@@ -16,6 +16,9 @@
 #include <unistd.h>
 
 #include "access/access.h"
+#include "admin/admin.h"
+#include "audit/audit.h"
+#include "audit/sink.h"
 #include "connect/auth.h"
 #include "connect/runtime.h"
 #include "connect/vault.h"
@@ -52,6 +55,18 @@ struct opts {
     const char *catalog;
     const char *vault_key_file;
     const char *mcp_origin;
+    const char *audit_journal;
+    const char *audit_anchor;
+    const char *audit_webhook;
+    const char *audit_webhook_secret_file;
+    const char *audit_syslog;
+    const char *audit_syslog_facility;
+    const char *since;
+    const char *until;
+    const char *filter;
+    const char *before;
+    const char *expect;
+    const char *time;
     const char *positional[4];
     int npositional;
     bool help;
@@ -79,6 +94,18 @@ static const struct opt_def opt_defs[] = {
     {"--catalog", offsetof(struct opts, catalog)},
     {"--vault-key-file", offsetof(struct opts, vault_key_file)},
     {"--mcp-origin", offsetof(struct opts, mcp_origin)},
+    {"--audit-journal", offsetof(struct opts, audit_journal)},
+    {"--audit-anchor", offsetof(struct opts, audit_anchor)},
+    {"--audit-webhook", offsetof(struct opts, audit_webhook)},
+    {"--audit-webhook-secret-file", offsetof(struct opts, audit_webhook_secret_file)},
+    {"--audit-syslog", offsetof(struct opts, audit_syslog)},
+    {"--audit-syslog-facility", offsetof(struct opts, audit_syslog_facility)},
+    {"--since", offsetof(struct opts, since)},
+    {"--until", offsetof(struct opts, until)},
+    {"--filter", offsetof(struct opts, filter)},
+    {"--before", offsetof(struct opts, before)},
+    {"--expect", offsetof(struct opts, expect)},
+    {"--time", offsetof(struct opts, time)},
 };
 
 static const char usage_main[] = "usage: mandate <command> [options]\n"
@@ -90,10 +117,16 @@ static const char usage_main[] = "usage: mandate <command> [options]\n"
                                  "  token revoke   revoke a token by id\n"
                                  "  check          decide whether a user may call a tool, and "
                                  "why\n"
+                                 "  access-at      who was entitled to a tool at a past time, "
+                                 "from the audit log\n"
                                  "  catalog load   load connectors and tool packs into the "
                                  "database\n"
                                  "  credential set store a connector's credential (read from "
                                  "stdin)\n"
+                                 "  audit verify   check the audit log's hash chain and "
+                                 "checkpoints\n"
+                                 "  audit export   print audit events as JSON Lines\n"
+                                 "  audit prune    delete audit events older than a time\n"
                                  "  migrate        copy a database into a new one (SQLite to "
                                  "PostgreSQL)\n"
                                  "  version        print the version\n"
@@ -119,6 +152,26 @@ static const char usage_serve[] =
     "                      first start; on PostgreSQL there is no default\n"
     "  --mcp-origin URL    a browser origin allowed to call /mcp besides this server's own\n"
     "                      (env MANDATE_MCP_ORIGINS, comma-separated)\n"
+    "  --audit-journal F   the audit log's journal, which holds events until they are in the\n"
+    "                      database (env MANDATE_AUDIT_JOURNAL; default: audit.journal in the\n"
+    "                      state directory: beside the SQLite database, else MANDATE_STATE_DIR,\n"
+    "                      else the working directory). One per server process.\n"
+    "  --audit-anchor F    where the last audit checkpoint is kept outside the database (env\n"
+    "                      MANDATE_AUDIT_ANCHOR; default: audit.anchor in the state directory)\n"
+    "  --audit-webhook URL POST every audit event, in order, to this https URL, signed with\n"
+    "                      HMAC-SHA-256 (env MANDATE_AUDIT_WEBHOOK_URL; docs/audit-sinks.md)\n"
+    "  --audit-webhook-secret-file F\n"
+    "                      the webhook's signing secret, at least 16 bytes (env\n"
+    "                      MANDATE_AUDIT_WEBHOOK_SECRET_FILE; MANDATE_AUDIT_WEBHOOK_SECRET holds\n"
+    "                      the secret itself and wins)\n"
+    "  --audit-syslog URL  send every audit event as an RFC 5424 message to udp://HOST[:514]\n"
+    "                      or tcp://HOST[:601] (octet-counted, RFC 6587) (env\n"
+    "                      MANDATE_AUDIT_SYSLOG)\n"
+    "  --audit-syslog-facility F\n"
+    "                      the messages' facility, local0..local7 or 0..23 (env\n"
+    "                      MANDATE_AUDIT_SYSLOG_FACILITY; default local0)\n"
+    "  With several nodes on one database, give the sink options to the nodes that should\n"
+    "  deliver: one of them delivers at a time (a lease in the database), the others take over.\n"
     "\n"
     "MANDATE_UPSTREAM_HTTP=1 lets connectors call plain http:// upstreams (sandboxes, fakes).\n"
     "MANDATE_CONNECTOR_<NAME>_BASE_URL=URL sets a connector's base URL at start (as PATCH\n"
@@ -149,6 +202,16 @@ static const char usage_check[] =
     "that allows it, or why each candidate grant failed. --pack decides as an agent limited to\n"
     "that pack would be answered: only grants of the pack count. --json prints the decision as\n"
     "the admin API returns it. Exit status: 0 allowed, 1 denied, 2 error.\n";
+
+static const char usage_access_at[] =
+    "usage: mandate access-at --time T --tool TOOL [--db PATH]\n"
+    "\n"
+    "Prints, as JSON, which users were entitled to the tool at T (RFC 3339, e.g.\n"
+    "2026-01-31T09:00:00Z), through which grants and groups and under which conditions,\n"
+    "reconstructed from the SCIM and admin changes in the audit log: the answer of GET\n"
+    "/api/v1/access-at (docs/audit-history.md). \"history_starts\" is the first event of the log;\n"
+    "nothing before it is known, and \"complete\" is false when the log cannot tell everything\n"
+    "(pruned, or users and groups older than the log). Exit status: 0 answered, 2 error.\n";
 
 static const char usage_catalog[] =
     "usage: mandate catalog load [DIR] [--db PATH]\n"
@@ -197,6 +260,23 @@ static const char usage_credential[] =
     "  oauth2_client_credentials  {\"client_id\": \"...\", \"client_secret\": \"...\"}\n"
     "The secret is never printed, logged or readable back; a running server uses the new one\n"
     "for its next call.\n";
+
+static const char usage_audit[] =
+    "usage: mandate audit verify [--db PATH] [--vault-key-file F] [--audit-anchor F]\n"
+    "                            [--expect SEQ:HASH]\n"
+    "       mandate audit export [--db PATH] [--since T] [--until T] [--filter F]\n"
+    "       mandate audit prune --before T [--db PATH] [--vault-key-file F]\n"
+    "\n"
+    "verify walks the whole hash chain and names the first event that was altered, removed or\n"
+    "inserted; checkpoints are checked with the key derived from the vault key, and the anchor\n"
+    "file (default: audit.anchor beside the SQLite database, or in MANDATE_STATE_DIR) catches a\n"
+    "tail cut off. --expect checks a checkpoint kept elsewhere (e.g. by the SIEM). Exit 0 when\n"
+    "intact, 1 when not, 2 on a usage error. Progress goes to stderr.\n"
+    "export prints matching events, oldest first, one JSON object a line. T is RFC 3339\n"
+    "(2026-01-31T00:00:00Z); F is a SCIM filter over event fields, e.g.\n"
+    "  'user.userName eq \"ann@example.com\" and tool sw \"stripe__\"'.\n"
+    "prune deletes events older than T, after recording an audit.pruned event that vouches for\n"
+    "what was removed, so that the rest still verifies.\n";
 
 static const char usage_version[] = "usage: mandate version\n\nPrints the version.\n";
 
@@ -624,6 +704,44 @@ out:
     return rc;
 }
 
+/* ---- access-at ---- */
+
+static int cmd_access_at(const struct opts *o)
+{
+    struct store *s;
+    struct access *a = NULL;
+    struct md_error e;
+    json_t *out = NULL;
+    char *text = NULL;
+    int rc = 2;
+
+    if (!o->time || !o->tool) {
+        fputs(usage_access_at, stderr);
+        return 2;
+    }
+    md_error_clear(&e);
+    s = open_store(o, 2);
+    if (!s)
+        return 2;
+    if (access_open(s, &a, &e) || admin_access_at(s, a, o->time, o->tool, &out, &e))
+        goto out;
+    text = json_dumps(out, JSON_INDENT(2));
+    if (!text) {
+        md_error_set(&e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    printf("%s\n", text);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "mandate: access-at: %s\n", e.msg[0] ? e.msg : "out of memory");
+    free(text);
+    json_decref(out);
+    store_close(s); /* first: its listener may still publish to the caches */
+    access_close(a);
+    return rc;
+}
+
 static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t *port)
 {
     const char *colon = strrchr(listen, ':');
@@ -645,16 +763,54 @@ static int split_listen(const char *listen, char *host, size_t hostsz, uint16_t 
 }
 
 /*
+ * The directory of the server's local files (vault key, audit journal and anchor): the SQLite
+ * database's, else MANDATE_STATE_DIR, else the working directory. Returns whether the database
+ * is SQLite.
+ */
+static bool state_dir(const struct opts *o, char *out, size_t n)
+{
+    const char *db = db_path(o);
+    const char *f = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
+    const char *env = getenv("MANDATE_STATE_DIR");
+    const char *slash;
+
+    if (strstr(f, "://")) {
+        snprintf(out, n, "%s", env && *env ? env : ".");
+        return false;
+    }
+    slash = strrchr(f, '/');
+    if (slash)
+        snprintf(out, n, "%.*s", (int)(slash - f), f);
+    else
+        snprintf(out, n, ".");
+    return true;
+}
+
+/* A file in the state directory, unless given (flag, else env). */
+static void state_file(const struct opts *o, const char *given, const char *env, const char *name,
+                       char *out, size_t n)
+{
+    char dir[3800];
+    const char *v = given ? given : getenv(env);
+    if (v && *v) {
+        snprintf(out, n, "%s", v);
+        return;
+    }
+    state_dir(o, dir, sizeof dir);
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+/*
  * The vault key: MANDATE_VAULT_KEY, else the key file (--vault-key-file, MANDATE_VAULT_KEY_FILE,
  * or on SQLite vault.key beside the database, created by the server's first start). Returns 1
- * with *have false when no key is configured (PostgreSQL without one), -1 on an error.
+ * with *have false when no key is configured (PostgreSQL without one, or, when create is false,
+ * no default key file), -1 on an error.
  */
 static int load_vault_key(const struct opts *o, bool create, unsigned char key[32], bool *have)
 {
     const char *env = getenv("MANDATE_VAULT_KEY");
     const char *file = o->vault_key_file ? o->vault_key_file : getenv("MANDATE_VAULT_KEY_FILE");
-    const char *db = db_path(o);
-    char def[4096], kid[17];
+    char def[4096], dir[3800], kid[17];
     bool created = false;
     struct md_error e;
 
@@ -662,16 +818,14 @@ static int load_vault_key(const struct opts *o, bool create, unsigned char key[3
     if (env && !*env)
         env = NULL;
     if (!env && (!file || !*file)) {
-        const char *f = strncmp(db, "sqlite:", 7) == 0 ? db + 7 : db;
-        const char *slash;
-        if (strstr(f, "://"))
+        struct stat st;
+        if (!state_dir(o, dir, sizeof dir))
             return 1;
-        slash = strrchr(f, '/');
-        if (slash)
-            snprintf(def, sizeof def, "%.*s/vault.key", (int)(slash - f), f);
-        else
-            snprintf(def, sizeof def, "vault.key");
+        snprintf(def, sizeof def, "%s/vault.key", dir);
         file = def;
+        /* The default file, not there, and not to be created: no key configured. */
+        if (!create && stat(file, &st) != 0)
+            return 1;
     }
     md_error_clear(&e);
     if (connect_vault_key_load(env, file, create, key, kid, &created, &e) != MD_OK) {
@@ -767,6 +921,90 @@ static int env_base_urls(struct access *a)
     return 0;
 }
 
+/* An option's value: the flag, else the environment variable, else NULL. */
+static const char *opt_env(const char *flag, const char *env)
+{
+    const char *v = flag ? flag : getenv(env);
+    return v && *v ? v : NULL;
+}
+
+/*
+ * Starts the audit log's push sinks named by the options (none: *out stays NULL). The node's
+ * name for the sinks' lease is its host and journal, which only one process holds at a time.
+ */
+static int start_sinks(const struct opts *o, struct store *s, const char *journal,
+                       struct audit_sinks **out)
+{
+    static const struct {
+        const char *env;
+        size_t offset;
+    } tune[] = {
+        {"MANDATE_AUDIT_SINK_RETRY_MIN_MS", offsetof(struct audit_sinks_config, retry_min_ms)},
+        {"MANDATE_AUDIT_SINK_RETRY_MAX_MS", offsetof(struct audit_sinks_config, retry_max_ms)},
+        {"MANDATE_AUDIT_SINK_POLL_MS", offsetof(struct audit_sinks_config, poll_ms)},
+        {"MANDATE_AUDIT_SINK_LEASE_MS", offsetof(struct audit_sinks_config, lease_ms)},
+    };
+    struct audit_sinks_config sc = {.store = s, .syslog_facility = -1};
+    const char *facility = opt_env(o->audit_syslog_facility, "MANDATE_AUDIT_SYSLOG_FACILITY");
+    const char *max = getenv("MANDATE_AUDIT_SYSLOG_MAX");
+    const char *up_http = getenv("MANDATE_UPSTREAM_HTTP");
+    unsigned char secret[AUDIT_SINK_SECRET_MAX];
+    char host[256] = "", node[4400], real[PATH_MAX];
+    struct md_error e;
+    long long v;
+    int rc = -1;
+
+    md_error_clear(&e);
+    sc.webhook_url = opt_env(o->audit_webhook, "MANDATE_AUDIT_WEBHOOK_URL");
+    sc.syslog_url = opt_env(o->audit_syslog, "MANDATE_AUDIT_SYSLOG");
+    if (audit_sinks_count(&sc) == 0)
+        return 0;
+    sc.webhook_ca_file = opt_env(NULL, "MANDATE_AUDIT_WEBHOOK_CA_FILE");
+    sc.allow_http = up_http && strcmp(up_http, "1") == 0;
+    if (sc.webhook_url && audit_sink_secret_load(getenv("MANDATE_AUDIT_WEBHOOK_SECRET"),
+                                                 opt_env(o->audit_webhook_secret_file,
+                                                         "MANDATE_AUDIT_WEBHOOK_SECRET_FILE"),
+                                                 secret, &sc.webhook_secret_len, &e) != MD_OK) {
+        fprintf(stderr, "mandate: the audit webhook: %s\n", e.msg);
+        goto out;
+    }
+    /* The secret leaves the environment, which /proc/PID/environ would show. */
+    unsetenv("MANDATE_AUDIT_WEBHOOK_SECRET");
+    sc.webhook_secret = secret;
+    if (facility && (sc.syslog_facility = audit_syslog_facility_parse(facility)) < 0) {
+        fprintf(stderr, "mandate: --audit-syslog-facility wants local0..local7 or 0..23\n");
+        goto out;
+    }
+    if (max && *max && !str_to_ll(max, strlen(max), 480, 64 << 20, &v)) {
+        fprintf(stderr, "mandate: MANDATE_AUDIT_SYSLOG_MAX wants a number of bytes\n");
+        goto out;
+    }
+    sc.syslog_max = max && *max ? (size_t)v : 0;
+    for (size_t i = 0; i < sizeof tune / sizeof tune[0]; i++) {
+        const char *t = getenv(tune[i].env);
+        if (!t || !*t)
+            continue;
+        if (!str_to_ll(t, strlen(t), 1, 3600000, &v)) {
+            fprintf(stderr, "mandate: %s wants milliseconds from 1 to 3600000\n", tune[i].env);
+            goto out;
+        }
+        *(int *)(void *)((char *)&sc + tune[i].offset) = (int)v;
+    }
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    snprintf(node, sizeof node, "%s:%s", host, realpath(journal, real) ? real : journal);
+    sc.node = node;
+    if (audit_sinks_start(&sc, out, &e) != MD_OK) {
+        fprintf(stderr, "mandate: the audit sinks: %s\n", e.msg);
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_cleanse(secret, sizeof secret);
+    return rc;
+}
+
 static void cancel_pending(void *cls)
 {
     connect_runtime_stop(cls);
@@ -784,6 +1022,11 @@ static int cmd_serve(const struct opts *o)
     struct access *a = NULL;
     struct connect_runtime *rt = NULL;
     struct mcp_server *mcp = NULL;
+    struct audit *audit = NULL;
+    struct audit_sinks *sinks = NULL;
+    struct audit_config ac = {0};
+    unsigned char akey[AUDIT_KEY_LEN];
+    char journal[4096], anchor[4096];
     struct connect_runtime_config rc = {0};
     struct mcp_config mc = {0};
     const char *origins[16];
@@ -838,7 +1081,10 @@ static int cmd_serve(const struct opts *o)
     }
     cfg.threads = (int)threads;
     raise_fd_limit();
-    s = open_store(o, cfg.threads + 2);
+    /* A connection more for each audit sink, so that none waits for a request's. */
+    s = open_store(o, cfg.threads + 2 +
+                          (opt_env(o->audit_webhook, "MANDATE_AUDIT_WEBHOOK_URL") != NULL) +
+                          (opt_env(o->audit_syslog, "MANDATE_AUDIT_SYSLOG") != NULL));
     if (!s)
         return 1;
     if (first_start(s, host, port, public_url) != 0 || catalog_first_start(o, s) != 0 ||
@@ -858,6 +1104,27 @@ static int cmd_serve(const struct opts *o)
     }
     if (env_base_urls(a) != 0)
         goto out;
+    /* The audit log: its checkpoint key comes from the vault key, so it is never in the db. */
+    state_file(o, o->audit_journal, "MANDATE_AUDIT_JOURNAL", "audit.journal", journal,
+               sizeof journal);
+    state_file(o, o->audit_anchor, "MANDATE_AUDIT_ANCHOR", "audit.anchor", anchor, sizeof anchor);
+    if (have_key)
+        audit_key_derive(vkey, akey);
+    else
+        log_warn(
+            "event=audit_unkeyed note=\"without a vault key, audit checkpoints carry no MAC\"");
+    ac.store = s;
+    ac.key = have_key ? akey : NULL;
+    ac.journal_path = journal;
+    ac.anchor_path = anchor;
+    if (audit_open(&ac, &audit, &e)) {
+        OPENSSL_cleanse(akey, sizeof akey);
+        fprintf(stderr, "mandate: the audit log: %s\n", e.msg);
+        goto out;
+    }
+    OPENSSL_cleanse(akey, sizeof akey);
+    if (start_sinks(o, s, journal, &sinks) != 0)
+        goto out;
     rc.store = s;
     rc.vault_key = have_key ? vkey : NULL;
     rc.allow_http = up_http && strcmp(up_http, "1") == 0;
@@ -869,6 +1136,7 @@ static int cmd_serve(const struct opts *o)
     mc.access = a;
     mc.rt = rt;
     mc.server_version = MANDATE_VERSION;
+    mc.audit = audit;
     if (mcp_server_new(&mc, &mcp, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
         goto out;
@@ -882,6 +1150,7 @@ static int cmd_serve(const struct opts *o)
     cfg.store = s;
     cfg.mcp = mcp;
     cfg.vault = connect_runtime_vault(rt);
+    cfg.audit = audit;
     cfg.mcp_origins = origins;
     cfg.cancel_pending = cancel_pending;
     cfg.cancel_cls = rt;
@@ -906,6 +1175,10 @@ out:
     /* No call may be in flight once the server is gone; then nothing uses the store. */
     connect_runtime_stop(rt);
     mcp_server_free(mcp);
+    /* Every answered request's event is queued: store them, with a final checkpoint. */
+    audit_close(audit);
+    /* Then the sinks deliver what is stored, that checkpoint included, within a short grace. */
+    audit_sinks_stop(sinks, AUDIT_SINK_GRACE_MS);
     /* The store's listener may still publish to the caches: close the store first. */
     store_close(s);
     connect_runtime_close(rt);
@@ -913,6 +1186,168 @@ out:
     if (status == 0)
         log_info("event=stopped");
     return status;
+}
+
+/* ---- audit ---- */
+
+static void verify_progress(void *ctx, int64_t checked, int64_t last_seq)
+{
+    (void)ctx;
+    fprintf(stderr, "mandate: audit verify: %lld events checked (at event %lld)\n",
+            (long long)checked, (long long)last_seq);
+}
+
+static int print_event(void *ctx, json_t *ev)
+{
+    (void)ctx;
+    if (json_dumpf(ev, stdout, JSON_COMPACT | JSON_SORT_KEYS) != 0 || fputc('\n', stdout) == EOF)
+        return 1;
+    return 0;
+}
+
+/* An RFC 3339 time option into *ms; 0 when absent. Returns false (and says why) when bad. */
+static bool time_opt(const char *flag, const char *v, int64_t *ms)
+{
+    *ms = 0;
+    if (!v)
+        return true;
+    if (!time_parse_rfc3339(v, ms)) {
+        fprintf(stderr,
+                "mandate: %s wants an RFC 3339 time such as 2026-01-31T00:00:00Z, got "
+                "'%s'\n",
+                flag, v);
+        return false;
+    }
+    return true;
+}
+
+static int cmd_audit_verify(const struct opts *o, struct store *s)
+{
+    struct audit_verify_opts vo = {0};
+    struct audit_verify_report r;
+    unsigned char vkey[32], akey[AUDIT_KEY_LEN];
+    char anchor[4096], expect_hash[72] = "";
+    bool have = false;
+    struct md_error e;
+
+    if (load_vault_key(o, false, vkey, &have) < 0)
+        return 1;
+    if (have) {
+        audit_key_derive(vkey, akey);
+        vo.key = akey;
+    }
+    OPENSSL_cleanse(vkey, sizeof vkey);
+    state_file(o, o->audit_anchor, "MANDATE_AUDIT_ANCHOR", "audit.anchor", anchor, sizeof anchor);
+    vo.anchor_path = anchor;
+    if (o->expect) {
+        const char *colon = strchr(o->expect, ':');
+        long long seq = 0;
+        if (!colon || !str_to_ll(o->expect, (size_t)(colon - o->expect), 1, LLONG_MAX, &seq) ||
+            strlen(colon + 1) != 64) {
+            fprintf(stderr, "mandate: --expect wants SEQ:HASH (a checkpoint's seq and the 64 "
+                            "hex digits of its hash)\n");
+            return 2;
+        }
+        vo.expect_seq = seq;
+        snprintf(expect_hash, sizeof expect_hash, "%s", colon + 1);
+        vo.expect_hash = expect_hash;
+    }
+    vo.progress = verify_progress;
+    vo.progress_every = 100000;
+    md_error_clear(&e);
+    if (audit_verify(s, &vo, &r, &e)) {
+        OPENSSL_cleanse(akey, sizeof akey);
+        fprintf(stderr, "mandate: audit verify: %s\n", e.msg);
+        return 1;
+    }
+    OPENSSL_cleanse(akey, sizeof akey);
+    if (!r.ok) {
+        printf("audit log BROKEN at event %lld: %s\n", (long long)r.bad_seq, r.problem);
+        printf("checked %lld events (%lld to %lld) before stopping\n", (long long)r.events,
+               (long long)r.first_seq, (long long)r.last_seq);
+        return 1;
+    }
+    printf("audit log intact: %lld events (%lld to %lld), %lld checkpoints verified, last "
+           "checkpoint at event %lld%s\n",
+           (long long)r.events, (long long)r.first_seq, (long long)r.last_seq,
+           (long long)r.checkpoints, (long long)r.last_checkpoint_seq,
+           ", anchor files (if any) agree");
+    if (r.warning[0])
+        printf("warning: %s\n", r.warning);
+    return 0;
+}
+
+static int cmd_audit_export(const struct opts *o, struct store *s)
+{
+    struct audit_query q = {.oldest_first = true};
+    struct md_error e;
+
+    if (!time_opt("--since", o->since, &q.since_ms) || !time_opt("--until", o->until, &q.until_ms))
+        return 2;
+    q.filter = o->filter;
+    md_error_clear(&e);
+    if (audit_query_run(s, &q, print_event, NULL, NULL, &e)) {
+        fprintf(stderr, "mandate: audit export: %s\n", e.msg);
+        return e.code == MD_ERR_FILTER ? 2 : 1;
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_audit_prune(const struct opts *o, struct store *s)
+{
+    struct audit_config ac = {.store = s, .no_writer_thread = true};
+    struct audit *a = NULL;
+    unsigned char vkey[32], akey[AUDIT_KEY_LEN];
+    bool have = false;
+    int64_t before = 0, removed = 0;
+    struct md_error e;
+    int rc = 0;
+
+    if (!o->before || !time_opt("--before", o->before, &before)) {
+        fputs(usage_audit, stderr);
+        return 2;
+    }
+    if (load_vault_key(o, false, vkey, &have) < 0)
+        return 1;
+    if (have) {
+        audit_key_derive(vkey, akey);
+        ac.key = akey;
+    }
+    OPENSSL_cleanse(vkey, sizeof vkey);
+    md_error_clear(&e);
+    if (audit_open(&ac, &a, &e) || audit_prune(a, before, &removed, &e)) {
+        fprintf(stderr, "mandate: audit prune: %s\n", e.msg);
+        rc = 1;
+    } else {
+        printf("removed %lld audit events older than %s\n", (long long)removed, o->before);
+    }
+    audit_close(a);
+    OPENSSL_cleanse(akey, sizeof akey);
+    return rc;
+}
+
+static int cmd_audit(const struct opts *o)
+{
+    const char *sub = o->positional[0];
+    struct store *s;
+    int rc;
+
+    if (o->npositional != 1 ||
+        (strcmp(sub, "verify") != 0 && strcmp(sub, "export") != 0 && strcmp(sub, "prune") != 0)) {
+        fputs(usage_audit, stderr);
+        return 2;
+    }
+    s = open_store(o, 2);
+    if (!s)
+        return 1;
+    if (strcmp(sub, "verify") == 0)
+        rc = cmd_audit_verify(o, s);
+    else if (strcmp(sub, "export") == 0)
+        rc = cmd_audit_export(o, s);
+    else
+        rc = cmd_audit_prune(o, s);
+    store_close(s);
+    return rc;
 }
 
 /* ---- credential ---- */
@@ -975,7 +1410,7 @@ static int cmd_credential(const struct opts *o)
     } else {
         secret = json_pack("{s:s%}", "token", text, len);
     }
-    if (connect_auth_secret_validate(json_object_get(conn, "auth"), secret, &e) ||
+    if (connect_auth_secret_validate_connector(conn, secret, &e) ||
         connect_vault_open(s, key, &v, &e) ||
         connect_vault_set(v, name, secret, "cli", &info, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
@@ -1126,10 +1561,11 @@ static int cmd_migrate(const struct opts *o)
         goto out;
     }
     printf("copied %lld users, %lld groups, %lld memberships, %lld tokens, %lld connectors, %lld "
-           "connector overrides, %lld packs, %lld grants; counts verified\n",
+           "connector overrides, %lld packs, %lld grants, %lld audit events; counts verified\n",
            (long long)n.users, (long long)n.groups, (long long)n.members, (long long)n.tokens,
            (long long)n.objects[STORE_OBJ_CONNECTOR], (long long)n.objects[STORE_OBJ_OVERRIDE],
-           (long long)n.objects[STORE_OBJ_PACK], (long long)n.objects[STORE_OBJ_GRANT]);
+           (long long)n.objects[STORE_OBJ_PACK], (long long)n.objects[STORE_OBJ_GRANT],
+           (long long)n.audit_events);
     rc = 0;
 out:
     store_close(to);
@@ -1217,6 +1653,13 @@ int main(int argc, char **argv)
         }
         return o.npositional ? (fputs(usage_check, stderr), 2) : cmd_check(&o);
     }
+    if (strcmp(cmd, "access-at") == 0) {
+        if (o.help) {
+            fputs(usage_access_at, stdout);
+            return 0;
+        }
+        return o.npositional ? (fputs(usage_access_at, stderr), 2) : cmd_access_at(&o);
+    }
     if (strcmp(cmd, "catalog") == 0) {
         if (o.help) {
             fputs(usage_catalog, stdout);
@@ -1238,6 +1681,13 @@ int main(int argc, char **argv)
             return 2;
         }
         return cmd_credential(&o);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        if (o.help) {
+            fputs(usage_audit, stdout);
+            return 0;
+        }
+        return cmd_audit(&o);
     }
     if (strcmp(cmd, "migrate") == 0) {
         if (o.help) {

@@ -195,6 +195,9 @@ struct access_decision {
     enum access_reason reason;
     char user_id[64];
     char user_name[256];
+    /* The user's primary emails[] value, else the userName ("" when the user does not exist);
+     * what the connector runtime's {caller.email} is. */
+    char user_email[256];
     char tool[ACCESS_TOOL_NAME_MAX + 1];
     char pack[64];           /* the scope asked for; "" for none */
     enum access_level level; /* the tool's effective level; ACCESS_NONE when unknown */
@@ -248,6 +251,13 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
                                struct md_error *e);
 
 /* Whether a pack of this name exists, from the policy snapshot (no store read). */
+/*
+ * The user as a decision sees it now, for the audit log: {"id", "userName", "active",
+ * "exists", "groups": [{"id", "display", "direct"}]} (groups: every group the user is in,
+ * nested ones included). Served from the user cache.
+ */
+enum md_err access_user_snapshot(struct access *a, const char *user_id, json_t **out,
+                                 struct md_error *e);
 enum md_err access_pack_exists(struct access *a, const char *name, bool *exists,
                                struct md_error *e);
 

@@ -154,6 +154,7 @@ struct uentry {
     bool exists;
     bool active;
     char *user_name;
+    char *email; /* the primary emails[] value, else NULL */
     struct ugroup *groups;
     size_t ngroups;
     uint64_t dir_gen; /* the directory generation it was read at */

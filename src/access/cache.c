@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 
 #define SHARD_BITS 6
@@ -75,7 +76,35 @@ static void uentry_free(struct uentry *u)
 {
     free(u->groups);
     free(u->user_name);
+    free(u->email);
     free(u);
+}
+
+/*
+ * The value of the emails[] entry marked primary (RFC 7643 section 4.1.2: at most one is), as a
+ * heap string; NULL when none is, or the resource does not parse. *oom is set when memory ran out.
+ */
+static char *primary_email(const char *doc, bool *oom)
+{
+    json_t *res = NULL, *emails, *em;
+    struct md_error pe;
+    char *out = NULL;
+    size_t i;
+
+    if (!doc || json_parse_limited(doc, strlen(doc), 1024 * 1024, 32, &res, &pe) != MD_OK)
+        return NULL;
+    emails = json_object_get(res, "emails");
+    json_array_foreach(emails, i, em)
+    {
+        const char *v = json_string_value(json_object_get(em, "value"));
+        if (v && v[0] && json_is_true(json_object_get(em, "primary"))) {
+            out = strdup(v);
+            *oom = !out;
+            break;
+        }
+    }
+    json_decref(res);
+    return out;
 }
 
 void uentry_unref(struct uentry *u)
@@ -390,6 +419,7 @@ static enum md_err read_user(struct access *a, const char *id, struct uentry **o
     u->exists = true;
     u->active = row.active;
     u->user_name = strdup(row.user_name ? row.user_name : "");
+    u->email = primary_email(row.doc, &g.oom);
     err = store_member_groups(c, id, group_cb, &g, e);
     if (!err && (g.oom || !u->user_name))
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
@@ -463,8 +493,9 @@ static enum md_err reevaluate(const struct uentry *old, struct policy *p, struct
     u->active = old->active;
     u->dir_gen = old->dir_gen;
     u->user_name = old->user_name ? strdup(old->user_name) : NULL;
+    u->email = old->email ? strdup(old->email) : NULL;
     u->groups = calloc(old->ngroups + 1, sizeof *u->groups);
-    if ((old->user_name && !u->user_name) || !u->groups)
+    if ((old->user_name && !u->user_name) || (old->email && !u->email) || !u->groups)
         goto fail;
     if (old->ngroups)
         memcpy(u->groups, old->groups, old->ngroups * sizeof *u->groups);

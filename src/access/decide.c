@@ -204,6 +204,7 @@ static void begin(struct access_decision *d, const char *user_id, const char *to
     d->reason = ACCESS_NO_USER;
     snprintf(d->user_id, sizeof d->user_id, "%s", user_id ? user_id : "");
     d->user_name[0] = '\0';
+    d->user_email[0] = '\0';
     snprintf(d->tool, sizeof d->tool, "%s", tool ? tool : "");
     snprintf(d->pack, sizeof d->pack, "%s", pack ? pack : "");
     d->level = ACCESS_NONE;
@@ -239,6 +240,7 @@ enum md_err access_decide(struct access *a, const char *user_id, const char *too
     if (!u->exists)
         goto out;
     snprintf(out->user_name, sizeof out->user_name, "%s", u->user_name ? u->user_name : "");
+    snprintf(out->user_email, sizeof out->user_email, "%s", u->email ? u->email : out->user_name);
     t = tool ? policy_tool(p, tool) : NULL;
     if (t)
         out->level = t->level;
@@ -537,6 +539,37 @@ enum md_err access_user_status(struct access *a, const char *user_id, bool *exis
     *exists = u->exists;
     *active = u->exists && u->active;
     uentry_unref(u);
+    return MD_OK;
+}
+
+enum md_err access_user_snapshot(struct access *a, const char *user_id, json_t **out,
+                                 struct md_error *e)
+{
+    struct uentry *u = NULL;
+    json_t *groups, *o;
+    enum md_err err;
+
+    *out = NULL;
+    if (!user_id || !user_id[0] || strnlen(user_id, 64) >= 64)
+        return md_error_set(e, MD_ERR_NOTFOUND, "no such user");
+    err = access__user(a, user_id, &u, NULL, e);
+    if (err)
+        return err;
+    groups = json_array();
+    o = groups ? json_pack("{s:s, s:s?, s:b, s:b, s:o}", "id", u->id, "userName", u->user_name,
+                           "active", u->exists && u->active, "exists", u->exists, "groups",
+                           groups)
+               : NULL;
+    for (size_t i = 0; o && i < u->ngroups; i++) {
+        char name[256];
+        access__group_name(a, u->groups[i].id, "", name, sizeof name);
+        json_array_append_new(groups, json_pack("{s:s, s:s, s:b}", "id", u->groups[i].id,
+                                                "display", name, "direct", u->groups[i].direct));
+    }
+    uentry_unref(u);
+    if (!o)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    *out = o;
     return MD_OK;
 }
 

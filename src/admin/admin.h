@@ -34,6 +34,8 @@ typedef enum md_err (*admin_token_create_fn)(struct store *s, const char *kind, 
                                              const char *user_id, const char *pack,
                                              char **plain_out, char id_out[64], struct md_error *e);
 
+struct audit;
+
 struct admin_request {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* below /api/v1: "/tokens", "/packs/support"; "" or "/" for the root */
@@ -51,6 +53,9 @@ struct admin_request {
     struct access *access;       /* borrowed */
     struct connect_vault *vault; /* borrowed; NULL when the server has no vault key */
     admin_token_create_fn token_create;
+    /* Changes are recorded here (admin.change, with before and after); NULL: not audited. */
+    struct audit *audit;
+    const char *request_id; /* for the audit event; may be NULL */
 };
 
 struct admin_response {
@@ -87,5 +92,16 @@ const char *admin_reason_phrase(int status);
 
 /* The OpenAPI 3.1 document, NUL-terminated, embedded in the binary. */
 const char *admin_openapi(void);
+
+/*
+ * Which users were entitled to tool at time (RFC 3339), reconstructed from the audit log in s
+ * (docs/audit-history.md): the answer of GET /api/v1/access-at as *out (a new reference). live
+ * (may be NULL) is the access service over s, asked whether a tool that no connector defined
+ * at time is defined now. MD_ERR_VALUE, with a sentence for people, for a time that is missing,
+ * not RFC 3339 or in the future, and for a tool that no connector defines, then or now.
+ * Replays into a temporary SQLite database in $TMPDIR (else /tmp), removed before it returns.
+ */
+enum md_err admin_access_at(struct store *s, struct access *live, const char *time,
+                            const char *tool, json_t **out, struct md_error *e);
 
 #endif

@@ -108,5 +108,61 @@ void admin_route_connectors(struct admin_ctx *x); /* catalog.c */
 void admin_route_packs(struct admin_ctx *x);      /* catalog.c */
 void admin_route_grants(struct admin_ctx *x);     /* grants.c */
 void admin_route_decisions(struct admin_ctx *x);  /* decisions.c */
+void admin_route_audit(struct admin_ctx *x);      /* audit.c */
+
+/* ---- history.c: who could do what, when, from the audit log ---- */
+
+void admin_route_access_at(struct admin_ctx *x);                    /* GET /access-at */
+void admin_route_user_history(struct admin_ctx *x, const char *id); /* GET /users/{id}/history */
+
+/* The access objects that an admin.change event may describe. */
+enum admin_hist_kind { ADMIN_HIST_NONE, ADMIN_HIST_CONNECTOR, ADMIN_HIST_PACK, ADMIN_HIST_GRANT };
+
+/*
+ * Which access object an admin.change event wrote or deleted, from its method, path, after and
+ * before: id receives the connector's or pack's name or the grant's id. ADMIN_HIST_NONE for an
+ * event about anything else (tokens, credentials, decisions) or whose object cannot be told.
+ */
+enum admin_hist_kind admin_hist_object(const json_t *ev, char id[64]);
+
+/*
+ * A connector's definition as the store keeps it, from the admin view of it that an event
+ * records (GET /connectors/{name}): the fields the view adds removed, each tool's defined level
+ * and the defined base URL put back. A new reference; NULL when view is not an object.
+ */
+json_t *admin_hist_connector_def(const json_t *view);
+
+/*
+ * A grant as the replay stores it to be judged at t_ms, from its admin view or its stored
+ * document: without the view's id, version, created and modified, and without "expires", since
+ * the engine judges expiry by the clock and the replay judges it at t_ms. NULL with *expired
+ * set when it had expired at t_ms (NULL without it: out of memory). An "expires" that does not
+ * parse is kept, so that the engine refuses the grant as it would have.
+ */
+json_t *admin_hist_grant_at(const json_t *view, int64_t t_ms, bool *expired);
+
+/*
+ * One user's history (GET /users/{id}/history), built by feeding every event of the log,
+ * oldest first, to admin_hist_user_step. items receives entries oldest first: {"seq", "time",
+ * "change": "created" | "first_seen" | "activated" | "deactivated" | "renamed" | "joined" |
+ * "left" | "deleted", and "group": {id, displayName} or "userName"/"active"/"from" as the change
+ * needs}. Direct memberships only: the groups a group joins are their own events.
+ */
+struct admin_hist_user {
+    char id[64];
+    json_t *items;   /* the entries, oldest first */
+    json_t *groups;  /* group id -> true: the user's direct groups, as far as the log shows */
+    json_t *names;   /* group id -> displayName, as the log last showed it */
+    char *user_name; /* heap; NULL until an event shows it */
+    int active;      /* -1: no event has shown it yet */
+    bool created;    /* the log holds the user's creation */
+    bool seen;       /* some event named the user */
+};
+
+/* false when out of memory. */
+bool admin_hist_user_init(struct admin_hist_user *h, const char *user_id);
+/* Applies one event (any type; only scim.change events matter). */
+void admin_hist_user_step(struct admin_hist_user *h, const json_t *ev);
+void admin_hist_user_free(struct admin_hist_user *h);
 
 #endif

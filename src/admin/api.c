@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/admin.h"
+#include "audit/audit.h"
 #include "admin/admin_int.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -383,6 +384,8 @@ static const struct route routes[] = {
     {"users", admin_route_users},           {"groups", admin_route_groups},
     {"connectors", admin_route_connectors}, {"packs", admin_route_packs},
     {"grants", admin_route_grants},         {"decisions", admin_route_decisions},
+    {"audit", admin_route_audit},
+    {"access-at", admin_route_access_at},
 };
 
 /*
@@ -418,7 +421,7 @@ static bool split_path(struct admin_ctx *x, const char *path)
     return true;
 }
 
-void admin_handle(const struct admin_request *req, struct admin_response *resp)
+static void dispatch(const struct admin_request *req, struct admin_response *resp)
 {
     struct admin_ctx x;
 
@@ -441,4 +444,65 @@ void admin_handle(const struct admin_request *req, struct admin_response *resp)
         }
     }
     admin_failf(&x, MD_ERR_NOTFOUND, "no such endpoint");
+}
+
+/*
+ * Whether a request changes something: every write method, except the decision check and the
+ * audit log's own "verify now", which read.
+ */
+static bool is_change(const struct admin_request *req)
+{
+    const char *m = req->method;
+    const char *p = req->path ? req->path : "";
+    if (strcmp(m, "POST") != 0 && strcmp(m, "PUT") != 0 && strcmp(m, "PATCH") != 0 &&
+        strcmp(m, "DELETE") != 0)
+        return false;
+    return strncmp(p, "/decisions", 10) != 0 && strncmp(p, "/audit", 6) != 0;
+}
+
+/* The resource as a GET of the same path shows it now (secrets scrubbed), or NULL. */
+static json_t *snapshot(const struct admin_request *req)
+{
+    struct admin_request g = *req;
+    struct admin_response r;
+    json_t *out = NULL;
+
+    g.method = "GET";
+    g.body = NULL;
+    g.body_len = 0;
+    g.body_too_large = false;
+    g.content_type = NULL;
+    g.if_match = NULL;
+    g.audit = NULL;
+    dispatch(&g, &r);
+    if (r.status == 200 && r.body)
+        out = audit_scrub(r.body);
+    admin_response_clear(&r);
+    return out;
+}
+
+void admin_handle(const struct admin_request *req, struct admin_response *resp)
+{
+    json_t *before = NULL, *ev;
+    const char *p = req->path ? req->path : "";
+
+    if (!req->audit || !is_change(req)) {
+        dispatch(req, resp);
+        return;
+    }
+    /* A collection (POST /grants) has no before; an item (PUT /packs/x) has its old self. */
+    if (strcmp(req->method, "POST") != 0)
+        before = snapshot(req);
+    dispatch(req, resp);
+    if (resp->status < 200 || resp->status >= 300) {
+        json_decref(before);
+        return;
+    }
+    ev = json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s?}, s:o*, s:o*}", "type", AUDIT_TYPE_ADMIN,
+                   "method", req->method, "path", p, "status", resp->status, "actor", "kind",
+                   "admin_token", "token_id", req->actor && req->actor[0] ? req->actor : NULL,
+                   "before", before, "after", resp->body ? audit_scrub(resp->body) : NULL);
+    if (ev && req->request_id)
+        json_object_set_new(ev, "request_id", json_string(req->request_id));
+    audit_record(req->audit, ev);
 }

@@ -176,7 +176,7 @@ static void route_credential(struct admin_ctx *x, const char *name)
     x->secret_body = true;
     if (admin_body_object(x, false, &body))
         goto out;
-    rc = connect_auth_secret_validate(json_object_get(conn, "auth"), body, &e);
+    rc = connect_auth_secret_validate_connector(conn, body, &e);
     if (rc == MD_OK)
         rc = connect_vault_set(v, name, body, x->req->actor, &out, &e);
     if (rc)

@@ -231,7 +231,8 @@ static void get_entitlements(struct admin_ctx *x, const char *id_or_name)
 
 void admin_route_users(struct admin_ctx *x)
 {
-    if (x->nseg > 3 || (x->nseg == 3 && strcmp(x->seg[2], "entitlements") != 0)) {
+    if (x->nseg > 3 || (x->nseg == 3 && strcmp(x->seg[2], "entitlements") != 0 &&
+                        strcmp(x->seg[2], "history") != 0)) {
         admin_failf(x, MD_ERR_NOTFOUND, "no such endpoint");
         return;
     }
@@ -241,6 +242,8 @@ void admin_route_users(struct admin_ctx *x)
         list_rows(x, STORE_USERS);
     else if (x->nseg == 2)
         get_user(x, x->seg[1]);
+    else if (strcmp(x->seg[2], "history") == 0)
+        admin_route_user_history(x, x->seg[1]); /* history.c */
     else
         get_entitlements(x, x->seg[1]);
 }

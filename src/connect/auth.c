@@ -15,9 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect/jwt.h"
+#include "connect/oauth1.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "core/time.h"
 
 #define FIELD_MSG_MAX 72 /* a field name quoted in a message */
 
@@ -27,7 +30,9 @@ struct scheme {
     enum connect_auth_type type;
     const char *const *auth_fields;   /* NULL-terminated, "type" included */
     const char *const *secret_fields; /* NULL-terminated; api_key's come from auth.headers */
+    const char *const *optional;      /* NULL-terminated secret fields that may be absent */
     bool raw;                         /* secret values are sent as is in a header */
+    bool extras;                      /* other string members are allowed (a key file's) */
 };
 
 static const char *const f_type[] = {"type", NULL};
@@ -38,16 +43,41 @@ static const char *const s_none[] = {NULL};
 static const char *const s_bearer[] = {"token", NULL};
 static const char *const s_basic[] = {"username", "password", NULL};
 static const char *const s_oauth[] = {"client_id", "client_secret", NULL};
+static const char *const f_refresh[] = {"type", "token_url", "scope", "client_auth", NULL};
+static const char *const s_refresh[] = {"client_id", "client_secret", "refresh_token", NULL};
+static const char *const f_jwt[] = {"type", "token_url", "scope", "subject", NULL};
+static const char *const s_jwt[] = {"client_email", "private_key", "private_key_id", NULL};
+static const char *const f_oauth1[] = {"type", "signature_method", NULL};
+static const char *const s_oauth1[] = {"consumer_key", "consumer_secret", "token",
+                                       "token_secret", "realm",           NULL};
+static const char *const o_oauth1[] = {"realm", NULL};
 
 static const struct scheme schemes[] = {
-    {"none", CONNECT_AUTH_NONE, f_type, s_none, false},
-    {"bearer", CONNECT_AUTH_BEARER, f_type, s_bearer, true},
-    {"basic", CONNECT_AUTH_BASIC, f_type, s_basic, false},
-    {"api_key", CONNECT_AUTH_API_KEY, f_api_key, NULL, true},
-    {"oauth2_client_credentials", CONNECT_AUTH_OAUTH2_CC, f_oauth, s_oauth, false},
+    {"none", CONNECT_AUTH_NONE, f_type, s_none, s_none, false, false},
+    {"bearer", CONNECT_AUTH_BEARER, f_type, s_bearer, s_none, true, false},
+    {"basic", CONNECT_AUTH_BASIC, f_type, s_basic, s_none, false, false},
+    {"api_key", CONNECT_AUTH_API_KEY, f_api_key, NULL, s_none, true, false},
+    {"oauth2_client_credentials", CONNECT_AUTH_OAUTH2_CC, f_oauth, s_oauth, s_none, false, false},
+    {"oauth2_refresh_token", CONNECT_AUTH_OAUTH2_REFRESH, f_refresh, s_refresh, s_none, false,
+     false},
+    {"oauth2_jwt_bearer", CONNECT_AUTH_OAUTH2_JWT, f_jwt, s_jwt, s_none, false, true},
+    {"oauth1", CONNECT_AUTH_OAUTH1, f_oauth1, s_oauth1, o_oauth1, false, false},
 };
 
+/*
+ * The fields whose values are identifiers, not secrets: an upstream rightly shows them, so they
+ * are not masked out of its answers. A service account key file's other members are not
+ * secret either (its project id, its URLs); its private key and key id are.
+ */
+static const char *const identifiers[] = {"username", "client_id", "client_email", "realm", NULL};
+
 #define NSCHEMES (sizeof schemes / sizeof schemes[0])
+
+bool connect_auth_is_oauth2(enum connect_auth_type t)
+{
+    return t == CONNECT_AUTH_OAUTH2_CC || t == CONNECT_AUTH_OAUTH2_REFRESH ||
+           t == CONNECT_AUTH_OAUTH2_JWT;
+}
 
 const char *connect_auth_type_name(enum connect_auth_type t)
 {
@@ -159,15 +189,46 @@ static enum md_err headers_check(const json_t *hdrs, struct md_error *e)
     return MD_OK;
 }
 
+#define CRED_PREFIX "{credential."
+#define CRED_NAME_MAX 64
+
+static bool is_name_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/*
+ * The length of the placeholder {credential.NAME} at u (NAME: 1 to CRED_NAME_MAX characters of
+ * [A-Za-z0-9_]), its name in name (CRED_NAME_MAX + 1 bytes); 0 when u holds none there.
+ */
+static size_t cred_placeholder(const char *u, char *name)
+{
+    size_t p = sizeof CRED_PREFIX - 1, j = p;
+
+    if (strncmp(u, CRED_PREFIX, p) != 0)
+        return 0;
+    while (is_name_char((unsigned char)u[j]))
+        j++;
+    if (u[j] != '}' || j == p || j - p > CRED_NAME_MAX)
+        return 0;
+    memcpy(name, u + p, j - p);
+    name[j - p] = '\0';
+    return j + 1;
+}
+
 /*
  * token_url: an absolute https URL or a path on the connector's base URL. A path must not start
  * with "//" (a network-path reference, RFC 3986 section 4.2, would name another host), and
- * the client secret is never sent over plain http.
+ * the client secret is never sent over plain http. {credential.NAME} may stand in the path or
+ * the query, never in the scheme or the host, so that a credential's value cannot choose where
+ * the client secret goes; any other '{' or '}' is refused.
  */
 static enum md_err token_url_check(const json_t *v, struct md_error *e)
 {
     const char *u = json_string_value(v);
     size_t n = u ? json_string_length(v) : 0;
+    size_t host_end;
+    char name[CRED_NAME_MAX + 1];
 
     if (!u || n == 0 || n > CONNECT_AUTH_URL_MAX || strlen(u) != n)
         return md_error_set(e, MD_ERR_VALUE,
@@ -188,15 +249,34 @@ static enum md_err token_url_check(const json_t *v, struct md_error *e)
         if (u[1] == '/')
             return md_error_set(e, MD_ERR_VALUE,
                                 "auth.token_url: a path must start with a single /");
-        return MD_OK;
-    }
-    if (strncmp(u, "http://", 7) == 0)
+        host_end = 0;
+    } else if (strncmp(u, "http://", 7) == 0) {
         return md_error_set(e, MD_ERR_VALUE,
                             "auth.token_url must use https: the client secret is sent to it");
-    if (strncmp(u, "https://", 8) != 0 || !u[8] || strchr("/?@:", u[8]))
+    } else if (strncmp(u, "https://", 8) != 0 || !u[8] || strchr("/?@:", u[8])) {
         return md_error_set(e, MD_ERR_VALUE,
                             "auth.token_url must be an https:// URL with a host, or a path "
                             "starting with /");
+    } else {
+        host_end = 8 + strcspn(u + 8, "/?");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        if (u[i] != '{' && u[i] != '}')
+            continue;
+        k = u[i] == '{' ? cred_placeholder(u + i, name) : 0;
+        if (k == 0)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.token_url: '{' and '}' only make {credential.NAME} (NAME: 1 "
+                                "to %d characters of [A-Za-z0-9_])",
+                                CRED_NAME_MAX);
+        if (i < host_end)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "auth.token_url: {credential.%s} may stand in the path or the "
+                                "query, not in the scheme or the host",
+                                name);
+        i += k - 1;
+    }
     return MD_OK;
 }
 
@@ -219,7 +299,7 @@ static enum md_err scope_check(const json_t *v, struct md_error *e)
     return MD_OK;
 }
 
-static enum md_err oauth_check(const json_t *auth, struct md_error *e)
+static enum md_err oauth_check(const json_t *auth, enum connect_auth_type type, struct md_error *e)
 {
     const json_t *v;
     enum md_err err = token_url_check(json_object_get(auth, "token_url"), e);
@@ -227,8 +307,17 @@ static enum md_err oauth_check(const json_t *auth, struct md_error *e)
     if (err)
         return err;
     v = json_object_get(auth, "scope");
+    if (!v && type == CONNECT_AUTH_OAUTH2_JWT)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.scope is required by oauth2_jwt_bearer: the token endpoint "
+                            "issues no token without one");
     if (v && (err = scope_check(v, e)))
         return err;
+    v = json_object_get(auth, "subject");
+    if (v && !(json_is_string(v) && strcmp(json_string_value(v), "caller") == 0))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.subject must be \"caller\" (the calling employee's userName "
+                            "becomes the JWT's sub) or absent");
     v = json_object_get(auth, "audience");
     if (v && (!json_is_string(v) || json_string_length(v) == 0 ||
               json_string_length(v) > CONNECT_AUTH_VALUE_MAX ||
@@ -240,6 +329,24 @@ static enum md_err oauth_check(const json_t *auth, struct md_error *e)
     if (v && !(json_is_string(v) && (strcmp(json_string_value(v), "basic") == 0 ||
                                      strcmp(json_string_value(v), "post") == 0)))
         return md_error_set(e, MD_ERR_VALUE, "auth.client_auth must be \"basic\" or \"post\"");
+    return MD_OK;
+}
+
+/* The OAuth 1.0 signature method: HMAC-SHA256 when absent. */
+static const char *oauth1_method(const json_t *auth)
+{
+    const char *m = json_string_value(json_object_get(auth, "signature_method"));
+    return m ? m : "HMAC-SHA256";
+}
+
+static enum md_err oauth1_check(const json_t *auth, struct md_error *e)
+{
+    const json_t *v = json_object_get(auth, "signature_method");
+    const char *m = json_string_value(v);
+
+    if (v && !(m && (strcmp(m, "HMAC-SHA256") == 0 || strcmp(m, "HMAC-SHA1") == 0)))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "auth.signature_method must be \"HMAC-SHA256\" or \"HMAC-SHA1\"");
     return MD_OK;
 }
 
@@ -259,8 +366,9 @@ static enum md_err auth_parse(const json_t *auth, const struct scheme **out, str
     sc = scheme_find(json_string_value(json_object_get(auth, "type")));
     if (!sc)
         return md_error_set(e, MD_ERR_VALUE,
-                            "auth.type must be \"none\", \"bearer\", \"basic\", \"api_key\" or "
-                            "\"oauth2_client_credentials\"");
+                            "auth.type must be \"none\", \"bearer\", \"basic\", \"api_key\", "
+                            "\"oauth2_client_credentials\", \"oauth2_refresh_token\", "
+                            "\"oauth2_jwt_bearer\" or \"oauth1\"");
     /* A setting that this code would not apply is an error, not something silently skipped. */
     json_object_foreach(json_mut(auth), key, v)
     {
@@ -272,8 +380,12 @@ static enum md_err auth_parse(const json_t *auth, const struct scheme **out, str
         enum md_err err = headers_check(json_object_get(auth, "headers"), e);
         if (err)
             return err;
-    } else if (sc->type == CONNECT_AUTH_OAUTH2_CC) {
-        enum md_err err = oauth_check(auth, e);
+    } else if (connect_auth_is_oauth2(sc->type)) {
+        enum md_err err = oauth_check(auth, sc->type, e);
+        if (err)
+            return err;
+    } else if (sc->type == CONNECT_AUTH_OAUTH1) {
+        enum md_err err = oauth1_check(auth, e);
         if (err)
             return err;
     }
@@ -347,8 +459,31 @@ static size_t b64_len(size_t n)
     return 4 * ((n + 2) / 3);
 }
 
+/* A service account's private key: PEM text (line breaks allowed) that OpenSSL can sign with. */
+static enum md_err pem_check(const json_t *v, struct md_error *e)
+{
+    const char *s = json_string_value(v);
+    size_t n = s ? json_string_length(v) : 0;
+    struct md_error ke = {0};
+
+    if (!s || n == 0)
+        return md_error_set(e, MD_ERR_VALUE, "secret field private_key must be a non-empty string");
+    if (n > CONNECT_JWT_KEY_MAX || strlen(s) != n)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "secret field private_key must be PEM text of at most %d bytes",
+                            CONNECT_JWT_KEY_MAX);
+    if (connect_jwt_key_check(s, n, &ke) != MD_OK)
+        return md_error_set(e, MD_ERR_VALUE, "secret field private_key: %s", ke.msg);
+    return MD_OK;
+}
+
+/*
+ * Checks secret against the scheme. extra (an object used as a set, or NULL) names the fields
+ * that the connector's credential placeholders need besides the scheme's. lenient (applying a
+ * secret from the database) lets fields pass that neither names: they were checked when set.
+ */
 static enum md_err secret_check(const struct scheme *sc, const json_t *auth, const json_t *secret,
-                                struct md_error *e)
+                                const json_t *extra, bool lenient, struct md_error *e)
 {
     const char *fields[CONNECT_AUTH_HEADERS_MAX];
     size_t nf = fields_of(sc, auth, fields);
@@ -357,25 +492,51 @@ static enum md_err secret_check(const struct scheme *sc, const json_t *auth, con
     char qk[FIELD_MSG_MAX];
     enum md_err err;
 
-    if (sc->type == CONNECT_AUTH_NONE && (!secret || json_is_null(secret)))
+    if (sc->type == CONNECT_AUTH_NONE && json_object_size(extra) == 0 &&
+        (!secret || json_is_null(secret)))
         return MD_OK;
     if (!json_is_object(secret))
         return md_error_set(e, MD_ERR_VALUE, "the secret must be a JSON object");
     json_object_foreach(json_mut(secret), key, v)
     {
-        bool known = false;
+        bool known = json_object_get(extra, key) != NULL;
         for (size_t i = 0; i < nf && !known; i++)
             known = strcmp(fields[i], key) == 0;
-        if (!known)
+        if (!known && sc->extras) {
+            /* A key file's other members: kept as they are, never sent. */
+            if (!json_is_string(v))
+                return md_error_set(e, MD_ERR_VALUE, "secret field %s must be a string",
+                                    field_text(key, qk));
+            continue;
+        }
+        if (!known && !lenient)
             return md_error_set(e, MD_ERR_VALUE, "secret field %s is not used by auth type %s",
                                 field_text(key, qk), sc->name);
     }
     for (size_t i = 0; i < nf; i++) {
         v = json_object_get(secret, fields[i]);
-        if (!v)
+        if (!v) {
+            if (in_list(sc->optional, fields[i]))
+                continue;
             return md_error_set(e, MD_ERR_VALUE, "secret field %s is required by auth type %s",
                                 field_text(fields[i], qk), sc->name);
-        err = value_check(v, fields[i], sc->raw, e);
+        }
+        if (sc->type == CONNECT_AUTH_OAUTH2_JWT && strcmp(fields[i], "private_key") == 0)
+            err = pem_check(v, e);
+        else
+            err = value_check(v, fields[i], sc->raw, e);
+        if (err)
+            return err;
+    }
+    json_object_foreach(json_mut(extra), key, v)
+    {
+        const json_t *val = json_object_get(secret, key);
+        if (!val)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "secret field %s is required: the connector uses it as "
+                                "{credential.%s}",
+                                field_text(key, qk), key);
+        err = value_check(val, key, false, e);
         if (err)
             return err;
     }
@@ -407,7 +568,134 @@ enum md_err connect_auth_secret_validate(const json_t *auth, const json_t *secre
 
     if (err)
         return err;
-    return secret_check(sc, auth, secret, e);
+    return secret_check(sc, auth, secret, NULL, false, e);
+}
+
+enum md_err connect_auth_credential_fields(const json_t *auth, json_t *names, struct md_error *e)
+{
+    const struct scheme *sc;
+    const char *u;
+    char name[CRED_NAME_MAX + 1];
+    enum md_err err = auth_parse(auth, &sc, e);
+
+    if (err)
+        return err;
+    u = json_string_value(json_object_get(auth, "token_url"));
+    for (; u && *u; u++) {
+        size_t k = *u == '{' ? cred_placeholder(u, name) : 0;
+        if (k == 0)
+            continue;
+        if (json_object_set_new(names, name, json_null()))
+            return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        u += k - 1;
+    }
+    return MD_OK;
+}
+
+enum md_err connect_auth_secret_validate_connector(const json_t *connector, const json_t *secret,
+                                                   struct md_error *e)
+{
+    const json_t *auth = json_object_get(connector, "auth");
+    const json_t *tools = json_object_get(connector, "tools");
+    const struct scheme *sc;
+    json_t *names = json_object(), *t;
+    size_t i;
+    enum md_err err;
+
+    if (!names)
+        return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    err = auth_parse(auth, &sc, e);
+    if (!err)
+        err = connect_auth_credential_fields(auth, names, e);
+    json_array_foreach(tools, i, t)
+    {
+        struct md_error te = {0};
+        if (err)
+            break;
+        /* A tool whose request does not build says so at its call; here only its names count. */
+        if (connect_request_credential_fields(json_object_get(t, "request"), names, &te) ==
+            MD_ERR_NOMEM)
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+    if (!err)
+        err = secret_check(sc, auth, secret, names, false, e);
+    json_decref(names);
+    return err;
+}
+
+bool connect_auth_field_is_secret(const json_t *auth, const char *field)
+{
+    const struct scheme *sc;
+
+    if (!field || auth_parse(auth, &sc, NULL) != MD_OK)
+        return true;
+    if (in_list(identifiers, field))
+        return false;
+    if (sc->extras && !in_list(sc->secret_fields, field))
+        return false;
+    return true;
+}
+
+enum md_err connect_auth_token_url(const json_t *auth, const char *base_url, const json_t *secret,
+                                   char **out, struct md_error *e)
+{
+    const char *u = json_string_value(json_object_get(auth, "token_url"));
+    static const char hex[] = "0123456789ABCDEF";
+    char name[CRED_NAME_MAX + 1];
+    struct buf b;
+    enum md_err err = MD_OK;
+
+    *out = NULL;
+    if (!u)
+        return md_error_set(e, MD_ERR_VALUE, "the connector's auth has no token_url");
+    buf_init(&b, CONNECT_URL_MAX);
+    if (u[0] == '/')
+        buf_append_cstr(&b, base_url ? base_url : "");
+    for (; *u && !err; u++) {
+        size_t k = *u == '{' ? cred_placeholder(u, name) : 0;
+        const json_t *v;
+        const char *val;
+        size_t n;
+
+        if (k == 0) {
+            buf_append_char(&b, *u);
+            continue;
+        }
+        v = json_object_get(secret, name);
+        val = json_string_value(v);
+        n = val ? json_string_length(v) : 0;
+        /* A value of dots would climb out of the endpoint's path (RFC 3986 section 5.2.4). */
+        if (n == 0 || (n == 1 && val[0] == '.') || (n == 2 && val[0] == '.' && val[1] == '.')) {
+            err = md_error_set(e, MD_ERR_VALUE,
+                               "the credential has no usable field %s for the token URL's "
+                               "{credential.%s}",
+                               name, name);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)val[i];
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_' || c == '~') {
+                buf_append_char(&b, (char)c);
+            } else {
+                char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+                buf_append(&b, esc, sizeof esc);
+            }
+        }
+        u += k - 1;
+    }
+    if (!err && b.err)
+        err = md_error_set(
+            e, b.err, b.err == MD_ERR_TOOLARGE ? "the token URL is too long" : "out of memory");
+    if (!err) {
+        *out = buf_steal(&b);
+        if (!*out)
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    }
+    if (b.p)
+        OPENSSL_cleanse(b.p, b.cap);
+    buf_free(&b);
+    return err;
 }
 
 /* ---- headers ---- */
@@ -481,9 +769,44 @@ static enum md_err token_check(const char *tok, struct md_error *e)
 }
 
 /* Fills creds with the scheme's headers; *n their number. Values are heap secrets. */
+/* The value of a request's header name (the first one), or NULL. */
+static const char *header_value(const struct connect_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++) {
+        if (cstr_ieq(req->headers[i].name, name))
+            return req->headers[i].value;
+    }
+    return NULL;
+}
+
+/* The OAuth 1.0 Authorization header of req, signed now with a fresh nonce. */
+static enum md_err oauth1_value(const json_t *auth, const json_t *secret,
+                                const struct connect_request *req, char **out, struct md_error *e)
+{
+    struct connect_oauth1 p;
+    char nonce[CONNECT_OAUTH1_NONCE_LEN + 1], ts[24];
+
+    *out = NULL;
+    if (!req->method || !req->url)
+        return md_error_set(e, MD_ERR_INTERNAL, "OAuth 1.0 signs a built request");
+    if (connect_oauth1_nonce(nonce) != MD_OK)
+        return md_error_set(e, MD_ERR_INTERNAL, "no random nonce for OAuth 1.0");
+    snprintf(ts, sizeof ts, "%lld", (long long)(time_now_ms() / 1000));
+    p.consumer_key = json_string_value(json_object_get(secret, "consumer_key"));
+    p.consumer_secret = json_string_value(json_object_get(secret, "consumer_secret"));
+    p.token = json_string_value(json_object_get(secret, "token"));
+    p.token_secret = json_string_value(json_object_get(secret, "token_secret"));
+    p.realm = json_string_value(json_object_get(secret, "realm"));
+    p.signature_method = oauth1_method(auth);
+    p.timestamp = ts;
+    p.nonce = nonce;
+    return connect_oauth1_authorization(req->method, req->url, header_value(req, "Content-Type"),
+                                        req->body, req->body_len, &p, out, e);
+}
+
 static enum md_err creds_build(const struct scheme *sc, const json_t *auth, const json_t *secret,
-                               const char *bearer_token, struct cred *creds, size_t *n,
-                               struct md_error *e)
+                               const char *bearer_token, const struct connect_request *req,
+                               struct cred *creds, size_t *n, struct md_error *e)
 {
     const char *fields[CONNECT_AUTH_HEADERS_MAX];
     size_t nf;
@@ -516,10 +839,20 @@ static enum md_err creds_build(const struct scheme *sc, const json_t *auth, cons
         }
         break;
     case CONNECT_AUTH_OAUTH2_CC:
+    case CONNECT_AUTH_OAUTH2_REFRESH:
+    case CONNECT_AUTH_OAUTH2_JWT:
         creds[0].name = "Authorization";
         creds[0].value = join("Bearer ", bearer_token, NULL, NULL);
         *n = 1;
         break;
+    case CONNECT_AUTH_OAUTH1: {
+        enum md_err err = oauth1_value(auth, secret, req, &creds[0].value, e);
+        creds[0].name = "Authorization";
+        *n = 1;
+        if (err)
+            return err;
+        break;
+    }
     }
     for (size_t i = 0; i < *n; i++) {
         if (!creds[i].value)
@@ -605,10 +938,9 @@ enum md_err connect_auth_apply(const json_t *auth, const json_t *secret, const c
 
     if (err)
         goto out;
-    if (sc->type == CONNECT_AUTH_OAUTH2_CC) {
+    if (connect_auth_is_oauth2(sc->type)) {
         if (!bearer_token) {
-            err = md_error_set(e, MD_ERR_INTERNAL,
-                               "oauth2_client_credentials needs an access token to apply");
+            err = md_error_set(e, MD_ERR_INTERNAL, "%s needs an access token to apply", sc->name);
             goto out;
         }
         err = token_check(bearer_token, e);
@@ -616,11 +948,11 @@ enum md_err connect_auth_apply(const json_t *auth, const json_t *secret, const c
         err = md_error_set(e, MD_ERR_INTERNAL, "auth type %s takes no access token", sc->name);
     } else if (sc->type != CONNECT_AUTH_NONE) {
         /* A secret left behind when a connector's scheme became "none" is simply not used. */
-        err = secret_check(sc, auth, secret, e);
+        err = secret_check(sc, auth, secret, NULL, true, e);
     }
     if (err)
         goto out;
-    err = creds_build(sc, auth, secret, bearer_token, creds, &n, e);
+    err = creds_build(sc, auth, secret, bearer_token, req, creds, &n, e);
     if (!err)
         err = creds_merge(req, creds, n, e);
 out:

@@ -25,6 +25,29 @@
  *   (RFC 6749 section 3.2); scope is space-separated RFC 6749 section 3.3 scope tokens;
  *   client_auth is "basic" (the default, RFC 6749 section 2.3.1) or "post". The token request
  *   itself is oauth.c's; here the access token it got is sent as a bearer token.
+ * - {"type": "oauth2_refresh_token", "token_url", "client_auth"?, "scope"?}: {"client_id",
+ *   "client_secret", "refresh_token"} (RFC 6749 section 6: QuickBooks Online, Google or Microsoft
+ *   with a user's consent). token_url, client_auth and scope as for client credentials; the
+ *   access token is sent as a bearer token. A refresh token that the endpoint rotates is
+ *   written back to the vault (runtime.c, connect_vault_rotate).
+ * - {"type": "oauth2_jwt_bearer", "token_url", "scope", "subject"?}: a service account key, the
+ *   JSON file Google issues: {"client_email", "private_key" (PEM, RSA, at least 2048 bits,
+ *   unencrypted; the only value that may hold line breaks), "private_key_id", ...}; other
+ *   string members of the file are accepted and unused. The grant is RFC 7523 section 2.1
+ *   (jwt.h); "subject": "caller" makes the calling employee's userName the JWT's sub (Google's
+ *   domain-wide delegation). scope is required here: Google issues no token without one.
+ * - {"type": "oauth1", "signature_method"?}: {"consumer_key", "consumer_secret", "token",
+ *   "token_secret", "realm"?} (RFC 5849, NetSuite token-based authentication); every request is
+ *   signed (oauth1.h). signature_method is "HMAC-SHA256" (the default; NetSuite's only one) or
+ *   "HMAC-SHA1".
+ *
+ * Credential placeholders: auth.token_url may hold {credential.NAME} after its host (Microsoft's
+ * https://login.microsoftonline.com/{credential.tenant_id}/oauth2/v2.0/token), and a tool's body
+ * template {{credential.NAME}} (connect.h). NAME (1 to 64 characters of [A-Za-z0-9_]) is then a
+ * required field of the secret besides the scheme's, with the same value rules; a connector
+ * without auth may use them too, its secret holding just those fields.
+ * connect_auth_secret_validate_connector knows of them; connect_auth_secret_validate, which sees
+ * only the auth object, refuses them as unknown fields.
  *
  * Every secret value is a non-empty string of at most CONNECT_AUTH_VALUE_MAX bytes without
  * control characters (no NUL, CR, LF, TAB or DEL), so that it can never split or end a header.
@@ -35,6 +58,7 @@
 #define MANDATE_CONNECT_AUTH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "connect/connect.h"
 #include "core/err.h"
@@ -49,8 +73,14 @@ enum connect_auth_type {
     CONNECT_AUTH_BEARER,
     CONNECT_AUTH_BASIC,
     CONNECT_AUTH_API_KEY,
-    CONNECT_AUTH_OAUTH2_CC
+    CONNECT_AUTH_OAUTH2_CC,
+    CONNECT_AUTH_OAUTH2_REFRESH,
+    CONNECT_AUTH_OAUTH2_JWT,
+    CONNECT_AUTH_OAUTH1
 };
+
+/* Whether the scheme sends an access token got from a token endpoint (oauth.h). */
+bool connect_auth_is_oauth2(enum connect_auth_type t);
 
 /*
  * Validates a connector's auth object (NULL or JSON null: none). An unknown field or type is
@@ -69,12 +99,49 @@ enum md_err connect_auth_secret_validate(const json_t *auth, const json_t *secre
                                          struct md_error *e);
 
 /*
+ * Validates a secret for a connector document (its auth and its tools): the scheme's fields,
+ * plus every field that auth.token_url or a tool's body names as a credential placeholder. This
+ * is what setting a credential checks (the admin API and the CLI). Both borrowed.
+ */
+enum md_err connect_auth_secret_validate_connector(const json_t *connector, const json_t *secret,
+                                                   struct md_error *e);
+
+/*
+ * Adds to names (an object used as a set) every NAME that auth.token_url uses as
+ * {credential.NAME}. MD_ERR_VALUE for a bad auth, MD_ERR_NOMEM.
+ */
+enum md_err connect_auth_credential_fields(const json_t *auth, json_t *names, struct md_error *e);
+
+/*
+ * The token URL of an OAuth 2.0 scheme: auth.token_url with each {credential.NAME} replaced by
+ * that field of secret (percent-encoded as a path argument is, and refused when empty, "." or
+ * ".."), resolved against base_url when it is a path. On MD_OK *out is a heap string, a secret
+ * when it holds credential fields: the caller frees it. MD_ERR_VALUE (no token_url, a missing
+ * field, a bad value), MD_ERR_NOMEM.
+ */
+enum md_err connect_auth_token_url(const json_t *auth, const char *base_url, const json_t *secret,
+                                   char **out, struct md_error *e);
+
+/*
+ * Whether the value of a secret field must be masked out of upstream answers: true for
+ * everything secret (a token, a password, a client secret, a private key, ...); false for the
+ * identifiers that an upstream rightly shows (a Basic username, a client_id, a service
+ * account's client_email, an OAuth 1.0 realm) and for the extra members of a service account
+ * key file (its project id, its URLs). Fields used as credential placeholders are secret
+ * whatever this says (the runtime masks them too).
+ */
+bool connect_auth_field_is_secret(const json_t *auth, const char *field);
+
+/*
  * Adds the credential headers of the connector's scheme to req (built by connect_request_build;
  * the added names and values are heap strings that connect_request_free releases). A header of
  * the same name already in req (a connector's static header), compared ignoring case, is
- * replaced, never duplicated. For oauth2_client_credentials, bearer_token is the access token
- * and secret is not used (may be NULL); for the other schemes bearer_token must be NULL.
- * auth and secret are validated again, since they come from the database.
+ * replaced, never duplicated. For the OAuth 2.0 schemes, bearer_token is the access token and
+ * secret is not used (may be NULL); for the other schemes bearer_token must be NULL. oauth1
+ * signs req as it is (method, URL, Content-Type, body) with a fresh timestamp and nonce, so
+ * it is applied last, and again to a request sent again. auth and secret are validated again,
+ * since they come from the database; fields beyond the scheme's are not refused here (a body
+ * template may use them as credential placeholders).
  *
  * All or nothing: on error req is unchanged. MD_ERR_VALUE (a bad auth, secret or token),
  * MD_ERR_INTERNAL (a bearer token where the scheme takes none, or none for oauth2),

@@ -60,6 +60,20 @@
  *     control character but tab is refused. Absent or null as for "xml".
  *   An argument used by neither the path, the query nor the template is refused, as without
  *   a body. A placeholder may repeat, and may name an argument that the path or query uses.
+ * - Body {"type": "form", "fields": {NAME: FIELD, ...}} (1 to 64 fields): Content-Type
+ *   application/x-www-form-urlencoded and the body NAME=VALUE&... in the fields' order, name
+ *   and value percent-encoded as in the "form" body. FIELD is a template string (escape
+ *   "none") or {"template": TEXT, "escape": "xml" | "json" | "none"}; VALUE is the template
+ *   filled in as a body template is (a "json" one checked and parsed the same way). Expensify
+ *   sends its JSON job description this way (requestJobDescription=<JSON>). Arguments that
+ *   no placeholder, path or query uses are refused, as with a template.
+ * - The calling employee and the credential (struct connect_request_ctx): {caller.userName}
+ *   and {caller.email} in the path, {{caller.userName}}, {{caller.email}} and
+ *   {{credential.NAME}} in a template (or a form field), are replaced by the directory's
+ *   values and the connector's secret's field, never by an argument (an argument of that name
+ *   does not count); they are escaped like an argument of that string value. A call without
+ *   the value (no calling user, no such credential field) is refused. They cannot be optional.
+ *   {credential.NAME} in the path is a template error: a credential never goes in a URL.
  * - No body: an argument that neither the path nor the query uses is refused (MD_ERR_VALUE),
  *   so that an agent never believes it set something that was not sent.
  * - Headers: the connector's static headers in their order, then Content-Type when there is a
@@ -117,7 +131,31 @@ enum md_err connect_request_build(const char *base_url, const json_t *connector_
                                   const json_t *request_def, const json_t *args,
                                   struct connect_request *out, struct md_error *e);
 
-/* Releases what r owns and empties it; r may be empty or NULL. */
+/*
+ * What a request may use besides the agent's arguments; borrowed for the call. A NULL member
+ * (or a NULL ctx) means that the call has no such value, and a template that needs it is
+ * refused.
+ */
+struct connect_request_ctx {
+    const char *caller_user_name; /* the calling employee's SCIM userName */
+    const char *caller_email;     /* the primary emails[] value, else the userName */
+    const json_t *credential;     /* the connector's secret: an object of strings */
+};
+
+/* connect_request_build with a context (ctx may be NULL: as connect_request_build). */
+enum md_err connect_request_build_ctx(const char *base_url, const json_t *connector_headers,
+                                      const json_t *request_def, const json_t *args,
+                                      const struct connect_request_ctx *ctx,
+                                      struct connect_request *out, struct md_error *e);
+
+/*
+ * Adds to names (an object used as a set) each NAME that request_def's body uses as
+ * {{credential.NAME}}. MD_ERR_VALUE when request_def is not a valid request, MD_ERR_NOMEM.
+ */
+enum md_err connect_request_credential_fields(const json_t *request_def, json_t *names,
+                                              struct md_error *e);
+
+/* Releases what r owns (wiping its body) and empties it; r may be empty or NULL. */
 void connect_request_free(struct connect_request *r);
 
 #endif

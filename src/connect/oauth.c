@@ -1,20 +1,24 @@
 /*
- * OAuth 2.0 client credentials with a token cache (the contract is in oauth.h).
+ * OAuth 2.0 access tokens with a token cache (the contract is in oauth.h).
  *
  * One entry per cache_key holds the current token, its expiry on the monotonic clock, whether
- * a token request is in flight, and the callers waiting for it. The mutex guards the map and
- * every entry; callbacks always run with it released, so that a callback may call
- * connect_oauth_token again. Entries live until connect_oauth_free: there is one per connector
- * credential, a small and bounded set.
+ * a token request is in flight, the callers waiting for it, and for a refresh grant the
+ * lineage of refresh tokens (oauth.h). The mutex guards the map and every entry; callbacks
+ * always run with it released, so that a callback may call connect_oauth_token again. There
+ * is one entry per connector credential, or per (connector, subject) for a JWT grant that acts
+ * as each caller: when the map holds more than ENTRIES_SWEEP entries, a new one first drops
+ * those that hold no live token and wait for nothing.
  */
 #include "connect/oauth.h"
 
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect/jwt.h"
 #include "core/hmap.h"
 #include "core/json.h"
 #include "core/str.h"
@@ -31,11 +35,18 @@
 #define ECHO_MAX 120
 /* expires_in beyond this (ten years) is taken as this. */
 #define TTL_MAX_S (10LL * 366 * 24 * 3600)
+/* Refresh tokens of one lineage remembered (as hashes) to tell a stale one from a new one. */
+#define LINEAGE_MAX 8
+/* Bytes of a refresh token the cache takes (a vault value's cap). */
+#define REFRESH_TOKEN_MAX 4096
+/* Entries beyond which a new one first sweeps the dead ones. */
+#define ENTRIES_SWEEP 4096
 
 struct waiter {
     struct waiter *next;
     connect_token_fn fn;
     void *cls;
+    uint64_t gen; /* the entry's lineage when it came */
 };
 
 struct entry {
@@ -43,6 +54,12 @@ struct entry {
     int64_t expires_ms; /* time_mono_ms() at which the token expires */
     bool fetching;      /* a token request is in flight */
     struct waiter *head, *tail;
+    /* Refresh grant: the newest refresh token issued here (NULL: none yet, use the caller's),
+     * the SHA-256 of the lineage's refresh tokens (a ring), and the lineage's generation. */
+    char *refresh_token;
+    unsigned char lineage[LINEAGE_MAX][32];
+    int nlineage, lineage_next;
+    uint64_t gen;
 };
 
 struct connect_oauth {
@@ -55,6 +72,12 @@ struct connect_oauth {
 struct fetch {
     struct connect_oauth *o;
     int64_t sent_ms;
+    enum connect_oauth_grant grant;
+    uint64_t gen;       /* the entry's lineage when it was sent */
+    char *refresh_used; /* refresh grant: the refresh token sent (heap, wiped) */
+    connect_rotate_fn rotate;
+    void *rotate_cls;
+    char rotate_id[64];
     char key[]; /* cache_key */
 };
 
@@ -158,26 +181,61 @@ static bool header_set(struct connect_header *h, const char *name, char *value)
     return h->name && h->value;
 }
 
-/* The token request for p into req (empty on error, nothing to free). */
-static enum md_err token_request(const struct connect_oauth_params *p, struct connect_request *req,
+/* A JWT for the JWT bearer grant, signed now. */
+static enum md_err jwt_assertion(const struct connect_oauth_params *p, char **out,
                                  struct md_error *e)
+{
+    struct connect_jwt_claims c = {.iss = p->jwt_issuer,
+                                   .scope = p->scope,
+                                   .aud = p->token_url,
+                                   .sub = p->jwt_subject,
+                                   .iat = time_now_ms() / 1000};
+    return connect_jwt_sign(p->jwt_key, p->jwt_key_id, &c, out, e);
+}
+
+/*
+ * The token request for p into req (empty on error, nothing to free); refresh_token is the
+ * refresh token to send with a refresh grant.
+ */
+static enum md_err token_request(const struct connect_oauth_params *p, const char *refresh_token,
+                                 struct connect_request *req, struct md_error *e)
 {
     struct buf body;
     enum md_err err = MD_OK;
-    size_t n = p->client_secret_post ? 2 : 3;
+    bool client_auth = p->grant != CONNECT_GRANT_JWT_BEARER;
+    size_t n = client_auth && !p->client_secret_post ? 3 : 2;
+    char *jwt = NULL;
 
     memset(req, 0, sizeof *req);
     buf_init(&body, FORM_MAX);
-    buf_append_cstr(&body, "grant_type=client_credentials");
-    if (p->scope) {
-        buf_append_cstr(&body, "&scope=");
-        form_encode(&body, p->scope);
+    if (p->grant == CONNECT_GRANT_JWT_BEARER) {
+        err = jwt_assertion(p, &jwt, e);
+        if (err)
+            goto out;
+        /* RFC 7523 section 2.1; the scope travels in the JWT (Google's service accounts). */
+        buf_append_cstr(&body, "grant_type=");
+        form_encode(&body, "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        buf_append_cstr(&body, "&assertion=");
+        form_encode(&body, jwt);
+    } else if (p->grant == CONNECT_GRANT_REFRESH_TOKEN) {
+        buf_append_cstr(&body, "grant_type=refresh_token&refresh_token=");
+        form_encode(&body, refresh_token);
+        if (p->scope) {
+            buf_append_cstr(&body, "&scope=");
+            form_encode(&body, p->scope);
+        }
+    } else {
+        buf_append_cstr(&body, "grant_type=client_credentials");
+        if (p->scope) {
+            buf_append_cstr(&body, "&scope=");
+            form_encode(&body, p->scope);
+        }
+        if (p->audience) {
+            buf_append_cstr(&body, "&audience=");
+            form_encode(&body, p->audience);
+        }
     }
-    if (p->audience) {
-        buf_append_cstr(&body, "&audience=");
-        form_encode(&body, p->audience);
-    }
-    if (p->client_secret_post) {
+    if (client_auth && p->client_secret_post) {
         buf_append_cstr(&body, "&client_id=");
         form_encode(&body, p->client_id);
         buf_append_cstr(&body, "&client_secret=");
@@ -207,6 +265,7 @@ static enum md_err token_request(const struct connect_oauth_params *p, struct co
 nomem:
     err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
 out:
+    wipe_free(jwt);
     buf_wipe(&body);
     if (err != MD_OK)
         request_wipe(req);
@@ -224,8 +283,22 @@ static void echo_text(const char *s, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* What a grant presents to the endpoint, for messages. */
+static const char *grant_what(enum connect_oauth_grant g)
+{
+    switch (g) {
+    case CONNECT_GRANT_REFRESH_TOKEN:
+        return "the refresh token";
+    case CONNECT_GRANT_JWT_BEARER:
+        return "the service account's signed assertion";
+    default:
+        return "the client credentials";
+    }
+}
+
 /* An RFC 6749 5.2 error response, or any other refusal. */
-static enum md_err token_refusal(int status, const json_t *doc, char *msg, size_t n)
+static enum md_err token_refusal(enum connect_oauth_grant g, int status, const json_t *doc,
+                                 char *msg, size_t n)
 {
     const char *code = doc ? json_string_value(json_object_get(doc, "error")) : NULL;
     const char *desc = doc ? json_string_value(json_object_get(doc, "error_description")) : NULL;
@@ -235,7 +308,7 @@ static enum md_err token_refusal(int status, const json_t *doc, char *msg, size_
 
     if (!code) {
         if (status == 401) {
-            snprintf(msg, n, "token endpoint refused the client credentials (HTTP 401)");
+            snprintf(msg, n, "token endpoint refused %s (HTTP 401)", grant_what(g));
             return MD_ERR_UNAUTHORIZED;
         }
         snprintf(msg, n, "token endpoint answered HTTP %d", status);
@@ -245,7 +318,7 @@ static enum md_err token_refusal(int status, const json_t *doc, char *msg, size_
     echo_text(desc, d, sizeof d);
     if (strcmp(code, "invalid_client") == 0 || strcmp(code, "unauthorized_client") == 0 ||
         strcmp(code, "invalid_grant") == 0) {
-        what = "the client credentials";
+        what = grant_what(g);
         err = MD_ERR_UNAUTHORIZED;
     } else if (strcmp(code, "invalid_scope") == 0) {
         what = "the scope";
@@ -288,16 +361,33 @@ static long long token_ttl(const json_t *v)
     return ttl > TTL_MAX_S ? TTL_MAX_S : ttl;
 }
 
-/* Reads a token response: *token (heap) and *ttl_s on MD_OK, else a sentence in msg. */
-static enum md_err token_parse(const struct connect_response *r, char **token, long long *ttl_s,
-                               char *msg, size_t n)
+/* A refresh token the cache can keep and the vault can seal: no control characters. */
+static bool refresh_token_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > REFRESH_TOKEN_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Reads a token response: *token (heap) and *ttl_s on MD_OK, and *refresh (heap, or NULL) when
+ * a refresh grant's answer carries a refresh token; else a sentence in msg.
+ */
+static enum md_err token_parse(enum connect_oauth_grant g, const struct connect_response *r,
+                               char **token, char **refresh, long long *ttl_s, char *msg, size_t n)
 {
     json_t *doc = NULL;
     struct md_error je;
-    const char *tok, *type;
+    const char *tok, *type, *rt;
     enum md_err err = MD_ERR_UNAVAILABLE;
 
     *token = NULL;
+    *refresh = NULL;
     if (r->err != MD_OK) {
         snprintf(msg, n, "token request failed: %s", r->error);
         return r->err;
@@ -309,7 +399,7 @@ static enum md_err token_parse(const struct connect_response *r, char **token, l
         doc = NULL;
     }
     if (r->status / 100 != 2 || (doc && json_object_get(doc, "error"))) {
-        err = token_refusal(r->status, doc, msg, n);
+        err = token_refusal(g, r->status, doc, msg, n);
         goto out;
     }
     if (!doc) {
@@ -330,7 +420,14 @@ static enum md_err token_parse(const struct connect_response *r, char **token, l
     }
     *ttl_s = token_ttl(json_object_get(doc, "expires_in"));
     *token = strdup(tok);
-    if (!*token) {
+    rt = json_string_value(json_object_get(doc, "refresh_token"));
+    /* A refresh token that could not be sealed or sent again is not taken: the old one stays. */
+    if (g == CONNECT_GRANT_REFRESH_TOKEN && refresh_token_ok(rt))
+        *refresh = strdup(rt);
+    if (!*token || (refresh_token_ok(rt) && g == CONNECT_GRANT_REFRESH_TOKEN && !*refresh)) {
+        wipe_free(*token);
+        wipe_free(*refresh);
+        *token = *refresh = NULL;
         snprintf(msg, n, "out of memory");
         err = MD_ERR_NOMEM;
         goto out;
@@ -341,6 +438,62 @@ out:
     return err;
 }
 
+/* ---- refresh token lineages ---- */
+
+static void rt_hash(const char *rt, unsigned char out[32])
+{
+    unsigned int n = 0;
+    EVP_Digest(rt, strlen(rt), out, &n, EVP_sha256(), NULL);
+}
+
+static bool lineage_has(const struct entry *en, const unsigned char h[32])
+{
+    for (int i = 0; i < en->nlineage; i++) {
+        if (memcmp(en->lineage[i], h, 32) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void lineage_add(struct entry *en, const unsigned char h[32])
+{
+    if (lineage_has(en, h))
+        return;
+    memcpy(en->lineage[en->lineage_next], h, 32);
+    en->lineage_next = (en->lineage_next + 1) % LINEAGE_MAX;
+    if (en->nlineage < LINEAGE_MAX)
+        en->nlineage++;
+}
+
+/*
+ * A caller of a refresh grant brings refresh token rt (from the vault). One of the entry's
+ * lineage (the one it started from, or one it was issued since) joins it; any other was set
+ * by an administrator since: a new lineage begins, and nothing of the old one is used again.
+ */
+static void lineage_enter(struct entry *en, const char *rt)
+{
+    unsigned char h[32];
+
+    rt_hash(rt, h);
+    if (en->nlineage && !lineage_has(en, h)) {
+        wipe_free(en->token);
+        wipe_free(en->refresh_token);
+        en->token = en->refresh_token = NULL;
+        en->nlineage = en->lineage_next = 0;
+        en->gen++;
+    }
+    lineage_add(en, h);
+    explicit_bzero(h, sizeof h);
+}
+
+static void fetch_free(struct fetch *f)
+{
+    if (f) {
+        wipe_free(f->refresh_used);
+        free(f);
+    }
+}
+
 /* The transport's callback for a token request: fills the cache, then calls every waiter. */
 static void on_token(void *cls, struct connect_response *resp)
 {
@@ -349,9 +502,10 @@ static void on_token(void *cls, struct connect_response *resp)
     struct entry *en;
     struct waiter *w, *next;
     char msg[512] = "";
-    char *tok = NULL;
+    char *tok = NULL, *refresh = NULL;
     long long ttl_s = 0;
-    enum md_err err = token_parse(resp, &tok, &ttl_s, msg, sizeof msg);
+    bool current, rotated = false;
+    enum md_err err = token_parse(f->grant, resp, &tok, &refresh, &ttl_s, msg, sizeof msg);
 
     if (resp->body)
         explicit_bzero(resp->body, resp->body_len);
@@ -359,24 +513,45 @@ static void on_token(void *cls, struct connect_response *resp)
 
     pthread_mutex_lock(&o->mu);
     en = hmap_get(&o->entries, f->key);
-    if (err == MD_OK) {
+    /* A lineage that a new credential replaced meanwhile keeps nothing of this answer. */
+    current = en->gen == f->gen;
+    if (err == MD_OK && current) {
         wipe_free(en->token);
         /* The cache keeps its own copy: another thread may replace it while we call back. */
         en->token = strdup(tok);
         en->expires_ms = f->sent_ms + ttl_s * 1000;
+        if (refresh && f->refresh_used && strcmp(refresh, f->refresh_used) != 0) {
+            unsigned char h[32];
+            char *copy = strdup(refresh);
+            if (copy) {
+                wipe_free(en->refresh_token);
+                en->refresh_token = copy;
+                rt_hash(refresh, h);
+                lineage_add(en, h);
+                rotated = true;
+            }
+        }
     }
     w = en->head;
     en->head = en->tail = NULL;
     en->fetching = false;
     pthread_mutex_unlock(&o->mu);
 
+    /* Sealed into the vault before anyone uses the access token that came with it. */
+    if (rotated && f->rotate)
+        f->rotate(f->rotate_cls, f->rotate_id, f->refresh_used, refresh);
     for (; w; w = next) {
         next = w->next;
-        w->fn(w->cls, err, err == MD_OK ? tok : NULL, err == MD_OK ? NULL : msg);
+        if (w->gen != f->gen)
+            w->fn(w->cls, MD_ERR_UNAVAILABLE, NULL,
+                  "the credential changed while a token was fetched; try again");
+        else
+            w->fn(w->cls, err, err == MD_OK ? tok : NULL, err == MD_OK ? NULL : msg);
         free(w);
     }
     wipe_free(tok);
-    free(f);
+    wipe_free(refresh);
+    fetch_free(f);
 }
 
 /* ---- the interface ---- */
@@ -402,18 +577,24 @@ enum md_err connect_oauth_new(struct connect_transport *t, struct connect_oauth 
     return MD_OK;
 }
 
-static void entry_free(void *ctx, const char *key, void *value)
+static void entry_destroy(struct entry *en)
 {
-    struct entry *en = value;
     struct waiter *w, *next;
-    (void)ctx;
-    (void)key;
     for (w = en->head; w; w = next) {
         next = w->next;
         free(w);
     }
     wipe_free(en->token);
+    wipe_free(en->refresh_token);
+    explicit_bzero(en->lineage, sizeof en->lineage);
     free(en);
+}
+
+static void entry_free(void *ctx, const char *key, void *value)
+{
+    (void)ctx;
+    (void)key;
+    entry_destroy(value);
 }
 
 void connect_oauth_free(struct connect_oauth *o)
@@ -435,18 +616,81 @@ static void waiter_add(struct entry *en, struct waiter *w)
     en->tail = w;
 }
 
+/* The keys of entries that a sweep may drop: no live token, nothing in flight or waiting. */
+struct sweep {
+    int64_t now;
+    char **keys;
+    size_t n, cap;
+};
+
+static void sweep_collect(void *ctx, const char *key, void *value)
+{
+    struct sweep *sw = ctx;
+    struct entry *en = value;
+
+    if (en->fetching || en->head || en->refresh_token || (en->token && en->expires_ms > sw->now))
+        return;
+    if (sw->n == sw->cap) {
+        size_t cap = sw->cap ? 2 * sw->cap : 64;
+        char **k = realloc(sw->keys, cap * sizeof *k);
+        if (!k)
+            return;
+        sw->keys = k;
+        sw->cap = cap;
+    }
+    sw->keys[sw->n] = strdup(key);
+    if (sw->keys[sw->n])
+        sw->n++;
+}
+
+/*
+ * Drops the entries that hold nothing worth keeping, so that a JWT grant acting as each caller
+ * does not grow the map without end. A refresh grant's entry is kept while it holds a newer
+ * refresh token than the vault may have. Called locked.
+ */
+static void sweep(struct connect_oauth *o, int64_t now)
+{
+    struct sweep sw = {.now = now};
+
+    hmap_each(&o->entries, sweep_collect, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        struct entry *en = hmap_del(&o->entries, sw.keys[i]);
+        if (en)
+            entry_destroy(en);
+        free(sw.keys[i]);
+    }
+    free(sw.keys);
+}
+
 /* The entry of key, created empty when absent; NULL when out of memory. Called locked. */
-static struct entry *entry_get(struct connect_oauth *o, const char *key)
+static struct entry *entry_get(struct connect_oauth *o, const char *key, int64_t now)
 {
     struct entry *en = hmap_get(&o->entries, key);
     if (en)
         return en;
+    if (o->entries.n >= ENTRIES_SWEEP)
+        sweep(o, now);
     en = calloc(1, sizeof *en);
     if (en && hmap_put(&o->entries, key, en, NULL) != MD_OK) {
         free(en);
         en = NULL;
     }
     return en;
+}
+
+static bool params_ok(const struct connect_oauth_params *p)
+{
+    if (!p->cache_key || !p->token_url)
+        return false;
+    switch (p->grant) {
+    case CONNECT_GRANT_CLIENT_CREDENTIALS:
+        return p->client_id && p->client_secret;
+    case CONNECT_GRANT_REFRESH_TOKEN:
+        return p->client_id && p->client_secret && p->refresh_token && p->refresh_token[0];
+    case CONNECT_GRANT_JWT_BEARER:
+        return p->jwt_key && p->jwt_key_id && p->jwt_issuer;
+    }
+    return false;
 }
 
 enum md_err connect_oauth_token(struct connect_oauth *o, const struct connect_oauth_params *p,
@@ -461,18 +705,21 @@ enum md_err connect_oauth_token(struct connect_oauth *o, const struct connect_oa
     struct waiter *w = NULL;
     struct fetch *f = NULL;
     char *cached = NULL;
+    const char *rt = NULL;
     enum md_err err = MD_OK;
     int64_t now = time_mono_ms();
     size_t klen;
 
-    if (!o || !p || !fn || !p->cache_key || !p->token_url || !p->client_id || !p->client_secret)
-        return md_error_set(e, MD_ERR_VALUE, "incomplete OAuth client credentials");
+    if (!o || !p || !fn || !params_ok(p))
+        return md_error_set(e, MD_ERR_VALUE, "incomplete OAuth parameters");
     pthread_mutex_lock(&o->mu);
-    en = entry_get(o, p->cache_key);
+    en = entry_get(o, p->cache_key, now);
     if (!en) {
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (p->grant == CONNECT_GRANT_REFRESH_TOKEN)
+        lineage_enter(en, p->refresh_token);
     if (force_refresh) {
         wipe_free(en->token);
         en->token = NULL;
@@ -490,12 +737,13 @@ enum md_err connect_oauth_token(struct connect_oauth *o, const struct connect_oa
     }
     w->fn = fn;
     w->cls = cls;
+    w->gen = en->gen;
     if (en->fetching) {
         waiter_add(en, w);
         goto out;
     }
     klen = strlen(p->cache_key);
-    f = malloc(sizeof *f + klen + 1);
+    f = calloc(1, sizeof *f + klen + 1);
     if (!f) {
         free(w);
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
@@ -503,8 +751,24 @@ enum md_err connect_oauth_token(struct connect_oauth *o, const struct connect_oa
     }
     f->o = o;
     f->sent_ms = now;
+    f->grant = p->grant;
+    f->gen = en->gen;
+    f->rotate = p->rotate;
+    f->rotate_cls = p->rotate_cls;
+    snprintf(f->rotate_id, sizeof f->rotate_id, "%s", p->rotate_id ? p->rotate_id : "");
     memcpy(f->key, p->cache_key, klen + 1);
-    err = token_request(p, &req, e);
+    if (p->grant == CONNECT_GRANT_REFRESH_TOKEN) {
+        /* The newest of the lineage: the caller's may be one that was rotated away. */
+        rt = en->refresh_token ? en->refresh_token : p->refresh_token;
+        f->refresh_used = strdup(rt);
+        if (!f->refresh_used) {
+            free(w);
+            fetch_free(f);
+            err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    err = token_request(p, rt, &req, e);
     /*
      * Submitted under the mutex, so that no caller joins a request whose submission may still
      * fail. The transport calls back on its own thread, never from inside submit.
@@ -513,7 +777,7 @@ enum md_err connect_oauth_token(struct connect_oauth *o, const struct connect_oa
         err = connect_transport_submit(o->t, &req, &lim, on_token, f, e);
     if (err != MD_OK) {
         free(w);
-        free(f);
+        fetch_free(f);
         goto out;
     }
     en->fetching = true;

@@ -1,7 +1,8 @@
 /*
  * Request templates: a tool call (a tool's `request` object and the call's arguments) becomes
  * the description of one HTTP request. The rules are in connect.h; this file holds no network
- * code and no credentials.
+ * code. Credentials enter only where a body template names them ({{credential.NAME}}); each
+ * copy of one made here is wiped before it is freed.
  *
  * The template is validated again here although the catalog validated it on load, because a
  * template reaches this function from the database and the admin API too, and a mistake in it
@@ -9,6 +10,7 @@
  */
 #include "connect/connect.h"
 
+#include <openssl/crypto.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,10 @@
 #define SCALAR_TMP 40      /* room for a rendered integer or double */
 #define JSON_BODY_DEPTH 64 /* nesting of a JSON template body, arguments included */
 
-enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_GRAPHQL, BODY_TEMPLATE };
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_GRAPHQL, BODY_TEMPLATE, BODY_FORM_FIELDS };
+
+#define FORM_FIELDS_MAX 64 /* fields of a {"type": "form"} body */
+#define FORM_FIELD_NAME_MAX 256
 
 /* How a body template escapes an argument: request.body.escape. */
 enum escape_kind { ESCAPE_XML, ESCAPE_JSON, ESCAPE_NONE };
@@ -39,6 +44,14 @@ struct tmpl {
     /* BODY_TEMPLATE */
     const char *content_type; /* request.body.content_type, a checked media type */
     struct slice text;        /* request.body.template */
+    enum escape_kind escape;
+    /* BODY_FORM_FIELDS: request.body.fields, every field checked */
+    const json_t *fields;
+};
+
+/* One field of a {"type": "form"} body: a template and its escape. */
+struct form_field {
+    struct slice text;
     enum escape_kind escape;
 };
 
@@ -155,10 +168,32 @@ static bool is_scalar(const json_t *v)
 
 /* ---- the template ---- */
 
+#define CALLER_PREFIX "caller."
+#define CREDENTIAL_PREFIX "credential."
+
+/* The caller attributes a template or a path may name. */
+static bool caller_attr_ok(const char *name)
+{
+    return strcmp(name, "userName") == 0 || strcmp(name, "email") == 0;
+}
+
+/* The value of a caller attribute in ctx, or NULL when the call has none. */
+static const char *caller_value(const struct connect_request_ctx *ctx, const char *attr)
+{
+    if (!ctx)
+        return NULL;
+    if (strcmp(attr, "userName") == 0)
+        return ctx->caller_user_name;
+    if (strcmp(attr, "email") == 0)
+        return ctx->caller_email;
+    return NULL;
+}
+
 /*
  * Checks the path template: it starts with '/', its literal characters are RFC 3986 pchars or
  * '/', every '%' starts a %XX escape, every '{' opens a placeholder of 1 to NAME_MAX_LEN
- * characters of [A-Za-z0-9_] closed by '}', and no segment is a dot segment.
+ * characters of [A-Za-z0-9_] (or {caller.userName}, {caller.email}) closed by '}', and no
+ * segment is a dot segment. A credential never goes in a URL, which servers and proxies log.
  */
 static enum md_err path_check(const char *path, struct md_error *e)
 {
@@ -175,14 +210,32 @@ static enum md_err path_check(const char *path, struct md_error *e)
                 return MD_OK;
             seg = i + 1;
         } else if (c == '{') {
-            size_t j = i + 1;
+            size_t j = i + 1, start;
+            if (strncmp(path + j, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)) == 0)
+                return md_error_set(e, MD_ERR_VALUE,
+                                    "request.path: a credential never goes in a URL; put "
+                                    "{{credential.NAME}} in a body template");
+            if (strncmp(path + j, CALLER_PREFIX, strlen(CALLER_PREFIX)) == 0)
+                j += strlen(CALLER_PREFIX);
+            start = j;
             while (is_name_char((unsigned char)path[j]))
                 j++;
-            if (path[j] != '}' || j == i + 1 || j - i - 1 > NAME_MAX_LEN)
+            if (path[j] != '}' || j == start || j - start > NAME_MAX_LEN)
                 return md_error_set(e, MD_ERR_VALUE,
                                     "request.path: a placeholder is {name} with 1 to %d "
-                                    "characters of [A-Za-z0-9_]",
+                                    "characters of [A-Za-z0-9_], or {caller.userName} or "
+                                    "{caller.email}",
                                     NAME_MAX_LEN);
+            if (start != i + 1) {
+                char attr[NAME_MAX_LEN + 1];
+                memcpy(attr, path + start, j - start);
+                attr[j - start] = '\0';
+                if (!caller_attr_ok(attr))
+                    return md_error_set(e, MD_ERR_VALUE,
+                                        "request.path: {caller.%s} is not a caller attribute; "
+                                        "there are {caller.userName} and {caller.email}",
+                                        attr);
+            }
             i = j;
         } else if (c == '%') {
             if (!is_hex((unsigned char)path[i + 1]) || !is_hex((unsigned char)path[i + 2]))
@@ -317,16 +370,24 @@ static bool media_is_plain(const struct media *m)
     return slice_ieq_cstr(m->type, "text") && slice_ieq_cstr(m->subtype, "plain");
 }
 
+/* Where a placeholder's value comes from. */
+enum piece_src {
+    SRC_ARG,        /* {{name}}: the agent's argument */
+    SRC_CALLER,     /* {{caller.userName}}, {{caller.email}}: the directory's */
+    SRC_CREDENTIAL, /* {{credential.NAME}}: a field of the connector's secret */
+};
+
 /*
- * One piece of a body template: literal bytes, or a placeholder {{name}} / {{name?}}. The
- * template syntax is defined by piece_next alone, so that checking and expanding a template
- * cannot disagree.
+ * One piece of a body template: literal bytes, or a placeholder {{name}} / {{name?}} /
+ * {{caller.ATTR}} / {{credential.NAME}}. The template syntax is defined by piece_next alone, so
+ * that checking and expanding a template cannot disagree.
  */
 struct piece {
-    bool is_arg;
-    bool optional;               /* {{name?}} */
+    bool is_arg;   /* a placeholder (of an argument or of src) */
+    bool optional; /* {{name?}} */
+    enum piece_src src;
     struct slice text;           /* literal bytes, borrowed from the template */
-    char name[NAME_MAX_LEN + 1]; /* the placeholder's argument */
+    char name[NAME_MAX_LEN + 1]; /* the argument, caller attribute or credential field */
 };
 
 /*
@@ -337,20 +398,31 @@ struct piece {
  */
 static bool piece_next(const char *s, size_t n, size_t *i, struct piece *pc)
 {
-    size_t at = *i, j;
+    size_t at = *i, j, start;
     pc->is_arg = pc->optional = false;
+    pc->src = SRC_ARG;
     if (n - at >= 4 && memcmp(s + at, "{{{{", 4) == 0) {
         pc->text = (struct slice){s + at, 2};
         *i = at + 4;
         return true;
     }
     if (n - at >= 2 && s[at] == '{' && s[at + 1] == '{') {
-        for (j = at + 2; j < n && is_name_char((unsigned char)s[j]);)
+        start = at + 2;
+        if (n - start > strlen(CALLER_PREFIX) &&
+            memcmp(s + start, CALLER_PREFIX, strlen(CALLER_PREFIX)) == 0) {
+            pc->src = SRC_CALLER;
+            start += strlen(CALLER_PREFIX);
+        } else if (n - start > strlen(CREDENTIAL_PREFIX) &&
+                   memcmp(s + start, CREDENTIAL_PREFIX, strlen(CREDENTIAL_PREFIX)) == 0) {
+            pc->src = SRC_CREDENTIAL;
+            start += strlen(CREDENTIAL_PREFIX);
+        }
+        for (j = start; j < n && is_name_char((unsigned char)s[j]);)
             j++;
-        if (j == at + 2 || j - at - 2 > NAME_MAX_LEN)
+        if (j == start || j - start > NAME_MAX_LEN)
             return false;
-        memcpy(pc->name, s + at + 2, j - at - 2);
-        pc->name[j - at - 2] = '\0';
+        memcpy(pc->name, s + start, j - start);
+        pc->name[j - start] = '\0';
         if (j < n && s[j] == '?') {
             pc->optional = true;
             j++;
@@ -391,7 +463,7 @@ static void json_scan_text(struct json_scan *js, struct slice t)
  * JSON object or array without duplicate keys. Since a placeholder can then only stand where
  * null stands, any JSON value put there leaves the body valid JSON.
  */
-static enum md_err json_template_check(struct slice text, struct md_error *e)
+static enum md_err json_template_check(struct slice text, const char *where, struct md_error *e)
 {
     struct json_scan js = {false, false};
     struct piece pc;
@@ -408,38 +480,56 @@ static enum md_err json_template_check(struct slice text, struct md_error *e)
             buf_append(&b, pc.text.p, pc.text.len);
         } else if (js.in_string) {
             err = md_error_set(e, MD_ERR_VALUE,
-                               "request.body.template: {{%s}} is inside a JSON string; a "
-                               "placeholder stands for a whole JSON value",
+                               "%s: {{%s%s}} is inside a JSON string; a placeholder stands for "
+                               "a whole JSON value",
+                               where,
+                               pc.src == SRC_CALLER       ? CALLER_PREFIX
+                               : pc.src == SRC_CREDENTIAL ? CREDENTIAL_PREFIX
+                                                          : "",
                                pc.name);
         } else {
             buf_append_cstr(&b, "null");
         }
     }
     if (!err && b.err)
-        err = md_error_set(e, MD_ERR_TOOLARGE, "request.body.template is too long");
+        err = md_error_set(e, MD_ERR_TOOLARGE, "%s is too long", where);
     if (!err && json_parse_limited(b.p ? b.p : "", b.len, CONNECT_BODY_MAX, JSON_BODY_DEPTH, &v,
                                    &pe) != MD_OK)
         err = md_error_set(e, MD_ERR_VALUE,
-                           "request.body.template must be a JSON object or array once each "
-                           "placeholder is a value: %s",
-                           pe.msg);
+                           "%s must be a JSON object or array once each placeholder is a "
+                           "value: %s",
+                           where, pe.msg);
     json_decref(v);
     buf_free(&b);
     return err;
 }
 
-/* Every "{{" of the template opens a well-formed placeholder or is the literal "{{{{". */
-static enum md_err template_syntax_check(struct slice text, struct md_error *e)
+/*
+ * Every "{{" of the template opens a well-formed placeholder or is the literal "{{{{"; a
+ * caller placeholder names an attribute there is, and only an argument may be optional (the
+ * directory and the credential always have theirs). where names the template in messages.
+ */
+static enum md_err template_syntax_check(struct slice text, const char *where, struct md_error *e)
 {
     struct piece pc;
     for (size_t i = 0; i < text.len;) {
         size_t at = i;
         if (!piece_next(text.p, text.len, &i, &pc))
             return md_error_set(e, MD_ERR_VALUE,
-                                "request.body.template: \"{{\" at byte %zu must open {{name}} "
-                                "or {{name?}} (name: 1 to %d characters of [A-Za-z0-9_]); a "
-                                "literal \"{{\" is written \"{{{{\"",
-                                at, NAME_MAX_LEN);
+                                "%s: \"{{\" at byte %zu must open {{name}}, {{name?}}, "
+                                "{{caller.userName}}, {{caller.email}} or {{credential.NAME}} "
+                                "(name: 1 to %d characters of [A-Za-z0-9_]); a literal \"{{\" is "
+                                "written \"{{{{\"",
+                                where, at, NAME_MAX_LEN);
+        if (pc.is_arg && pc.src == SRC_CALLER && !caller_attr_ok(pc.name))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "%s: {{caller.%s}} is not a caller attribute; there are "
+                                "{{caller.userName}} and {{caller.email}}",
+                                where, pc.name);
+        if (pc.is_arg && pc.src != SRC_ARG && pc.optional)
+            return md_error_set(e, MD_ERR_VALUE, "%s: {{%s%s?}}: only an argument may be optional",
+                                where, pc.src == SRC_CALLER ? CALLER_PREFIX : CREDENTIAL_PREFIX,
+                                pc.name);
     }
     return MD_OK;
 }
@@ -563,15 +653,97 @@ static enum md_err template_parse(const json_t *body, struct tmpl *t, struct md_
     if (t->text.len > CONNECT_BODY_MAX)
         return md_error_set(e, MD_ERR_TOOLARGE, "request.body.template is longer than %d bytes",
                             CONNECT_BODY_MAX);
-    err = template_syntax_check(t->text, e);
+    err = template_syntax_check(t->text, "request.body.template", e);
     if (!err && t->escape == ESCAPE_JSON)
-        err = json_template_check(t->text, e);
+        err = json_template_check(t->text, "request.body.template", e);
     if (!err)
         t->body = BODY_TEMPLATE;
     return err;
 }
 
-/* request.body: "json", "form", or an object whose type is "graphql" or "template". */
+/*
+ * One field of a {"type": "form"} body: a string is a template with escape "none"; an object is
+ * {"template": TEXT, "escape": "xml" | "json" | "none"}. The field's value is built as a body
+ * template is (same placeholders, same escapes, a "json" one parsed again), then
+ * form-encoded whole, so no argument can add a field.
+ */
+static enum md_err form_field_parse(const char *name, const json_t *v, struct form_field *f,
+                                    struct md_error *e)
+{
+    static const char *const known[] = {"template", "escape"};
+    char where[96];
+    const char *esc;
+    enum md_err err;
+
+    snprintf(where, sizeof where, "request.body.fields.%.60s", name);
+    memset(f, 0, sizeof *f);
+    f->escape = ESCAPE_NONE;
+    if (json_is_string(v)) {
+        f->text = (struct slice){json_string_value(v), json_string_length(v)};
+    } else if (json_is_object(v)) {
+        err = body_fields_check(v, known, sizeof known / sizeof known[0], e);
+        if (err)
+            return err;
+        f->text.p = body_string(v, "template", &f->text.len);
+        esc = body_string(v, "escape", NULL);
+        if (esc && strcmp(esc, "xml") == 0)
+            f->escape = ESCAPE_XML;
+        else if (esc && strcmp(esc, "json") == 0)
+            f->escape = ESCAPE_JSON;
+        else if (!esc || strcmp(esc, "none") != 0)
+            return md_error_set(e, MD_ERR_VALUE, "%s.escape must be \"xml\", \"json\" or \"none\"",
+                                where);
+        if (!f->text.p)
+            return md_error_set(e, MD_ERR_VALUE, "%s.template must be a string", where);
+    } else {
+        return md_error_set(e, MD_ERR_VALUE,
+                            "%s must be a string or {\"template\": ..., \"escape\": ...}", where);
+    }
+    if (strlen(f->text.p) != f->text.len)
+        return md_error_set(e, MD_ERR_VALUE, "%s must not hold U+0000", where);
+    if (f->text.len > CONNECT_BODY_MAX)
+        return md_error_set(e, MD_ERR_TOOLARGE, "%s is longer than %d bytes", where,
+                            CONNECT_BODY_MAX);
+    err = template_syntax_check(f->text, where, e);
+    if (!err && f->escape == ESCAPE_JSON)
+        err = json_template_check(f->text, where, e);
+    return err;
+}
+
+static enum md_err form_fields_parse(const json_t *body, struct tmpl *t, struct md_error *e)
+{
+    static const char *const known[] = {"type", "fields"};
+    const json_t *fields = json_object_get(body, "fields");
+    const char *name;
+    json_t *v;
+    struct form_field f;
+    enum md_err err = body_fields_check(body, known, sizeof known / sizeof known[0], e);
+
+    if (err)
+        return err;
+    if (!json_is_object(fields) || json_object_size(fields) == 0 ||
+        json_object_size(fields) > FORM_FIELDS_MAX)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.body.fields must be an object of 1 to %d form fields",
+                            FORM_FIELDS_MAX);
+    json_object_foreach(json_mut(fields), name, v)
+    {
+        if (!name[0] || strlen(name) > FORM_FIELD_NAME_MAX)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.body.fields: a field name is 1 to %d bytes",
+                                FORM_FIELD_NAME_MAX);
+        err = form_field_parse(name, v, &f, e);
+        if (err)
+            return err;
+    }
+    t->fields = fields;
+    t->body = BODY_FORM_FIELDS;
+    return MD_OK;
+}
+
+/*
+ * request.body: "json", "form", or an object whose type is "graphql", "template" or "form".
+ */
 static enum md_err body_parse(const json_t *v, struct tmpl *t, struct md_error *e)
 {
     const char *type;
@@ -592,9 +764,11 @@ static enum md_err body_parse(const json_t *v, struct tmpl *t, struct md_error *
         return graphql_parse(v, t, e);
     if (json_is_object(v) && type && strcmp(type, "template") == 0)
         return template_parse(v, t, e);
+    if (json_is_object(v) && type && strcmp(type, "form") == 0)
+        return form_fields_parse(v, t, e);
     return md_error_set(e, MD_ERR_VALUE,
                         "request.body must be \"json\", \"form\", or an object whose type is "
-                        "\"graphql\" or \"template\"");
+                        "\"graphql\", \"template\" or \"form\"");
 }
 
 static enum md_err tmpl_parse(const json_t *def, struct tmpl *t, struct md_error *e)
@@ -790,12 +964,13 @@ static enum md_err buf_error(const struct buf *b, const char *what, size_t max, 
  * in used. seg_start and seg_arg track the current segment so that an argument can never
  * leave an empty or dot segment behind.
  */
-static enum md_err path_expand(struct buf *url, const char *path, const json_t *args, json_t *used,
+static enum md_err path_expand(struct buf *url, const char *path, const json_t *args,
+                               const struct connect_request_ctx *ctx, json_t *used,
                                struct md_error *e)
 {
     size_t seg_start = url->len + 1;
     bool seg_arg = false;
-    char name[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_LEN + sizeof CALLER_PREFIX];
 
     for (size_t i = 0;; i++) {
         char c = path[i];
@@ -821,6 +996,19 @@ static enum md_err path_expand(struct buf *url, const char *path, const json_t *
 
             memcpy(name, path + i + 1, n);
             name[n] = '\0';
+            if (strncmp(name, CALLER_PREFIX, strlen(CALLER_PREFIX)) == 0) {
+                /* The directory's value, never an argument's: marked as no argument's use. */
+                const char *cv = caller_value(ctx, name + strlen(CALLER_PREFIX));
+                if (!cv || !cv[0])
+                    return md_error_set(e, MD_ERR_VALUE,
+                                        "request.path uses {%s}, and this call has no calling "
+                                        "user with one",
+                                        name);
+                pct_encode(url, cv, strlen(cv));
+                seg_arg = true;
+                i = (size_t)(end - path);
+                continue;
+            }
             v = args ? json_object_get(args, name) : NULL;
             if (!v || !scalar_text(v, tmp, &s))
                 return md_error_set(e, MD_ERR_VALUE,
@@ -1154,9 +1342,12 @@ static bool plain_ok(struct slice s)
     return true;
 }
 
-/* One placeholder of an escape "xml" or "none" template; v may be NULL (absent). */
-static enum md_err template_scalar(const struct tmpl *t, const struct piece *pc, const json_t *v,
-                                   struct buf *body, struct md_error *e)
+/*
+ * One placeholder of an escape "xml" or "none" template; v may be NULL (absent). what names it
+ * in messages ("argument title", "{{caller.email}}"); no message quotes a value.
+ */
+static enum md_err template_scalar(enum escape_kind esc, const struct piece *pc, const json_t *v,
+                                   const char *what, struct buf *body, struct md_error *e)
 {
     char tmp[SCALAR_TMP];
     struct slice s;
@@ -1165,37 +1356,35 @@ static enum md_err template_scalar(const struct tmpl *t, const struct piece *pc,
     if (!v || json_is_null(v)) {
         if (pc->optional)
             return MD_OK;
-        return md_error_set(e, MD_ERR_VALUE, "argument %s is required by the body template",
-                            pc->name);
+        return md_error_set(e, MD_ERR_VALUE, "%s is required by the body template", what);
     }
     if (!scalar_text(v, tmp, &s))
         return md_error_set(e, MD_ERR_VALUE,
-                            "argument %s must be a string, a number or a boolean to be put in the "
-                            "body template",
-                            pc->name);
-    if (t->escape == ESCAPE_XML && !xml_escape(body, s))
+                            "%s must be a string, a number or a boolean to be put in the body "
+                            "template",
+                            what);
+    if (esc == ESCAPE_XML && !xml_escape(body, s))
         return md_error_set(e, MD_ERR_VALUE,
-                            "argument %s holds a character that XML cannot carry (a control "
-                            "character, U+FFFE or U+FFFF)",
-                            pc->name);
-    if (t->escape == ESCAPE_NONE) {
+                            "%s holds a character that XML cannot carry (a control character, "
+                            "U+FFFE or U+FFFF)",
+                            what);
+    if (esc == ESCAPE_NONE) {
         if (!plain_ok(s))
             return md_error_set(e, MD_ERR_VALUE,
-                                "argument %s holds CR, LF or another control character, which a "
+                                "%s holds CR, LF or another control character, which a "
                                 "text/plain template cannot escape",
-                                pc->name);
+                                what);
         buf_append(body, s.p, s.len);
     }
     return MD_OK;
 }
 
-/* One placeholder of an escape "json" template: the argument as a JSON value, or null. */
-static enum md_err template_json(const struct piece *pc, const json_t *v, struct buf *body,
-                                 struct md_error *e)
+/* One placeholder of an escape "json" template: the value as a JSON value, or null. */
+static enum md_err template_json(const struct piece *pc, const json_t *v, const char *what,
+                                 struct buf *body, struct md_error *e)
 {
     if (!v && !pc->optional)
-        return md_error_set(e, MD_ERR_VALUE, "argument %s is required by the body template",
-                            pc->name);
+        return md_error_set(e, MD_ERR_VALUE, "%s is required by the body template", what);
     if (!v)
         buf_append_cstr(body, "null");
     else if (json_dump_callback(v, dump_to_buf, body, JSON_COMPACT | JSON_ENCODE_ANY) != 0 &&
@@ -1205,52 +1394,169 @@ static enum md_err template_json(const struct piece *pc, const json_t *v, struct
 }
 
 /*
- * The body of a template: its literal text, each placeholder replaced by its argument escaped
- * as request.body.escape says. A JSON body is parsed once more at the end: template_parse
- * proved that it must parse, and this makes that a checked fact rather than an argument.
+ * The value of one placeholder: an argument (borrowed; NULL when absent), a field of the
+ * credential (borrowed) or a caller attribute (a new string in *tmp, which the caller
+ * releases). what receives its name for messages.
  */
-static enum md_err template_body(const struct tmpl *t, const json_t *args, struct buf *body,
-                                 struct md_error *e)
+static enum md_err piece_value(const struct piece *pc, const json_t *args,
+                               const struct connect_request_ctx *ctx, const json_t **v,
+                               json_t **tmp, char *what, size_t what_len, struct md_error *e)
+{
+    const char *cv;
+
+    *v = NULL;
+    *tmp = NULL;
+    switch (pc->src) {
+    case SRC_ARG:
+        snprintf(what, what_len, "argument %s", pc->name);
+        *v = args ? json_object_get(args, pc->name) : NULL;
+        return MD_OK;
+    case SRC_CALLER:
+        snprintf(what, what_len, "{{caller.%s}}", pc->name);
+        cv = caller_value(ctx, pc->name);
+        if (!cv || !cv[0])
+            return md_error_set(e, MD_ERR_VALUE,
+                                "the body template uses %s, and this call has no calling user "
+                                "with one",
+                                what);
+        *tmp = json_string(cv);
+        if (!*tmp)
+            return md_error_set(e, MD_ERR_VALUE, "%s is not valid UTF-8", what);
+        *v = *tmp;
+        return MD_OK;
+    case SRC_CREDENTIAL:
+        snprintf(what, what_len, "{{credential.%s}}", pc->name);
+        *v = ctx && ctx->credential ? json_object_get(ctx->credential, pc->name) : NULL;
+        if (!json_is_string(*v))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "the body template uses %s, and the connector's credential has "
+                                "no field %s (set it with the credential)",
+                                what, pc->name);
+        return MD_OK;
+    }
+    return md_error_set(e, MD_ERR_INTERNAL, "unknown placeholder");
+}
+
+/*
+ * Fills the template text into body: its literal text, each placeholder replaced by its value
+ * escaped as esc says. A JSON result is parsed once more at the end: the template's check
+ * proved that it must parse, and this makes that a checked fact rather than an argument. Its
+ * parser's message is left out when the text holds a credential, which it could quote.
+ */
+static enum md_err template_render(struct slice text, enum escape_kind esc, const json_t *args,
+                                   const struct connect_request_ctx *ctx, struct buf *body,
+                                   struct md_error *e)
 {
     struct piece pc;
     struct md_error pe;
     json_t *parsed = NULL;
+    bool has_credential = false;
     enum md_err err = MD_OK;
 
-    for (size_t i = 0; i < t->text.len && !err;) {
+    for (size_t i = 0; i < text.len && !err;) {
         const json_t *v;
-        piece_next(t->text.p, t->text.len, &i, &pc);
+        json_t *tmp;
+        char what[NAME_MAX_LEN + 32];
+
+        piece_next(text.p, text.len, &i, &pc);
         if (!pc.is_arg) {
             buf_append(body, pc.text.p, pc.text.len);
             continue;
         }
-        v = args ? json_object_get(args, pc.name) : NULL;
-        if (t->escape == ESCAPE_JSON)
-            err = template_json(&pc, v, body, e);
-        else
-            err = template_scalar(t, &pc, v, body, e);
+        has_credential |= pc.src == SRC_CREDENTIAL;
+        err = piece_value(&pc, args, ctx, &v, &tmp, what, sizeof what, e);
+        if (!err && esc == ESCAPE_JSON)
+            err = template_json(&pc, v, what, body, e);
+        else if (!err)
+            err = template_scalar(esc, &pc, v, what, body, e);
+        json_decref(tmp);
     }
     if (!err && body->err)
         err = buf_error(body, "request body", CONNECT_BODY_MAX, e);
-    if (!err && t->escape == ESCAPE_JSON &&
+    if (!err && esc == ESCAPE_JSON &&
         json_parse_limited(body->p ? body->p : "", body->len, CONNECT_BODY_MAX, JSON_BODY_DEPTH,
                            &parsed, &pe) != MD_OK)
-        err = md_error_set(e, MD_ERR_VALUE, "the JSON body does not parse once filled in: %s",
-                           pe.msg);
+        err = md_error_set(e, MD_ERR_VALUE, "the JSON body does not parse once filled in%s%s",
+                           has_credential ? "" : ": ", has_credential ? "" : pe.msg);
     json_decref(parsed);
     return err;
 }
 
-/* Records the template's placeholders in used: those arguments are sent. */
-static enum md_err template_mark_used(const struct tmpl *t, json_t *used, struct md_error *e)
+static enum md_err template_body(const struct tmpl *t, const json_t *args,
+                                 const struct connect_request_ctx *ctx, struct buf *body,
+                                 struct md_error *e)
+{
+    return template_render(t->text, t->escape, args, ctx, body, e);
+}
+
+/*
+ * A {"type": "form"} body: each field's template filled in, then form-encoded as name=value
+ * (the "form" body's percent-encoding), in the fields' order.
+ */
+static enum md_err form_fields_body(const struct tmpl *t, const json_t *args,
+                                    const struct connect_request_ctx *ctx, struct buf *body,
+                                    struct md_error *e)
+{
+    const char *name;
+    json_t *v;
+    struct form_field f;
+    struct buf val;
+    enum md_err err = MD_OK;
+
+    buf_init(&val, CONNECT_BODY_MAX);
+    json_object_foreach(json_mut(t->fields), name, v)
+    {
+        buf_reset(&val);
+        err = form_field_parse(name, v, &f, e);
+        if (!err)
+            err = template_render(f.text, f.escape, args, ctx, &val, e);
+        if (err)
+            break;
+        if (body->len)
+            buf_append_char(body, '&');
+        pct_encode(body, name, strlen(name));
+        buf_append_char(body, '=');
+        pct_encode(body, val.p ? val.p : "", val.len);
+    }
+    if (!err && body->err)
+        err = buf_error(body, "request body", CONNECT_BODY_MAX, e);
+    if (val.p)
+        OPENSSL_cleanse(val.p, val.cap);
+    buf_free(&val);
+    return err;
+}
+
+/* Records the arguments that a template text's placeholders name in used: those are sent. */
+static enum md_err text_mark_used(struct slice text, json_t *used, struct md_error *e)
 {
     struct piece pc;
-    for (size_t i = 0; i < t->text.len;) {
-        piece_next(t->text.p, t->text.len, &i, &pc);
-        if (pc.is_arg && json_object_set_new(used, pc.name, json_null()))
+    for (size_t i = 0; i < text.len;) {
+        piece_next(text.p, text.len, &i, &pc);
+        if (pc.is_arg && pc.src == SRC_ARG && json_object_set_new(used, pc.name, json_null()))
             return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     }
     return MD_OK;
+}
+
+/* Records the template's (or every form field's) placeholders in used. */
+static enum md_err template_mark_used(const struct tmpl *t, json_t *used, struct md_error *e)
+{
+    const char *name;
+    json_t *v;
+    struct form_field f;
+    enum md_err err = MD_OK;
+
+    if (t->body == BODY_TEMPLATE)
+        return text_mark_used(t->text, used, e);
+    json_object_foreach(json_mut(t->fields), name, v)
+    {
+        err = form_field_parse(name, v, &f, e);
+        if (!err)
+            err = text_mark_used(f.text, used, e);
+        if (err)
+            break;
+    }
+    return err;
 }
 
 /*
@@ -1271,7 +1577,7 @@ static enum md_err rest_collect(const json_t *args, const json_t *used, enum bod
         {
             if (json_object_get(used, name))
                 continue;
-            if (kind == BODY_NONE || kind == BODY_TEMPLATE) {
+            if (kind == BODY_NONE || kind == BODY_TEMPLATE || kind == BODY_FORM_FIELDS) {
                 json_decref(rest);
                 return md_error_set(e, MD_ERR_VALUE,
                                     kind == BODY_NONE
@@ -1294,14 +1600,17 @@ static enum md_err rest_collect(const json_t *args, const json_t *used, enum bod
 /* ---- the request ---- */
 
 /* The body of any kind from the arguments (all of them, and rest: those not yet used). */
-static enum md_err body_dispatch(const struct tmpl *t, const json_t *args, json_t *rest,
+static enum md_err body_dispatch(const struct tmpl *t, const json_t *args,
+                                 const struct connect_request_ctx *ctx, json_t *rest,
                                  struct buf *body, struct md_error *e)
 {
     switch (t->body) {
     case BODY_GRAPHQL:
         return graphql_body(t, rest, body, e);
     case BODY_TEMPLATE:
-        return template_body(t, args, body, e);
+        return template_body(t, args, ctx, body, e);
+    case BODY_FORM_FIELDS:
+        return form_fields_body(t, args, ctx, body, e);
     default:
         return body_build(t->body, rest, body, e);
     }
@@ -1311,6 +1620,7 @@ static const char *content_type_of(const struct tmpl *t)
 {
     switch (t->body) {
     case BODY_FORM:
+    case BODY_FORM_FIELDS:
         return "application/x-www-form-urlencoded";
     case BODY_TEMPLATE:
         return t->content_type;
@@ -1322,6 +1632,46 @@ static const char *content_type_of(const struct tmpl *t)
 enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,
                                   const json_t *request_def, const json_t *args,
                                   struct connect_request *out, struct md_error *e)
+{
+    return connect_request_build_ctx(base_url, connector_headers, request_def, args, NULL, out, e);
+}
+
+enum md_err connect_request_credential_fields(const json_t *request_def, json_t *names,
+                                              struct md_error *e)
+{
+    struct tmpl t;
+    struct piece pc;
+    struct form_field f;
+    const char *name;
+    json_t *v;
+    enum md_err err = tmpl_parse(request_def, &t, e);
+    struct slice texts[FORM_FIELDS_MAX];
+    size_t n = 0;
+
+    if (err)
+        return err;
+    if (t.body == BODY_TEMPLATE)
+        texts[n++] = t.text;
+    json_object_foreach(json_mut(t.fields), name, v)
+    {
+        if (n < FORM_FIELDS_MAX && form_field_parse(name, v, &f, NULL) == MD_OK)
+            texts[n++] = f.text;
+    }
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < texts[k].len;) {
+            piece_next(texts[k].p, texts[k].len, &i, &pc);
+            if (pc.is_arg && pc.src == SRC_CREDENTIAL &&
+                json_object_set_new(names, pc.name, json_null()))
+                return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        }
+    }
+    return MD_OK;
+}
+
+enum md_err connect_request_build_ctx(const char *base_url, const json_t *connector_headers,
+                                      const json_t *request_def, const json_t *args,
+                                      const struct connect_request_ctx *ctx,
+                                      struct connect_request *out, struct md_error *e)
 {
     struct tmpl t;
     struct buf url, body;
@@ -1351,7 +1701,7 @@ enum md_err connect_request_build(const char *base_url, const json_t *connector_
     }
 
     buf_append_cstr(&url, base_url);
-    err = path_expand(&url, t.path, args, used, e);
+    err = path_expand(&url, t.path, args, ctx, used, e);
     if (!err && t.query)
         err = query_append(&url, t.query, args, used, e);
     if (err)
@@ -1361,14 +1711,14 @@ enum md_err connect_request_build(const char *base_url, const json_t *connector_
         goto out;
     }
 
-    if (t.body == BODY_TEMPLATE)
+    if (t.body == BODY_TEMPLATE || t.body == BODY_FORM_FIELDS)
         err = template_mark_used(&t, used, e);
     if (!err)
         err = rest_collect(args, used, t.body, &rest, e);
     if (err)
         goto out;
     if (t.body != BODY_NONE) {
-        err = body_dispatch(&t, args, rest, &body, e);
+        err = body_dispatch(&t, args, ctx, rest, &body, e);
         if (!err)
             err = header_add(out, "Content-Type", content_type_of(&t), e);
         if (err)
@@ -1388,6 +1738,8 @@ out:
     json_decref(used);
     json_decref(rest);
     buf_free(&url);
+    if (body.p)
+        OPENSSL_cleanse(body.p, body.cap);
     buf_free(&body);
     if (err)
         connect_request_free(out);
@@ -1404,6 +1756,9 @@ void connect_request_free(struct connect_request *r)
     }
     free(r->headers);
     free(r->url);
+    /* A body template may have put a credential in it. */
+    if (r->body)
+        OPENSSL_cleanse(r->body, r->body_len);
     free(r->body);
     memset(r, 0, sizeof *r);
 }

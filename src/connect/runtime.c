@@ -2,7 +2,8 @@
  * The connector runtime (runtime.h): one tool call from checked arguments to a CallToolResult,
  * across the steps the other files of this module own. A call that needs an OAuth access token
  * waits for it on the transport's thread; one whose upstream answers 401 to a cached token gets
- * a fresh token and is sent once more.
+ * a fresh token and is sent once more. A refresh token that the token endpoint rotates is
+ * sealed back into the vault (on_rotate) before the access token that came with it is used.
  */
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "core/crypto.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "core/time.h"
 
 struct connect_runtime {
@@ -107,6 +109,8 @@ struct call_state {
     char rid[24];
     json_t *auth;   /* the connector's auth object (a reference) or NULL */
     json_t *secret; /* OAuth: the client credentials until the token arrives */
+    enum connect_auth_type type;
+    char subject[256]; /* the caller's userName, for a JWT grant that acts as the caller */
     struct connect_request req;
     struct connect_request retry; /* OAuth: a copy to send again after a 401 */
     bool oauth;
@@ -148,6 +152,8 @@ static void finish(struct call_state *st, json_t *result)
 static void fail(struct call_state *st, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+static void scrub_body(const struct call_state *st, char *body, size_t len);
+
 static void fail(struct call_state *st, const char *kind, const char *fmt, ...)
 {
     char text[1200];
@@ -155,6 +161,8 @@ static void fail(struct call_state *st, const char *kind, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    /* A transport error names the token URL's path, which may hold a credential field. */
+    scrub_body(st, text, strlen(text));
     snprintf(st->o.error_kind, sizeof st->o.error_kind, "%s", kind);
     finish(st, connect_result_error(text));
 }
@@ -203,10 +211,11 @@ static void remember(struct call_state *st, const char *v, size_t len)
 
 /*
  * Everything secret of the credential that went on the wire: the secret's values but the
- * identifiers, and the Authorization header's value without its scheme (a Basic header's
- * base64, a bearer token).
+ * identifiers (connect_auth_field_is_secret), every field that a credential placeholder put in
+ * the body or the token URL (names), and the Authorization header's value without its scheme
+ * (a Basic header's base64, a bearer token, an OAuth 1.0 header's parameters).
  */
-static void remember_credential(struct call_state *st, const json_t *secret)
+static void remember_credential(struct call_state *st, const json_t *secret, const json_t *names)
 {
     const char *k;
     json_t *v;
@@ -214,7 +223,7 @@ static void remember_credential(struct call_state *st, const json_t *secret)
     json_object_foreach(json_mut(secret), k, v)
     {
         /* Identifiers are not secret, and an upstream rightly shows them (a reporter's email). */
-        if (strcmp(k, "username") == 0 || strcmp(k, "client_id") == 0)
+        if (!json_object_get(names, k) && !connect_auth_field_is_secret(st->auth, k))
             continue;
         if (json_is_string(v))
             remember(st, json_string_value(v), json_string_length(v));
@@ -322,22 +331,57 @@ static void on_token(void *cls, enum md_err err, const char *token, const char *
     send_request(st);
 }
 
-/* The token URL of an OAuth connector: absolute, or a path below the effective base URL. */
-static char *token_url_of(const json_t *auth, const char *base_url)
+/*
+ * Told by the OAuth cache that the token endpoint rotated a refresh token: it replaces the one
+ * that was used in the vault, as a compare-and-set (connect_vault_rotate), so that a restart or
+ * another node uses it and an older rotation never overwrites a newer one.
+ */
+static void on_rotate(void *cls, const char *connector, const char *old_token,
+                      const char *new_token)
 {
-    const char *u = json_string_value(json_object_get(auth, "token_url"));
-    char *out;
-    size_t n;
+    struct connect_runtime *rt = cls;
+    struct md_error e = {0};
+    char qe[300];
+    enum md_err err;
 
-    if (!u)
-        return NULL;
-    if (u[0] != '/')
-        return strdup(u);
-    n = strlen(base_url) + strlen(u) + 1;
-    out = malloc(n);
-    if (out)
-        snprintf(out, n, "%s%s", base_url, u);
-    return out;
+    if (!rt->vault)
+        return;
+    err = connect_vault_rotate(rt->vault, connector, "refresh_token", old_token, new_token, &e);
+    if (err == MD_OK)
+        log_info("event=connect_refresh_token_rotated connector=%s outcome=stored", connector);
+    else if (err == MD_ERR_PRECONDITION)
+        log_info("event=connect_refresh_token_rotated connector=%s outcome=superseded error=%s",
+                 connector, log_quote(e.msg, qe, sizeof qe));
+    else
+        log_warn("event=connect_refresh_token_rotated connector=%s outcome=not_stored error=%s "
+                 "hint=\"this node keeps using the new refresh token; after a restart the stored "
+                 "one may be refused\"",
+                 connector, log_quote(e.msg, qe, sizeof qe));
+}
+
+/* The hex SHA-256 of the strings given (NULL ones as empty), each followed by a newline. */
+static bool fingerprint(char hex[CRYPTO_SHA256_HEX_LEN], const char *const *parts, size_t n)
+{
+    struct buf b;
+    bool ok;
+
+    buf_init(&b, 0);
+    for (size_t i = 0; i < n; i++) {
+        buf_append_cstr(&b, parts[i] ? parts[i] : "");
+        buf_append_char(&b, '\n');
+    }
+    ok = b.err == MD_OK && b.p;
+    if (ok)
+        crypto_sha256_hex(b.p, b.len, hex);
+    if (b.p)
+        OPENSSL_cleanse(b.p, b.cap);
+    buf_free(&b);
+    return ok;
+}
+
+static const char *secret_str(const struct call_state *st, const char *field)
+{
+    return json_string_value(json_object_get(st->secret, field));
 }
 
 /* Starts the OAuth step: a token from the cache or the token endpoint, then send_request. */
@@ -345,36 +389,86 @@ static void start_oauth(struct call_state *st, const char *base_url)
 {
     struct md_error e = {0};
     char hex[CRYPTO_SHA256_HEX_LEN];
-    const char *id = json_string_value(json_object_get(st->secret, "client_id"));
-    const char *secret = json_string_value(json_object_get(st->secret, "client_secret"));
+    const char *scope = json_string_value(json_object_get(st->auth, "scope"));
     const char *client_auth = json_string_value(json_object_get(st->auth, "client_auth"));
+    const char *subject = json_string_value(json_object_get(st->auth, "subject"));
+    bool ok;
 
     st->oauth = true;
-    st->token_url = token_url_of(st->auth, base_url);
-    if (!st->token_url || !id || !secret) {
+    if (connect_auth_token_url(st->auth, base_url, st->secret, &st->token_url, &e) != MD_OK) {
+        fail(st, "credential", "The %s connector's OAuth settings cannot be used: %s", st->title,
+             e.msg);
+        return;
+    }
+    st->op.token_url = st->token_url;
+    st->op.scope = scope;
+    st->op.client_secret_post = client_auth && strcmp(client_auth, "post") == 0;
+    /*
+     * One cached token per connector, client, token endpoint (and subject): a rotated secret gets
+     * its own. A refresh grant's key leaves the refresh token out: the cache follows its
+     * rotations itself (oauth.h), and a key that changed with each one would never hit.
+     */
+    if (st->type == CONNECT_AUTH_OAUTH2_JWT) {
+        const char *parts[] = {st->connector,
+                               st->token_url,
+                               secret_str(st, "client_email"),
+                               secret_str(st, "private_key_id"),
+                               secret_str(st, "private_key"),
+                               scope,
+                               st->subject};
+        if (subject && !st->subject[0]) {
+            fail(st, "credential",
+                 "The %s connector acts as the calling employee, and this call has none.",
+                 st->title);
+            return;
+        }
+        st->op.grant = CONNECT_GRANT_JWT_BEARER;
+        st->op.jwt_key = parts[4];
+        st->op.jwt_key_id = parts[3];
+        st->op.jwt_issuer = parts[2];
+        st->op.jwt_subject = subject ? st->subject : NULL;
+        ok = parts[2] && parts[3] && parts[4] && fingerprint(hex, parts, 7);
+    } else {
+        const char *parts[] = {st->connector, st->token_url, secret_str(st, "client_id"),
+                               secret_str(st, "client_secret"), scope};
+        st->op.client_id = parts[2];
+        st->op.client_secret = parts[3];
+        if (st->type == CONNECT_AUTH_OAUTH2_REFRESH) {
+            st->op.grant = CONNECT_GRANT_REFRESH_TOKEN;
+            st->op.refresh_token = secret_str(st, "refresh_token");
+            st->op.rotate = on_rotate;
+            st->op.rotate_cls = st->rt;
+            st->op.rotate_id = st->connector;
+        } else {
+            st->op.audience = json_string_value(json_object_get(st->auth, "audience"));
+        }
+        ok = parts[2] && parts[3] &&
+             (st->type != CONNECT_AUTH_OAUTH2_REFRESH || st->op.refresh_token) &&
+             fingerprint(hex, parts, st->type == CONNECT_AUTH_OAUTH2_REFRESH ? 5 : 4);
+    }
+    if (!ok) {
         fail(st, "credential", "The %s connector's OAuth settings are incomplete.", st->title);
         return;
     }
-    /* One cached token per connector, client and token endpoint: a rotated secret gets its own. */
-    {
-        char material[2048];
-        snprintf(material, sizeof material, "%s\n%s\n%s\n%s", st->connector, st->token_url, id,
-                 secret);
-        crypto_sha256_hex(material, strlen(material), hex);
-        OPENSSL_cleanse(material, sizeof material);
-    }
     snprintf(st->cache_key, sizeof st->cache_key, "%s:%.24s", st->connector, hex);
     st->op.cache_key = st->cache_key;
-    st->op.token_url = st->token_url;
-    st->op.client_id = id;
-    st->op.client_secret = secret;
-    st->op.scope = json_string_value(json_object_get(st->auth, "scope"));
-    st->op.audience = json_string_value(json_object_get(st->auth, "audience"));
-    st->op.client_secret_post = client_auth && strcmp(client_auth, "post") == 0;
     if (!request_clone(&st->req, &st->retry))
         memset(&st->retry, 0, sizeof st->retry);
     if (connect_oauth_token(st->rt->oauth, &st->op, false, on_token, st, &e) != MD_OK)
         fail(st, "credential", "Could not get an access token for %s: %s", st->title, e.msg);
+}
+
+/*
+ * The credential fields that the tool's request body and the connector's token URL use as
+ * placeholders, into names; a request or auth that does not parse adds none here (building the
+ * request says what is wrong with it).
+ */
+static bool credential_fields(const json_t *request_def, const json_t *auth, json_t *names)
+{
+    struct md_error e = {0};
+    bool oom = connect_request_credential_fields(request_def, names, &e) == MD_ERR_NOMEM;
+    oom |= connect_auth_credential_fields(auth, names, &e) == MD_ERR_NOMEM;
+    return !oom;
 }
 
 void connect_runtime_call(struct connect_runtime *rt, const struct connect_call *call,
@@ -384,9 +478,11 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
     const json_t *tool = call->tool_doc;
     const char *tname = json_string_value(json_object_get(tool, "name"));
     const char *title = json_string_value(json_object_get(call->connector_doc, "title"));
+    const json_t *request_def = json_object_get(tool, "request");
     enum connect_auth_type type = CONNECT_AUTH_NONE;
+    struct connect_request_ctx ctx = {0};
     struct md_error e = {0};
-    json_t *secret = NULL;
+    json_t *secret = NULL, *names = NULL;
     enum md_err rc;
 
     if (!st) {
@@ -402,6 +498,8 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
     snprintf(st->connector, sizeof st->connector, "%s", call->connector ? call->connector : "");
     snprintf(st->title, sizeof st->title, "%s", title ? title : st->connector);
     snprintf(st->rid, sizeof st->rid, "%s", call->request_id ? call->request_id : "-");
+    snprintf(st->subject, sizeof st->subject, "%s",
+             call->caller_user_name ? call->caller_user_name : "");
     if (atomic_load(&rt->stopped)) {
         fail(st, "stopping", "mandate is shutting down; try again in a moment.");
         return;
@@ -410,54 +508,72 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
         fail(st, "arguments", "Invalid arguments for %s: %s", tname ? tname : "this tool", e.msg);
         return;
     }
-    rc = connect_request_build(call->base_url, json_object_get(call->connector_doc, "headers"),
-                               json_object_get(tool, "request"), call->args, &st->req, &e);
-    if (rc != MD_OK) {
-        fail(st, "arguments", "The call cannot be made: %s", e.msg);
-        return;
-    }
     st->auth = json_incref(json_object_get(call->connector_doc, "auth"));
     if (connect_auth_validate(st->auth, &type, &e) != MD_OK) {
         fail(st, "credential", "The %s connector's auth settings are invalid: %s", st->title,
              e.msg);
         return;
     }
-    if (type == CONNECT_AUTH_NONE) {
-        send_request(st);
+    st->type = type;
+    names = json_object();
+    if (!names || !credential_fields(request_def, st->auth, names)) {
+        json_decref(names);
+        fail(st, "internal", "mandate ran out of memory while answering this call.");
         return;
     }
-    if (!rt->vault) {
-        fail(st, "credential",
-             "The %s connector needs a credential, and this mandate server has no vault key "
-             "(MANDATE_VAULT_KEY or --vault-key-file). Tell an administrator.",
-             st->title);
-        return;
+    /* The secret is read first when the request itself uses some of it. */
+    if (type != CONNECT_AUTH_NONE || json_object_size(names) > 0) {
+        if (!rt->vault) {
+            fail(st, "credential",
+                 "The %s connector needs a credential, and this mandate server has no vault key "
+                 "(MANDATE_VAULT_KEY or --vault-key-file). Tell an administrator.",
+                 st->title);
+            goto out;
+        }
+        rc = connect_vault_get(rt->vault, st->connector, &secret, &e);
+        if (rc == MD_ERR_NOTFOUND) {
+            fail(st, "credential",
+                 "No credential is set for the %s connector. An administrator sets one with "
+                 "`mandate credential set %s` or PUT /api/v1/connectors/%s/credential.",
+                 st->title, st->connector, st->connector);
+            goto out;
+        }
+        if (rc != MD_OK) {
+            fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
+            goto out;
+        }
     }
-    rc = connect_vault_get(rt->vault, st->connector, &secret, &e);
-    if (rc == MD_ERR_NOTFOUND) {
-        fail(st, "credential",
-             "No credential is set for the %s connector. An administrator sets one with "
-             "`mandate credential set %s` or PUT /api/v1/connectors/%s/credential.",
-             st->title, st->connector, st->connector);
-        return;
-    }
+    ctx.caller_user_name = call->caller_user_name;
+    ctx.caller_email = call->caller_email;
+    ctx.credential = secret;
+    rc = connect_request_build_ctx(call->base_url, json_object_get(call->connector_doc, "headers"),
+                                   request_def, call->args, &ctx, &st->req, &e);
     if (rc != MD_OK) {
-        fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
-        return;
+        fail(st, "arguments", "The call cannot be made: %s", e.msg);
+        goto out;
     }
-    if (type == CONNECT_AUTH_OAUTH2_CC) {
+    if (type == CONNECT_AUTH_NONE) {
+        remember_credential(st, secret, names);
+        send_request(st);
+        goto out;
+    }
+    if (connect_auth_is_oauth2(type)) {
         st->secret = secret;
-        remember_credential(st, secret);
+        secret = NULL;
+        remember_credential(st, st->secret, names);
         start_oauth(st, call->base_url);
-        return;
+        goto out;
     }
     rc = connect_auth_apply(st->auth, secret, NULL, &st->req, &e);
     if (rc == MD_OK)
-        remember_credential(st, secret);
-    connect_vault_secret_free(secret);
+        remember_credential(st, secret, names);
     if (rc != MD_OK) {
         fail(st, "credential", "The %s credential cannot be used: %s", st->title, e.msg);
-        return;
+        goto out;
     }
     send_request(st);
+out:
+    /* st may be gone by now (finished, or handed to the transport): only locals are touched. */
+    connect_vault_secret_free(secret);
+    json_decref(names);
 }

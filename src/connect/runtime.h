@@ -58,6 +58,14 @@ struct connect_call {
     const char *base_url;        /* effective (a deployment's override, else the definition's) */
     const json_t *args;          /* the arguments object; NULL: {} */
     const char *request_id;      /* for log lines */
+    /*
+     * The calling employee, from the directory (never from the arguments): the SCIM userName,
+     * and the primary emails[] value, else the userName. NULL when unknown; a request that uses
+     * {caller.userName} / {caller.email} (connect.h) or a JWT grant with "subject": "caller"
+     * is then refused.
+     */
+    const char *caller_user_name;
+    const char *caller_email;
 };
 
 /* How the call ended, for the caller's log and audit line. */

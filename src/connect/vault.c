@@ -681,6 +681,8 @@ static enum md_err info_make(const char *connector, const json_t *doc, int64_t v
     const json_t *set_at = json_object_get(doc, "set_at");
     const json_t *kid = json_object_get(doc, "kid");
 
+    const json_t *rotated_at = json_object_get(doc, "rotated_at");
+
     /* "o" takes the reference that each operand holds: a borrowed field's is taken anew. */
     *out = json_pack("{s:s, s:b, s:o, s:o, s:o, s:o, s:I}", "connector", connector, "configured", 1,
                      "fields", fields ? json_incref(json_mut(fields)) : json_array(), "kid",
@@ -688,6 +690,11 @@ static enum md_err info_make(const char *connector, const json_t *doc, int64_t v
                      set_by ? json_incref(json_mut(set_by)) : json_null(), "set_at",
                      set_at ? json_incref(json_mut(set_at)) : json_null(), "version",
                      (json_int_t)version);
+    if (*out && json_is_string(rotated_at) &&
+        json_object_set(*out, "rotated_at", json_mut(rotated_at))) {
+        json_decref(*out);
+        *out = NULL;
+    }
     if (!*out)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     return MD_OK;
@@ -769,6 +776,112 @@ static enum md_err doc_load(struct connect_vault *v, const char *connector, json
         *version = o.version;
 out:
     store_obj_free(&o);
+    return err;
+}
+
+/* Compares two secret values in time that depends on their lengths only. */
+static bool value_eq(const char *a, const char *b)
+{
+    return a && b && crypto_ct_equal(a, strlen(a), b, strlen(b));
+}
+
+static enum md_err open_doc(struct connect_vault *v, const char *connector, const json_t *doc,
+                            json_t **out, struct md_error *e);
+
+/*
+ * One attempt of connect_vault_rotate: read, compare, seal, write at the version read.
+ * *differs is set when the stored value is neither expect nor value (final); otherwise
+ * MD_ERR_PRECONDITION comes from the store: the row changed after it was read.
+ */
+static enum md_err rotate_once(struct connect_vault *v, const char *connector, const char *field,
+                               const char *expect, const char *value, bool *differs,
+                               struct md_error *e)
+{
+    json_t *doc = NULL, *secret = NULL, *sealed = NULL, *nv = NULL;
+    struct store_conn *c = NULL;
+    int64_t version = 0;
+    char *text = NULL, now[TIME_RFC3339_LEN];
+    const char *cur;
+    enum md_err err = doc_load(v, connector, &doc, &version, e);
+
+    if (!err)
+        err = open_doc(v, connector, doc, &secret, e);
+    if (err)
+        goto out;
+    cur = json_string_value(json_object_get(secret, field));
+    if (!cur) {
+        err = md_error_set(e, MD_ERR_NOTFOUND, "the credential of connector %s has no field %s",
+                           connector, field);
+        goto out;
+    }
+    if (value_eq(cur, value))
+        goto out; /* already there: another caller of this node, or of another, wrote it */
+    if (!value_eq(cur, expect)) {
+        *differs = true;
+        err = md_error_set(e, MD_ERR_PRECONDITION,
+                           "the credential of connector %s changed since the field %s was read",
+                           connector, field);
+        goto out;
+    }
+    /* The old value is overwritten in place before jansson lets it go. */
+    OPENSSL_cleanse((void *)(uintptr_t)cur, strlen(cur));
+    nv = json_string(value);
+    if (!nv || json_object_set_new(secret, field, nv)) {
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    err = seal_doc(v, connector, secret, json_string_value(json_object_get(doc, "set_by")), &sealed,
+                   e);
+    if (err)
+        goto out;
+    time_now_rfc3339(now);
+    if ((json_object_get(doc, "set_at") &&
+         json_object_set(sealed, "set_at", json_object_get(doc, "set_at"))) ||
+        json_object_set_new(sealed, "rotated_at", json_string(now)) ||
+        !(text = json_dump_compact(sealed))) {
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    err = store_acquire(v->store, &c, e);
+    if (err)
+        goto out;
+    err = store_obj_put(c, STORE_OBJ_CREDENTIAL, connector, text, version, NULL, e);
+    store_release(c);
+    if (err == MD_ERR_NOTFOUND)
+        err = md_error_set(e, MD_ERR_NOTFOUND, "the credential of connector %s was deleted",
+                           connector);
+    if (!err) {
+        pthread_mutex_lock(&v->mu);
+        cache_drop(v, connector);
+        pthread_mutex_unlock(&v->mu);
+    }
+out:
+    free(text);
+    json_decref(sealed);
+    json_decref(doc);
+    connect_vault_secret_free(secret);
+    return err;
+}
+
+enum md_err connect_vault_rotate(struct connect_vault *v, const char *connector, const char *field,
+                                 const char *expect, const char *value, struct md_error *e)
+{
+    enum md_err err = MD_ERR_PRECONDITION;
+
+    if (!connector_ok(connector))
+        return bad_connector(e);
+    if (!field || !expect || !value || !value[0])
+        return md_error_set(e, MD_ERR_VALUE, "a rotation needs a field, the old and the new value");
+    /*
+     * A precondition failure from the store is a write in between (another node): read again
+     * and compare again. One that rotate_once found itself is final.
+     */
+    for (int i = 0; i < 3 && err == MD_ERR_PRECONDITION; i++) {
+        bool differs = false;
+        err = rotate_once(v, connector, field, expect, value, &differs, e);
+        if (differs)
+            break;
+    }
     return err;
 }
 

@@ -87,9 +87,24 @@ enum md_err connect_vault_set(struct connect_vault *v, const char *connector, co
                               const char *actor, json_t **out, struct md_error *e);
 
 /*
+ * Replaces the value of one field of connector's secret, as a compare-and-set: only while the
+ * stored value is still expect (a refresh token that the token endpoint rotated: the new one
+ * replaces the one that was used, never a newer one). The secret is opened, changed, sealed
+ * anew (a fresh nonce) and written with the row's version as a precondition, so that a write
+ * of another node in between is seen, re-read and compared again (at most 3 times). set_by and
+ * set_at stay; "rotated_at" records when. MD_OK when replaced (or when the stored value is
+ * already value); MD_ERR_PRECONDITION when the stored value is neither expect nor value (an
+ * administrator set another secret, or another node rotated further): nothing is written.
+ * MD_ERR_NOTFOUND (no secret, or no such field), MD_ERR_VALUE (a bad name; a secret that does
+ * not open), the store's errors. No message quotes a value.
+ */
+enum md_err connect_vault_rotate(struct connect_vault *v, const char *connector, const char *field,
+                                 const char *expect, const char *value, struct md_error *e);
+
+/*
  * The metadata of connector's secret, never the secret: a new reference to
- * {"connector", "configured": true, "fields", "kid", "set_by", "set_at", "version"} in *out.
- * MD_ERR_NOTFOUND when none is set.
+ * {"connector", "configured": true, "fields", "kid", "set_by", "set_at", "rotated_at"?,
+ * "version"} in *out. MD_ERR_NOTFOUND when none is set.
  */
 enum md_err connect_vault_info(struct connect_vault *v, const char *connector, json_t **out,
                                struct md_error *e);

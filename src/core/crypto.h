@@ -14,6 +14,12 @@
 enum md_err crypto_random(void *out, size_t len);
 /* Lowercase hex SHA-256 of data. */
 void crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX_LEN]);
+/* HMAC-SHA-256 (RFC 2104) of data under key into out (32 bytes). */
+#define CRYPTO_HMAC_SHA256_LEN 32
+void crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        unsigned char out[CRYPTO_HMAC_SHA256_LEN]);
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes). */
+void crypto_hex(const void *data, size_t len, char *out);
 /* Compares two byte strings in time that depends only on their lengths. */
 bool crypto_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* A random RFC 4122 version 4 UUID in lowercase. */

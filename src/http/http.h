@@ -24,6 +24,7 @@ struct http_config {
     struct access *access;  /* borrowed; outlives the server (the admin API and decisions) */
     struct mcp_server *mcp; /* borrowed; NULL: /mcp answers 503 */
     struct connect_vault *vault; /* borrowed; NULL: the admin API keeps no credentials */
+    struct audit *audit;         /* borrowed; NULL: nothing is audited */
     /*
      * Origins allowed to call /mcp from a browser, besides the server's own (NULL-terminated;
      * may be NULL). A request whose Origin is neither gets 403 (DNS rebinding protection).

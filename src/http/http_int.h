@@ -28,6 +28,7 @@ struct http_req {
     struct req_ctx *ctx;         /* the connection's state (server.c) */
     struct mcp_server *mcp;      /* from http_config */
     struct connect_vault *vault; /* from http_config */
+    struct audit *audit;         /* from http_config; may be NULL */
     const char *const *origins;  /* from http_config */
     struct store_token token;    /* set by authentication: the token presented */
     unsigned port;               /* the port this server listens on */
@@ -85,6 +86,22 @@ enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_
 void http_base_url(const struct http_req *req, const char *path, char *out, size_t n);
 
 /* /scim/v2...: rest is the path below /scim/v2. */
+/* The client's address as text ("127.0.0.1", "::1"), "" when unknown. */
+void http_req_client_addr(const struct http_req *req, char *out, size_t n);
+
+/* ---- audit events of the HTTP layer (audit_events.c) ---- */
+
+/*
+ * A request refused for its credential (kind: the token kind wanted; detail: why). Recorded at
+ * most HTTP_AUDIT_AUTH_RATE a second (bursts of HTTP_AUDIT_AUTH_BURST); the next recorded one
+ * carries "suppressed", how many were not, so that a flood of bad tokens cannot flood the log.
+ */
+#define HTTP_AUDIT_AUTH_RATE 20
+#define HTTP_AUDIT_AUTH_BURST 100
+void http_audit_auth_failure(struct http_req *req, const char *kind, const char *detail);
+/* A SCIM request that changed something (sr->changes set). */
+void http_audit_scim(struct http_req *req, const char *path, const struct scim_response *sr);
+
 void http_route_scim(struct http_req *req, struct http_resp *resp, const char *rest);
 /* /api/v1...: rest is the path below /api/v1. */
 void http_route_api(struct http_req *req, struct http_resp *resp, const char *rest);

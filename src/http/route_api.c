@@ -82,6 +82,8 @@ void http_route_api(struct http_req *req, struct http_resp *resp, const char *re
     aq.access = req->access;
     aq.vault = req->vault;
     aq.token_create = http_token_create;
+    aq.audit = req->audit;
+    aq.request_id = req->rid;
     admin_handle(&aq, &ar);
 out:
     write_admin(resp, &ar);

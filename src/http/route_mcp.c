@@ -179,6 +179,7 @@ void http_route_mcp(struct http_req *req, struct http_resp *resp, const char *re
     const char *ctype = http_req_header(req, "Content-Type");
     char pack[64], path[128];
     struct mcp_request mq;
+    char addr[64];
     struct mcp_reply reply;
     struct md_error e;
     bool exists, active;
@@ -226,6 +227,9 @@ void http_route_mcp(struct http_req *req, struct http_resp *resp, const char *re
         return;
     }
     if (!exists || !active) {
+        http_audit_auth_failure(req, HTTP_TOKEN_KIND_AGENT,
+                                exists ? "the employee this token acts for is deactivated"
+                                       : "the employee this token acts for no longer exists");
         unauthorized(req, resp, path, true,
                      exists ? "Unauthorized: the employee this token acts for is deactivated"
                             : "Unauthorized: the employee this token acts for no longer exists");
@@ -271,6 +275,11 @@ void http_route_mcp(struct http_req *req, struct http_resp *resp, const char *re
     mq.pack = pack[0] ? pack : req->token.pack;
     mq.token_id = req->token.id;
     mq.request_id = req->rid;
+    mq.endpoint = req->url;
+    mq.token_name = req->token.name;
+    mq.user_agent = http_req_header(req, "User-Agent");
+    http_req_client_addr(req, addr, sizeof addr);
+    mq.client_addr = addr;
     if (mcp_handle(req->mcp, &mq, &reply, on_reply, http_req_async(req)))
         reply_to_resp(&reply, resp);
     else

@@ -69,6 +69,7 @@ void http_route_scim(struct http_req *req, struct http_resp *resp, const char *r
     sq.store = req->store;
     sq.limits = req->limits;
     scim_handle(&sq, &sr);
+    http_audit_scim(req, rest, &sr);
     write_scim(resp, &sr);
     scim_response_clear(&sr);
 }

@@ -138,10 +138,12 @@ enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_
     struct store_token t;
     enum md_err rc;
 
-    if (!tok)
-        return md_error_set(e, MD_ERR_UNAUTHORIZED,
-                            "a bearer token of kind %s is required (Authorization: Bearer <token>)",
-                            kind);
+    if (!tok) {
+        md_error_set(e, MD_ERR_UNAUTHORIZED,
+                     "a bearer token of kind %s is required (Authorization: Bearer <token>)", kind);
+        http_audit_auth_failure(req, kind, e->msg);
+        return MD_ERR_UNAUTHORIZED;
+    }
     rc = store_acquire(req->store, &c, e);
     if (rc)
         return rc;
@@ -156,6 +158,8 @@ enum md_err http_authenticate(struct http_req *req, const char *kind, struct md_
             if (store_token_touch(c, t.id, now, &ignored))
                 log_warn("event=token_touch_failed token=%s", t.id);
         }
+    } else if (rc == MD_ERR_UNAUTHORIZED || rc == MD_ERR_FORBIDDEN) {
+        http_audit_auth_failure(req, kind, e->msg);
     }
     store_release(c);
     return rc;

@@ -34,6 +34,7 @@
 
 struct access;
 struct connect_runtime;
+struct audit;
 
 #define MCP_VERSION_2025_06 "2025-06-18"
 #define MCP_VERSION_2025_11 "2025-11-25"
@@ -49,6 +50,7 @@ struct mcp_config {
     struct connect_runtime *rt; /* borrowed; NULL: every call answers a tool error */
     int page_size;              /* tools per tools/list page; 0: 100 */
     const char *server_version; /* serverInfo.version */
+    struct audit *audit;        /* borrowed; NULL: tool calls are not audited */
 };
 
 struct mcp_server;
@@ -68,6 +70,11 @@ struct mcp_request {
     const char *pack;      /* the pack scope ("" or NULL: every pack) */
     const char *token_id;  /* the agent token's id, for log lines */
     const char *request_id;
+    /* For the audit log (each may be NULL): */
+    const char *endpoint;    /* the path asked: "/mcp", "/mcp/packs/sales" */
+    const char *token_name;  /* the agent token's name */
+    const char *user_agent;  /* the User-Agent header */
+    const char *client_addr; /* the client's address */
 };
 
 /* The reply: an HTTP status and a body (NULL for 202 Accepted). */

@@ -3,14 +3,35 @@
 #define MANDATE_MCP_MCP_INT_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
 
+/*
+ * The clientInfo an agent token's client gave at initialize (2025 revisions send it only
+ * there), so that the audit events of its later calls can name the client. Direct-mapped by the
+ * token id's hash: a newer token in the same slot replaces an older one, which then has none.
+ */
+#define MCP_CLIENTS 1024
+
+struct mcp_client_info {
+    char token_id[64];
+    char name[64];
+    char version[32];
+};
+
 struct mcp_server {
     struct mcp_config cfg;
     char version[32];
+    pthread_mutex_t clients_mu;
+    struct mcp_client_info clients[MCP_CLIENTS];
 };
+
+/* Remembers clientInfo (name, version) for token_id; a no-op for NULLs or a bad shape. */
+void mcp__client_remember(struct mcp_server *m, const char *token_id, const json_t *client_info);
+/* The clientInfo remembered for token_id as a new {"name", "version"}, or NULL. */
+json_t *mcp__client_recall(struct mcp_server *m, const char *token_id);
 
 /*
  * Replies (server.c). id is borrowed; version is the revision the reply speaks (static, or

@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_int.h"
 
@@ -23,6 +24,7 @@ enum md_err mcp_server_new(const struct mcp_config *cfg, struct mcp_server **out
     if (!m)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
     m->cfg = *cfg;
+    pthread_mutex_init(&m->clients_mu, NULL);
     if (m->cfg.page_size <= 0)
         m->cfg.page_size = 100;
     snprintf(m->version, sizeof m->version, "%s", cfg->server_version ? cfg->server_version : "0");
@@ -32,7 +34,57 @@ enum md_err mcp_server_new(const struct mcp_config *cfg, struct mcp_server **out
 
 void mcp_server_free(struct mcp_server *m)
 {
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->clients_mu);
     free(m);
+}
+
+/* Copies s into out (n bytes), cut at a UTF-8 boundary when too long. */
+static void copy_cut(char *out, size_t n, const char *s)
+{
+    size_t k = str_utf8_cut(s, strlen(s), n - 1);
+    memcpy(out, s, k);
+    out[k] = '\0';
+}
+
+static struct mcp_client_info *client_slot(struct mcp_server *m, const char *token_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = token_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return &m->clients[h % MCP_CLIENTS];
+}
+
+void mcp__client_remember(struct mcp_server *m, const char *token_id, const json_t *client_info)
+{
+    const char *name = json_string_value(json_object_get(client_info, "name"));
+    const char *version = json_string_value(json_object_get(client_info, "version"));
+    struct mcp_client_info *c;
+
+    if (!token_id || !token_id[0] || !name)
+        return;
+    c = client_slot(m, token_id);
+    pthread_mutex_lock(&m->clients_mu);
+    snprintf(c->token_id, sizeof c->token_id, "%s", token_id);
+    copy_cut(c->name, sizeof c->name, name);
+    copy_cut(c->version, sizeof c->version, version ? version : "");
+    pthread_mutex_unlock(&m->clients_mu);
+}
+
+json_t *mcp__client_recall(struct mcp_server *m, const char *token_id)
+{
+    struct mcp_client_info *c;
+    json_t *out = NULL;
+
+    if (!token_id || !token_id[0])
+        return NULL;
+    c = client_slot(m, token_id);
+    pthread_mutex_lock(&m->clients_mu);
+    if (strcmp(c->token_id, token_id) == 0)
+        out = json_pack("{s:s, s:s}", "name", c->name, "version", c->version);
+    pthread_mutex_unlock(&m->clients_mu);
+    return out;
 }
 
 /* ---- replies ---- */
@@ -86,7 +138,8 @@ static const char *const instructions =
     "result with isError true that starts with \"Denied by policy\" names the grant and the "
     "condition that blocked the call: tell the employee, who can ask an administrator.";
 
-static void do_initialize(struct mcp_server *m, const struct mcp_msg *msg, struct mcp_reply *out)
+static void do_initialize(struct mcp_server *m, const struct mcp_request *req,
+                          const struct mcp_msg *msg, struct mcp_reply *out)
 {
     const char *asked = json_string_value(json_object_get(msg->params, "protocolVersion"));
     const char *v = MCP_VERSION_2025_11;
@@ -101,6 +154,7 @@ static void do_initialize(struct mcp_server *m, const struct mcp_msg *msg, struc
     for (size_t i = 0; i < sizeof legacy_versions / sizeof legacy_versions[0]; i++)
         if (strcmp(asked, legacy_versions[i]) == 0)
             v = legacy_versions[i];
+    mcp__client_remember(m, req->token_id, json_object_get(msg->params, "clientInfo"));
     r = json_pack("{s:s, s:o, s:o, s:s}", "protocolVersion", v, "capabilities", capabilities(),
                   "serverInfo", server_info(m), "instructions", instructions);
     mcp__reply_result(out, msg->id, r, v);
@@ -292,7 +346,7 @@ bool mcp_handle(struct mcp_server *m, const struct mcp_request *req, struct mcp_
         goto out;
     modern = strcmp(v, MCP_VERSION_2026_07) == 0;
     if (strcmp(msg.method, "initialize") == 0 && !modern)
-        do_initialize(m, &msg, out);
+        do_initialize(m, req, &msg, out);
     else if (strcmp(msg.method, "ping") == 0 && !modern)
         mcp__reply_result(out, msg.id, json_object(), v);
     else if (strcmp(msg.method, "server/discover") == 0)

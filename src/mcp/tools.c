@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "access/access.h"
+#include "audit/audit.h"
 #include "connect/runtime.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -195,8 +196,52 @@ static json_t *policy_denial(const struct access_decision *d)
                                       "policies", policies));
 }
 
+/*
+ * The audit event of a tools/call, as far as the decision knows it: who (the user and their
+ * groups at this moment, the agent token, the client), where (endpoint, pack), what (the tool,
+ * its level, the arguments with the connector's redactions and the SHA-256 of all of them) and
+ * the decision (the grant that allowed it, or the reason and the candidates that failed).
+ * NULL when the server keeps no audit log.
+ */
+static json_t *call_event(struct mcp_server *m, const struct mcp_request *req,
+                          const struct mcp_msg *msg, const struct access_decision *d,
+                          const json_t *args, const json_t *tool_def)
+{
+    const json_t *meta = json_object_get(msg->params, "_meta");
+    const json_t *given = json_object_get(meta, "io.modelcontextprotocol/clientInfo");
+    json_t *client = given ? json_incref(json_mut(given)) : mcp__client_recall(m, req->token_id);
+    json_t *ev, *user = NULL, *decision, *redacted;
+    struct md_error e = {0};
+    char sha[65];
+
+    if (!m->cfg.audit)
+        return NULL;
+    if (access_user_snapshot(m->cfg.access, req->user_id, &user, &e) != MD_OK)
+        user = json_pack("{s:s, s:s}", "id", req->user_id, "error", e.msg);
+    redacted = audit_redact_args(args, json_object_get(tool_def, "redact"), sha);
+    if (d->allowed)
+        decision = json_pack("{s:b, s:s, s:s}", "allowed", 1, "grant", d->cands[0].grant_id,
+                             "reason", "allowed");
+    else
+        decision = access_decision_json(d);
+    ev =
+        json_pack("{s:s, s:s?, s:s?, s:s?, s:o?, s:O?, s:{s:s?, s:s?, s:o?, s:s?, s:s?}, s:s, "
+                  "s:s, s:o?, s:s, s:o?}",
+                  "type", d->allowed ? AUDIT_TYPE_TOOL_CALL : AUDIT_TYPE_TOOL_DENIED, "request_id",
+                  req->request_id, "endpoint", req->endpoint, "pack",
+                  req->pack && req->pack[0] ? req->pack : NULL, "user", user, "groups",
+                  json_object_get(user, "groups"), "agent", "token_id", req->token_id, "token_name",
+                  req->token_name, "client", client, "user_agent", req->user_agent, "address",
+                  req->client_addr, "tool", d->tool, "level", access_level_name(d->level),
+                  "decision", decision, "arguments_sha256", sha, "arguments", redacted);
+    if (ev && user)
+        json_object_del(json_object_get(ev, "user"), "groups");
+    return ev;
+}
+
 struct call_ctx {
     struct mcp_server *m;
+    json_t *event; /* the audit event, completed by call_done; NULL: none */
     json_t *id;
     const char *version;
     mcp_reply_fn fn;
@@ -207,6 +252,13 @@ struct call_ctx {
     char grant[64];
     int64_t t0;
 };
+
+/* A caller attribute of the decision, or NULL when empty or possibly cut to fit cap bytes. */
+static const char *caller_value(const char *v, size_t cap)
+{
+    size_t n = strnlen(v, cap);
+    return n == 0 || n >= cap - 1 ? NULL : v;
+}
 
 static void call_done(void *cls, json_t *result, const struct connect_outcome *o)
 {
@@ -225,6 +277,20 @@ static void call_done(void *cls, json_t *result, const struct connect_outcome *o
              (long long)(time_mono_ms() - cx->t0));
     memset(&r, 0, sizeof r);
     mcp__reply_result(&r, cx->id, result, cx->version);
+    if (cx->event) {
+        /* Recorded before the answer leaves, so that an answered call is never unaudited. */
+        json_object_set_new(cx->event, "outcome",
+                            json_string(!is_error               ? "ok"
+                                        : o && o->error_kind[0] ? o->error_kind
+                                                                : "tool_error"));
+        json_object_set_new(cx->event, "upstream",
+                            json_pack("{s:i, s:I, s:I}", "status", o ? o->upstream_status : 0, "ms",
+                                      (json_int_t)(o ? o->upstream_ms : 0), "result_bytes",
+                                      (json_int_t)r.body_len));
+        json_object_set_new(cx->event, "ms", json_integer(time_mono_ms() - cx->t0));
+        audit_record(cx->m->cfg.audit, cx->event);
+        cx->event = NULL;
+    }
     log_set_request_id(NULL);
     json_decref(cx->id);
     cx->fn(cx->cls, &r);
@@ -274,6 +340,14 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
         /* The name is the agent's: quoted, so that it cannot forge a log line. */
         log_info("mcp_call user=%s tool=%s decision=denied reason=%s", req->user_id,
                  log_quote(d->tool, qtool, sizeof qtool), access_reason_name(d->reason));
+        if (m->cfg.audit) {
+            struct md_error te = {0};
+            /* A known tool's redactions apply to a refused call's arguments too. */
+            bool known = access_tool_get(m->cfg.access, d->tool, &tool, &te) == MD_OK;
+            json_t *ev = call_event(m, req, msg, d, args, known ? tool.tool : NULL);
+            json_object_set_new(ev, "outcome", json_string("denied"));
+            audit_record(m->cfg.audit, ev);
+        }
         if (denied_by_condition(d))
             mcp__reply_result(out, msg->id, policy_denial(d), version);
         else
@@ -295,6 +369,7 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
         goto out;
     }
     cx->m = m;
+    cx->event = call_event(m, req, msg, d, args, tool.tool);
     cx->id = json_incref(msg->id);
     cx->version = version;
     cx->fn = fn;
@@ -312,6 +387,13 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
             .base_url = tool.base_url,
             .args = args,
             .request_id = req->request_id,
+            /*
+             * The directory's, as the decision resolved the user: never the agent's word. A
+             * value that filled its buffer may have been cut, and a cut name could name
+             * someone else: such a call has no caller (a tool that needs one is refused).
+             */
+            .caller_user_name = caller_value(d->user_name, sizeof d->user_name),
+            .caller_email = caller_value(d->user_email, sizeof d->user_email),
         };
         /* From here the reply belongs to call_done, which may run before this returns. */
         ready = false;

@@ -202,6 +202,12 @@ static bool run_op(struct scim_ctx *x, struct scim_bulk_ids *ids, const json_t *
             json_object_set_new(entry, "version", json_string(sr.etag));
         if (bulk_id && new_id && strcmp(method, "POST") == 0)
             json_object_set_new(ids->map, bulk_id, json_string(new_id));
+        /* The operation's changes join the Bulk request's, for one audit event. */
+        if (sr.changes) {
+            if (!x->resp->changes)
+                x->resp->changes = json_array();
+            json_array_extend(x->resp->changes, sr.changes);
+        }
     }
 done:
     if (entry_failed(entry))

@@ -12,6 +12,14 @@
 #include "scim/patch.h"
 #include "scim/scim_int.h"
 
+void scim_member_log(struct scim_ctx *x, const char *op, const char *id)
+{
+    if (!x->member_log && !(x->member_log = json_array()))
+        return;
+    json_array_append_new(x->member_log, id ? json_pack("{s:s, s:s}", "op", op, "id", id)
+                                            : json_pack("{s:s}", "op", op));
+}
+
 /* The member's id from a {"value": ...} element (any key case), or NULL. */
 static const char *member_value(const json_t *el)
 {
@@ -64,7 +72,10 @@ static enum md_err add_one(struct scim_members_ctx *m, const json_t *el, struct 
     }
     if (t == STORE_MEMBER_GROUP && strcmp(id, m->group_id) == 0)
         return md_error_set(e, MD_ERR_VALUE, "a group cannot be a member of itself");
-    return store_member_add(m->x->conn, m->group_id, id, t, display, &added, e);
+    rc = store_member_add(m->x->conn, m->group_id, id, t, display, &added, e);
+    if (rc == MD_OK && added)
+        scim_member_log(m->x, "add", id);
+    return rc;
 }
 
 enum md_err scim_members_add(struct scim_members_ctx *m, const json_t *values, struct md_error *e)
@@ -121,21 +132,37 @@ static const char *value_eq(const struct filter_node *f)
     return f->value.str;
 }
 
+static enum md_err remove_one(struct scim_members_ctx *m, const char *id, struct md_error *e)
+{
+    bool removed = false;
+    enum md_err rc = store_member_remove(m->x->conn, m->group_id, id, &removed, e);
+    if (rc == MD_OK && removed)
+        scim_member_log(m->x, "remove", id);
+    return rc;
+}
+
+static enum md_err clear_all(struct scim_members_ctx *m, struct md_error *e)
+{
+    enum md_err rc = store_member_clear(m->x->conn, m->group_id, e);
+    if (rc == MD_OK)
+        scim_member_log(m->x, "clear", NULL);
+    return rc;
+}
+
 static enum md_err cb_remove(void *ctx, const struct filter_node *filter, struct md_error *e)
 {
     struct scim_members_ctx *m = ctx;
     struct match_ctx mc;
     const char *id;
-    bool removed;
     size_t i;
     json_t *v;
     enum md_err rc;
 
     if (!filter)
-        return store_member_clear(m->x->conn, m->group_id, e);
+        return clear_all(m, e);
     id = value_eq(filter);
     if (id)
-        return store_member_remove(m->x->conn, m->group_id, id, &removed, e);
+        return remove_one(m, id, e);
     mc.filter = filter;
     mc.matched = json_array();
     if (!mc.matched)
@@ -145,7 +172,7 @@ static enum md_err cb_remove(void *ctx, const struct filter_node *filter, struct
     {
         if (rc)
             break;
-        rc = store_member_remove(m->x->conn, m->group_id, json_string_value(v), &removed, e);
+        rc = remove_one(m, json_string_value(v), e);
     }
     json_decref(mc.matched);
     return rc;
@@ -156,20 +183,19 @@ static enum md_err cb_remove_values(void *ctx, const json_t *values, struct md_e
     struct scim_members_ctx *m = ctx;
     size_t i;
     json_t *el;
-    bool removed;
     enum md_err rc;
     if (json_is_object(values) || json_is_string(values)) {
         const char *id = member_value(values);
         if (!id)
             return md_error_set(e, MD_ERR_VALUE, "a member to remove needs a \"value\"");
-        return store_member_remove(m->x->conn, m->group_id, id, &removed, e);
+        return remove_one(m, id, e);
     }
     json_array_foreach(values, i, el)
     {
         const char *id = member_value(el);
         if (!id)
             return md_error_set(e, MD_ERR_VALUE, "a member to remove needs a \"value\"");
-        if ((rc = store_member_remove(m->x->conn, m->group_id, id, &removed, e)))
+        if ((rc = remove_one(m, id, e)))
             return rc;
     }
     return MD_OK;
@@ -178,7 +204,7 @@ static enum md_err cb_remove_values(void *ctx, const json_t *values, struct md_e
 static enum md_err cb_replace(void *ctx, const json_t *values, struct md_error *e)
 {
     struct scim_members_ctx *m = ctx;
-    enum md_err rc = store_member_clear(m->x->conn, m->group_id, e);
+    enum md_err rc = clear_all(m, e);
     if (rc == MD_OK && values && !json_is_null(values))
         rc = scim_members_add(m, values, e);
     return rc;

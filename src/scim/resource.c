@@ -266,6 +266,30 @@ static void handle_get(struct scim_ctx *x, const struct scim_rtype *rt, const ch
     lists_free(&l);
 }
 
+/*
+ * Notes what a change stored, for the audit log (note_change): userName, active (users),
+ * externalId and displayName from the row as written. The response cannot be used for this: a
+ * PATCH answers 204 without a body, and ?attributes= may leave active out of any answer, yet a
+ * reader of the log (who could do what, when) needs the state after every change.
+ */
+static void note_after(struct scim_ctx *x, const struct scim_rtype *rt, const struct store_row *row)
+{
+    json_t *a = json_object();
+
+    if (!a)
+        return;
+    if (rt == &scim_rtype_user) {
+        json_object_set_new(a, "userName", json_string(row->user_name ? row->user_name : ""));
+        json_object_set_new(a, "active", json_boolean(row->active));
+    }
+    if (row->external_id)
+        json_object_set_new(a, "externalId", json_string(row->external_id));
+    if (row->display_name)
+        json_object_set_new(a, "displayName", json_string(row->display_name));
+    json_decref(x->after);
+    x->after = a;
+}
+
 static void handle_create(struct scim_ctx *x, const struct scim_rtype *rt)
 {
     json_t *body = NULL, *doc = NULL;
@@ -305,6 +329,7 @@ static void handle_create(struct scim_ctx *x, const struct scim_rtype *rt)
         store_rollback(x->conn);
         goto fail;
     }
+    note_after(x, rt, &row);
     reply_resource(x, rt, 201, &row, &l);
     goto out;
 fail:
@@ -397,11 +422,15 @@ static void handle_replace(struct scim_ctx *x, const struct scim_rtype *rt, cons
     /* PUT replaces the whole resource, members included. */
     if (rc == MD_OK && rt == &scim_rtype_group) {
         rc = store_member_clear(x->conn, row.id, &x->err);
-        if (rc == MD_OK)
+        if (rc == MD_OK) {
+            scim_member_log(x, "clear", NULL);
             rc = add_body_members(x, row.id, body);
+        }
     }
-    if (end_change(x, rc) == MD_OK)
+    if (end_change(x, rc) == MD_OK) {
+        note_after(x, rt, &row);
         reply_resource(x, rt, 200, &row, &l);
+    }
 out:
     store_row_free(&cur);
     free(row.doc);
@@ -478,6 +507,7 @@ static void handle_patch(struct scim_ctx *x, const struct scim_rtype *rt, const 
         rc = save_doc(x, rt, &cur, doc, &row);
     if (end_change(x, rc) != MD_OK)
         goto out;
+    note_after(x, rt, &row);
     /*
      * 204 unless the client asked for attributes: identity providers do not read the body,
      * and rendering a large group on every membership change would make it cost O(members).
@@ -805,6 +835,49 @@ void scim_search_handle(struct scim_ctx *x, const struct scim_rtype *rt)
     json_decref(body);
 }
 
+/*
+ * After a change that succeeded: what it did, for the audit log (scim.h, changes). The after
+ * state is what the change stored (note_after); a member list never goes in (it may be a
+ * million ids), only the membership changes made.
+ */
+static void note_change(struct scim_ctx *x, const struct scim_rtype *rt, const char *id)
+{
+    static const char *const keep[] = {"userName", "active", "externalId", "displayName"};
+    const char *m = x->req->method;
+    const char *op = strcmp(m, "POST") == 0    ? "create"
+                     : strcmp(m, "PUT") == 0   ? "replace"
+                     : strcmp(m, "PATCH") == 0 ? "patch"
+                                               : "delete";
+    const json_t *body = x->resp->body;
+    json_t *rec, *after;
+
+    if (!id)
+        id = json_string_value(json_object_get(body, "id"));
+    rec = json_pack("{s:s, s:s?, s:s}", "resource", rt->name, "id", id, "op", op);
+    if (!rec)
+        return;
+    if (x->after) {
+        json_object_set_new(rec, "after", x->after);
+        x->after = NULL;
+    } else if (json_is_object(body) && (after = json_object())) {
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+            json_t *v = json_object_get(body, keep[i]);
+            if (v)
+                json_object_set(after, keep[i], v);
+        }
+        json_object_set_new(rec, "after", after);
+    }
+    if (x->member_log) {
+        json_object_set_new(rec, "members", x->member_log);
+        x->member_log = NULL;
+    }
+    if (!x->resp->changes && !(x->resp->changes = json_array())) {
+        json_decref(rec);
+        return;
+    }
+    json_array_append_new(x->resp->changes, rec);
+}
+
 void scim_resource_handle(struct scim_ctx *x, const struct scim_rtype *rt, const char *id)
 {
     const char *m = x->req->method;
@@ -813,18 +886,22 @@ void scim_resource_handle(struct scim_ctx *x, const struct scim_rtype *rt, const
             handle_create(x, rt);
         else
             handle_list(x, rt);
-        return;
-    }
-    if (!id_ok(id)) {
+    } else if (!id_ok(id)) {
         not_found(x, rt, id);
-        return;
-    }
-    if (strcmp(m, "GET") == 0)
+    } else if (strcmp(m, "GET") == 0) {
         handle_get(x, rt, id);
-    else if (strcmp(m, "PUT") == 0)
+    } else if (strcmp(m, "PUT") == 0) {
         handle_replace(x, rt, id);
-    else if (strcmp(m, "PATCH") == 0)
+    } else if (strcmp(m, "PATCH") == 0) {
         handle_patch(x, rt, id);
-    else
+    } else {
         handle_delete(x, rt, id);
+    }
+    if (strcmp(m, "GET") != 0 && (id || strcmp(m, "POST") == 0) && x->resp->status >= 200 &&
+        x->resp->status < 300)
+        note_change(x, rt, id);
+    json_decref(x->member_log);
+    x->member_log = NULL;
+    json_decref(x->after);
+    x->after = NULL;
 }

@@ -23,6 +23,8 @@ void scim_response_clear(struct scim_response *resp)
 {
     json_decref(resp->body);
     resp->body = NULL;
+    json_decref(resp->changes);
+    resp->changes = NULL;
 }
 
 void scim_error(struct scim_response *resp, enum md_err code, const char *detail)

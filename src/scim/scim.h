@@ -47,6 +47,15 @@ struct scim_response {
     char location[512];
     char etag[80];  /* W/"<version>" or "" */
     char allow[64]; /* for 405 */
+    /*
+     * What a successful change did, for the audit log (NULL when nothing changed): an array of
+     * {"resource": "User"|"Group", "id", "op": "create"|"replace"|"patch"|"delete", "after":
+     * {userName, active, externalId, displayName} (as stored, whatever the response shows; a
+     * user's active always, externalId and displayName when set; none for delete), "members":
+     * [{"op": "add"|"remove", "id"} | {"op": "clear"}] (a group's membership changes, in
+     * order)}. One element per resource changed (a Bulk request may change several). Owned.
+     */
+    json_t *changes;
 };
 
 /* Handles one request; never fails (errors become SCIM Error responses). */

@@ -20,6 +20,8 @@ struct scim_ctx {
     struct store_conn *conn; /* acquired for the request */
     const struct scim_limits *limits;
     struct scim_bulk_ids *bulk_ids; /* within /Bulk, else NULL */
+    json_t *member_log;             /* membership changes of this request (members.c), or NULL */
+    json_t *after; /* the changed resource's attributes as stored, for the audit log, or NULL */
     struct md_error err;
 };
 
@@ -69,6 +71,8 @@ struct scim_members_ctx {
     struct scim_ctx *x;
     const char *group_id;
 };
+/* Notes a membership change in x->member_log (op "add", "remove" or "clear"; id NULL for clear). */
+void scim_member_log(struct scim_ctx *x, const char *op, const char *id);
 /* Adds each element of values ({"value", "display"?}) to the group. */
 enum md_err scim_members_add(struct scim_members_ctx *m, const json_t *values, struct md_error *e);
 /* Fills the PATCH engine's callbacks for m. */

@@ -8,6 +8,8 @@
  * read). Each source read of resources is paged by creation time and id, the order
  * store_res_query gives when no sort is asked for, inside the one source transaction that
  * makes the pages consistent with each other; objects are walked whole, in the same order.
+ * The audit log comes last, row for row with its seq and hashes, so that the copy verifies as
+ * the original did (the sinks' positions are not copied: they deliver again from the start).
  */
 #include "store/migrate.h"
 
@@ -43,6 +45,8 @@ const char *store_migrate_phase_name(enum store_migrate_phase p)
         return "tokens";
     case STORE_MIGRATE_OBJECTS:
         return "access objects";
+    case STORE_MIGRATE_AUDIT:
+        return "audit events";
     }
     return "rows";
 }
@@ -204,6 +208,19 @@ static int64_t objects_total(const struct store_migrate_counts *n)
     return t;
 }
 
+static int count_audit_row(void *ctx, const struct store_audit_row *r)
+{
+    (void)r;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+static enum md_err count_audit(struct store_conn *c, int64_t *n, struct md_error *e)
+{
+    *n = 0;
+    return store_audit_scan(c, NULL, count_audit_row, n, e);
+}
+
 static enum md_err count_all(struct store_conn *c, struct store_migrate_counts *n,
                              struct md_error *e)
 {
@@ -219,6 +236,8 @@ static enum md_err count_all(struct store_conn *c, struct store_migrate_counts *
         rc = store_token_list(c, count_token, &n->tokens, e);
     if (rc == MD_OK)
         rc = count_objects(c, n->objects, e);
+    if (rc == MD_OK)
+        rc = count_audit(c, &n->audit_events, e);
     return rc;
 }
 
@@ -240,15 +259,18 @@ static enum md_err check_empty(struct store_conn *c, struct md_error *e)
         rc = store_token_list(c, count_token, &n.tokens, e);
     if (rc == MD_OK)
         rc = count_objects(c, n.objects, e);
+    if (rc == MD_OK)
+        rc = count_audit(c, &n.audit_events, e);
     if (rc)
         return wrap(e, rc, "cannot read the target database");
     objects = objects_total(&n);
-    if (n.users || n.groups || n.tokens || objects)
+    if (n.users || n.groups || n.tokens || objects || n.audit_events)
         return md_error_set(e, MD_ERR_VALUE,
                             "the target database is not empty (%lld users, %lld groups, %lld "
-                            "tokens, %lld access objects); migrate into a new, empty database",
+                            "tokens, %lld access objects, %lld audit events); migrate into a new, "
+                            "empty database",
                             (long long)n.users, (long long)n.groups, (long long)n.tokens,
-                            (long long)objects);
+                            (long long)objects, (long long)n.audit_events);
     return MD_OK;
 }
 
@@ -589,21 +611,71 @@ static enum md_err copy_objects(struct mig *m, int64_t total, struct md_error *e
     return rc;
 }
 
+/* ---- the audit log ---- */
+
+struct audit_walk {
+    struct mig *m;
+    int64_t total;
+    enum md_err rc;
+    struct md_error *e;
+};
+
+/* Each row as it is (seq, time, hashes, document): the chain does not depend on the backend. */
+static int copy_one_event(void *ctx, const struct store_audit_row *r)
+{
+    struct audit_walk *w = ctx;
+    bool flushed;
+
+    w->rc = dst_begin(w->m, w->e);
+    if (w->rc == MD_OK)
+        w->rc = store_audit_insert(w->m->dst, r, w->e);
+    if (w->rc) {
+        w->rc = wrap(w->e, w->rc, "cannot copy audit event %lld", (long long)r->seq);
+        return 1;
+    }
+    w->m->copied.audit_events++;
+    w->rc = dst_row_done(w->m, &flushed, w->e);
+    if (w->rc)
+        return 1;
+    if (flushed)
+        tell(w->m, STORE_MIGRATE_AUDIT, w->m->copied.audit_events, w->total);
+    return 0;
+}
+
+static enum md_err copy_audit(struct mig *m, int64_t total, struct md_error *e)
+{
+    struct audit_walk w = {m, total, MD_OK, e};
+    enum md_err rc;
+
+    tell(m, STORE_MIGRATE_AUDIT, 0, total);
+    rc = store_audit_scan(m->src, NULL, copy_one_event, &w, e);
+    if (rc)
+        rc = wrap(e, rc, "cannot read the source's audit log");
+    else
+        rc = w.rc;
+    if (rc == MD_OK)
+        rc = dst_flush(m, e);
+    if (rc == MD_OK)
+        tell(m, STORE_MIGRATE_AUDIT, m->copied.audit_events, total);
+    return rc;
+}
+
 /* ---- the copy ---- */
 
 static enum md_err compare(const struct store_migrate_counts *a,
                            const struct store_migrate_counts *b, struct md_error *e)
 {
-    const char *names[4 + STORE_OBJ__COUNT] = {"users", "groups", "memberships", "tokens"};
-    int64_t x[4 + STORE_OBJ__COUNT] = {a->users, a->groups, a->members, a->tokens};
-    int64_t y[4 + STORE_OBJ__COUNT] = {b->users, b->groups, b->members, b->tokens};
+    const char *names[5 + STORE_OBJ__COUNT] = {"users", "groups", "memberships", "tokens",
+                                               "audit events"};
+    int64_t x[5 + STORE_OBJ__COUNT] = {a->users, a->groups, a->members, a->tokens, a->audit_events};
+    int64_t y[5 + STORE_OBJ__COUNT] = {b->users, b->groups, b->members, b->tokens, b->audit_events};
     size_t i;
     int k;
 
     for (k = 0; k < STORE_OBJ__COUNT; k++) {
-        names[4 + k] = store_obj_kind_name((enum store_obj_kind)k);
-        x[4 + k] = a->objects[k];
-        y[4 + k] = b->objects[k];
+        names[5 + k] = store_obj_kind_name((enum store_obj_kind)k);
+        x[5 + k] = a->objects[k];
+        y[5 + k] = b->objects[k];
     }
     for (i = 0; i < sizeof x / sizeof x[0]; i++) {
         if (x[i] != y[i])
@@ -629,6 +701,8 @@ static enum md_err copy_all(struct mig *m, const struct store_migrate_counts *sr
         rc = copy_tokens(m, src_n->tokens, e);
     if (rc == MD_OK)
         rc = copy_objects(m, objects_total(src_n), e);
+    if (rc == MD_OK)
+        rc = copy_audit(m, src_n->audit_events, e);
     return rc;
 }
 

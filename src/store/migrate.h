@@ -34,9 +34,10 @@ enum store_migrate_phase {
     STORE_MIGRATE_MEMBERS,
     STORE_MIGRATE_TOKENS,
     STORE_MIGRATE_OBJECTS, /* the access objects of every kind, kind after kind */
+    STORE_MIGRATE_AUDIT,   /* the audit log's events, by seq, hashes as they were */
 };
 
-/* "users", "groups", "memberships", "tokens", "access objects". */
+/* "users", "groups", "memberships", "tokens", "access objects", "audit events". */
 const char *store_migrate_phase_name(enum store_migrate_phase p);
 
 /* Rows of each kind. */
@@ -46,6 +47,7 @@ struct store_migrate_counts {
     int64_t members; /* membership rows, summed over every group */
     int64_t tokens;
     int64_t objects[STORE_OBJ__COUNT]; /* access objects, by enum store_obj_kind */
+    int64_t audit_events;
 };
 
 /*

@@ -149,6 +149,23 @@ static const char *const pg_migrations[] = {
     /* clang-format on */
     /* 3: the connector runtime's credentials, sealed with the vault key (connect/vault.c). */
     PG_OBJ_TABLE("credentials"),
+    /*
+     * 4: the audit log (audit/): append-only, hash-chained events by sequence number, and where
+     * each outbound sink has got to. The document is text: it is hashed as written.
+     */
+    "CREATE TABLE audit_events ("
+    " seq bigint NOT NULL CONSTRAINT audit_events_pkey PRIMARY KEY,"
+    " time_ms bigint NOT NULL,"
+    " type text COLLATE \"C\" NOT NULL,"
+    " event_id text COLLATE \"C\" NOT NULL CONSTRAINT audit_events_event_id_key UNIQUE,"
+    " prev_hash text COLLATE \"C\" NOT NULL,"
+    " hash text COLLATE \"C\" NOT NULL,"
+    " doc text NOT NULL);"
+    "CREATE INDEX audit_events_time ON audit_events (time_ms);"
+    "CREATE TABLE audit_cursors ("
+    " name text COLLATE \"C\" NOT NULL CONSTRAINT audit_cursors_pkey PRIMARY KEY,"
+    " seq bigint NOT NULL,"
+    " modified_ms bigint NOT NULL);",
 };
 
 #define PG_NMIGRATIONS ((int)(sizeof pg_migrations / sizeof pg_migrations[0]))
@@ -1275,4 +1292,5 @@ const struct store_backend_ops store__pg_ops = {
     .obj_list = pg_obj_list,
     .announce = pg__announce,
     .explain = pg__explain,
+    .audit = &pg__audit_ops,
 };

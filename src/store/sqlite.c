@@ -115,6 +115,23 @@ static const char *const sq_migrations[] = {
      "INSERT INTO feed_counter (id, seq) VALUES (1, 0);"),
     /* 4: the connector runtime's credentials, sealed with the vault key (connect/vault.c). */
     SQ_OBJ_TABLE("credentials"),
+    /*
+     * 5: the audit log (audit/): append-only, hash-chained events by sequence number, and where
+     * each outbound sink has got to.
+     */
+    ("CREATE TABLE audit_events ("
+     " seq INTEGER PRIMARY KEY NOT NULL,"
+     " time_ms INTEGER NOT NULL,"
+     " type TEXT NOT NULL,"
+     " event_id TEXT NOT NULL UNIQUE,"
+     " prev_hash TEXT NOT NULL,"
+     " hash TEXT NOT NULL,"
+     " doc TEXT NOT NULL);"
+     "CREATE INDEX audit_events_time ON audit_events (time_ms);"
+     "CREATE TABLE audit_cursors ("
+     " name TEXT PRIMARY KEY NOT NULL,"
+     " seq INTEGER NOT NULL,"
+     " modified_ms INTEGER NOT NULL);"),
 };
 
 #define SQ_NMIGRATIONS ((int)(sizeof sq_migrations / sizeof sq_migrations[0]))
@@ -1349,4 +1366,5 @@ const struct store_backend_ops store__sqlite_ops = {
     .obj_delete = sq_obj_delete,
     .obj_list = sq_obj_list,
     .explain = sqlite__explain,
+    .audit = &sqlite__audit_ops,
 };

@@ -745,3 +745,83 @@ enum md_err store__explain(struct store_conn *c, enum store_kind k, const struct
         return md_error_set(e, MD_ERR_UNSUPPORTED, "this backend has no query plans");
     return c->store->ops->explain(c, k, q, name, plan, e);
 }
+
+/* ---- audit events ---- */
+
+void store_audit_row_free(struct store_audit_row *r)
+{
+    if (!r)
+        return;
+    free(r->doc);
+    r->doc = NULL;
+}
+
+enum md_err store_audit_tail(struct store_conn *c, int64_t *seq, char hash[STORE_AUDIT_HASH_MAX],
+                             struct md_error *e)
+{
+    *seq = 0;
+    hash[0] = '\0';
+    if (!c->store->ops->in_tx(c))
+        return md_error_set(e, MD_ERR_INTERNAL, "store_audit_tail needs a transaction");
+    return c->store->ops->audit->tail(c, seq, hash, e);
+}
+
+enum md_err store_audit_insert(struct store_conn *c, const struct store_audit_row *r,
+                               struct md_error *e)
+{
+    if (!r->doc || r->seq < 1 || !r->event_id[0] || !r->hash[0])
+        return md_error_set(e, MD_ERR_INTERNAL, "an audit row needs seq, event_id, hash and doc");
+    return c->store->ops->audit->insert(c, r, e);
+}
+
+enum md_err store_audit_get(struct store_conn *c, int64_t seq, struct store_audit_row *out,
+                            struct md_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (seq < 1)
+        return md_error_set(e, MD_ERR_NOTFOUND, "no audit event %lld", (long long)seq);
+    return c->store->ops->audit->get(c, seq, out, e);
+}
+
+enum md_err store_audit_scan(struct store_conn *c, const struct store_audit_range *q,
+                             store_audit_fn fn, void *ctx, struct md_error *e)
+{
+    static const struct store_audit_range all = {0};
+    return c->store->ops->audit->scan(c, q ? q : &all, fn, ctx, e);
+}
+
+enum md_err store_audit_has_event(struct store_conn *c, const char *event_id, bool *has,
+                                  struct md_error *e)
+{
+    *has = false;
+    if (!event_id || !event_id[0])
+        return MD_OK;
+    return c->store->ops->audit->has_event(c, event_id, has, e);
+}
+
+enum md_err store_audit_prune(struct store_conn *c, int64_t below, int64_t *deleted,
+                              struct md_error *e)
+{
+    int64_t n = 0;
+    enum md_err rc = below > 1 ? c->store->ops->audit->prune(c, below, &n, e) : MD_OK;
+    if (deleted)
+        *deleted = n;
+    return rc;
+}
+
+enum md_err store_audit_cursor_get(struct store_conn *c, const char *name, int64_t *seq,
+                                   struct md_error *e)
+{
+    *seq = 0;
+    if (!name || !name[0])
+        return md_error_set(e, MD_ERR_VALUE, "a cursor needs a name");
+    return c->store->ops->audit->cursor_get(c, name, seq, e);
+}
+
+enum md_err store_audit_cursor_set(struct store_conn *c, const char *name, int64_t seq,
+                                   struct md_error *e)
+{
+    if (!name || !name[0])
+        return md_error_set(e, MD_ERR_VALUE, "a cursor needs a name");
+    return c->store->ops->audit->cursor_set(c, name, seq, e);
+}

@@ -313,6 +313,68 @@ enum md_err store_obj_list(struct store_conn *c, enum store_obj_kind k, store_ob
 /* The table's name ("connectors"), for messages. */
 const char *store_obj_kind_name(enum store_obj_kind k);
 
+/* ---- Audit events (owned by audit/) ----
+ *
+ * An append-only log: one row per event, numbered 1, 2, ... by seq in the order they were
+ * written, each holding the hash of the one before (audit/ computes and checks them; the store
+ * only keeps them). Rows are never updated; store_audit_prune removes the oldest.
+ */
+#define STORE_AUDIT_HASH_MAX 72
+
+struct store_audit_row {
+    int64_t seq;
+    int64_t time_ms;
+    char type[32];
+    char event_id[40];
+    char prev_hash[STORE_AUDIT_HASH_MAX];
+    char hash[STORE_AUDIT_HASH_MAX];
+    char *doc; /* heap, freed by store_audit_row_free; NUL-terminated JSON text */
+};
+
+void store_audit_row_free(struct store_audit_row *r);
+
+/*
+ * Inside a transaction: takes the log's writer lock until commit (SQLite: the write lock that
+ * store_begin holds already; PostgreSQL: a transaction-scoped advisory lock), so that events
+ * of several nodes get one order, and reads the last row's seq and hash (0 and "" when the log
+ * is empty).
+ */
+enum md_err store_audit_tail(struct store_conn *c, int64_t *seq, char hash[STORE_AUDIT_HASH_MAX],
+                             struct md_error *e);
+/* Appends r (doc must be set). MD_ERR_UNIQUENESS when its seq or event_id exists. */
+enum md_err store_audit_insert(struct store_conn *c, const struct store_audit_row *r,
+                               struct md_error *e);
+/* Fills *out (free with store_audit_row_free). MD_ERR_NOTFOUND when absent. */
+enum md_err store_audit_get(struct store_conn *c, int64_t seq, struct store_audit_row *out,
+                            struct md_error *e);
+
+/* Which rows store_audit_scan walks: all bounds optional (0). */
+struct store_audit_range {
+    int64_t from_seq; /* seq >= from_seq */
+    int64_t to_seq;   /* seq <= to_seq */
+    int64_t since_ms; /* time_ms >= since_ms */
+    int64_t until_ms; /* time_ms < until_ms */
+    bool desc;        /* newest first */
+};
+
+/*
+ * Calls fn once per row in the range, by seq; a non-zero return stops the walk. Rows are read
+ * in pages, so a walk over millions of rows holds one page in memory; fn must not use c.
+ */
+typedef int (*store_audit_fn)(void *ctx, const struct store_audit_row *r);
+enum md_err store_audit_scan(struct store_conn *c, const struct store_audit_range *q,
+                             store_audit_fn fn, void *ctx, struct md_error *e);
+enum md_err store_audit_has_event(struct store_conn *c, const char *event_id, bool *has,
+                                  struct md_error *e);
+/* Deletes the rows with seq < below; *deleted (may be NULL) counts them. */
+enum md_err store_audit_prune(struct store_conn *c, int64_t below, int64_t *deleted,
+                              struct md_error *e);
+/* A sink's position: the last seq it delivered (0 when it has none). */
+enum md_err store_audit_cursor_get(struct store_conn *c, const char *name, int64_t *seq,
+                                   struct md_error *e);
+enum md_err store_audit_cursor_set(struct store_conn *c, const char *name, int64_t seq,
+                                   struct md_error *e);
+
 /* ---- Change feed ----
  *
  * Every committed change to users, groups, memberships and tokens is announced to the

@@ -51,6 +51,25 @@
 #define STORE_PRED_MAX_DEPTH 64
 #define STORE_PRED_MAX_NODES 1024
 
+/* A backend's audit log operations (store.h); store.c has checked pointers and strings. */
+struct store_audit_ops {
+    enum md_err (*tail)(struct store_conn *c, int64_t *seq, char *hash, struct md_error *e);
+    enum md_err (*insert)(struct store_conn *c, const struct store_audit_row *r,
+                          struct md_error *e);
+    enum md_err (*get)(struct store_conn *c, int64_t seq, struct store_audit_row *out,
+                       struct md_error *e);
+    enum md_err (*scan)(struct store_conn *c, const struct store_audit_range *q,
+                        store_audit_fn fn, void *ctx, struct md_error *e);
+    enum md_err (*has_event)(struct store_conn *c, const char *event_id, bool *has,
+                             struct md_error *e);
+    enum md_err (*prune)(struct store_conn *c, int64_t below, int64_t *deleted,
+                         struct md_error *e);
+    enum md_err (*cursor_get)(struct store_conn *c, const char *name, int64_t *seq,
+                              struct md_error *e);
+    enum md_err (*cursor_set)(struct store_conn *c, const char *name, int64_t seq,
+                              struct md_error *e);
+};
+
 struct store_backend_ops {
     const char *name; /* "sqlite", for messages */
 
@@ -125,6 +144,9 @@ struct store_backend_ops {
     enum md_err (*obj_list)(struct store_conn *c, enum store_obj_kind k, store_obj_fn fn,
                             void *ctx, struct md_error *e);
 
+    /* The audit log (store.h), in a file of its own in each backend. */
+    const struct store_audit_ops *audit;
+
     /*
      * Diagnostics: the backend's query plan, one step a line, for the page statement that
      * res_query would run for (k, q) when name is NULL, else for the fixed statement of that
@@ -192,6 +214,10 @@ void store__feed_discard(struct store_conn *c);
 void store__publish(struct store *s, const struct store_change *ch, size_t n);
 
 extern const struct store_backend_ops store__sqlite_ops;
+extern const struct store_audit_ops sqlite__audit_ops;
+extern const struct store_audit_ops pg__audit_ops;
+/* Rows a backend reads per page in audit_scan. */
+#define STORE_AUDIT_PAGE 512
 extern const struct store_backend_ops store__pg_ops;
 
 /* Dispatches to c's backend explain operation (see above). */

@@ -22,6 +22,8 @@ const ROUTES = [
     'GET /packs', 'POST /packs', 'GET /packs/{name}', 'PUT /packs/{name}', 'DELETE /packs/{name}',
     'GET /grants', 'POST /grants', 'GET /grants/{id}', 'PUT /grants/{id}', 'DELETE /grants/{id}',
     'POST /decisions',
+    'GET /audit', 'GET /audit/status', 'GET /audit/verify', 'GET /audit/{seq}',
+    'GET /users/{id}/history', 'GET /access-at',
 ];
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -1029,6 +1031,51 @@ describe('POST /decisions', () => {
             [{ user: 'x', tool: 'a__b', args: {} }, /args/],
         ];
         for (const [body, re] of cases) assertProblem(await api('POST', '/decisions', body), 400, re);
+    });
+});
+
+/* ---- the audit log (tests/it/audit.test.mjs has the rest) ---- */
+
+describe('audit', () => {
+    test('the admin changes above are in the log, readable page by page and one by one, and it verifies', async () => {
+        const v = await api('GET', '/audit/verify');
+        assert.equal(v.status, 200, v.text);
+        assert.equal(v.body.ok, true, v.text);
+        const page = await api('GET', '/audit?count=5&filter=type%20eq%20%22admin.change%22');
+        assert.equal(page.status, 200, page.text);
+        assert.equal(page.body.events.length, 5);
+        assert.ok(page.body.events.every((e) => e.type === 'admin.change'));
+        const one = await api('GET', `/audit/${page.body.events[0].seq}`);
+        assert.equal(one.status, 200, one.text);
+        assert.deepEqual(one.body, page.body.events[0]);
+        const st = await api('GET', '/audit/status');
+        assert.equal(st.status, 200, st.text);
+        assert.ok(st.body.writer.stored >= page.body.events[0].seq);
+    });
+});
+
+/* ---- who could do what, when (tests/it/audit_history.test.mjs tests the answers) ---- */
+
+describe('GET /access-at and /users/{id}/history', () => {
+    test('answer in the documented shapes; bad times and tools are 400 problems', async () => {
+        const u = await createUser(srv);
+        const g = await createGroup(srv, { members: [{ value: u.id }] });
+        const grant = await createGrant({ subject: { type: 'group', id: g.id }, tool: 'github__get_issue',
+            conditions: { github__get_issue: 'repo sw "acme/"' } });
+        await new Promise((r) => setTimeout(r, 5));
+        const now = new Date().toISOString();
+        const a = await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=github__get_issue`);
+        assert.equal(a.status, 200, a.text);
+        const mine = a.body.users.find((x) => x.id === u.id);
+        assert.ok(mine, a.text);
+        assert.deepEqual(mine.grants.map((x) => [x.id, x.condition]), [[grant.id, 'repo sw "acme/"']]);
+        const h = await api('GET', `/users/${u.id}/history?count=10`);
+        assert.equal(h.status, 200, h.text);
+        assert.deepEqual(h.body.items.map((i) => i.change), ['joined', 'created']);
+        assertProblem(await api('GET', '/access-at?tool=github__get_issue'), 400, /time is required/);
+        assertProblem(await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=nope__x`), 400,
+            /no connector defines the tool nope__x/);
+        assertProblem(await api('GET', '/users/nobody-at-all/history'), 404, /no user/);
     });
 });
 

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createGroup, createUser, getOk, patchOk, URN } from './lib/scim.mjs';
 import {
-    BACKEND, createToken, dropDb, isPg, newDb, PG_URL, runCli, startServer, tmpDir,
+    BACKEND, createToken, dropDb, isPg, newDb, PG_URL, REPO, runCli, startServer, tmpDir,
 } from './lib/server.mjs';
 
 // Both servers answer with the same base URL, so that meta.location and $ref compare equal.
@@ -115,12 +115,16 @@ describe('mandate migrate', { timeout: 120000 }, () => {
 
     test('exits 0 with a summary of what it copied', () => {
         assert.equal(migrated.code, 0, `stderr: ${migrated.stderr}`);
-        // 4 users, 3 groups, 4 memberships (2 in Engineering, 2 left in Everyone), 2 tokens, and
-        // the catalog that the first start loaded (catalog/: 8 connectors, 4 packs).
-        assert.equal(migrated.stdout,
-            'copied 4 users, 3 groups, 4 memberships, 2 tokens, 8 connectors, 0 connector overrides, 4 packs, 0 grants; counts verified\n');
+        // 4 users, 3 groups, 4 memberships (2 in Engineering, 2 left in Everyone), 2 tokens, the
+        // catalog that the first start loaded (every connector of catalog/, 4 packs), and the
+        // audit log of all that (at least one event per SCIM change, plus checkpoints).
+        const connectors = fs.readdirSync(path.join(REPO, 'catalog', 'connectors')).filter((f) => f.endsWith('.json')).length;
+        const m = /^copied 4 users, 3 groups, 4 memberships, 2 tokens, (\d+) connectors, 0 connector overrides, 4 packs, 0 grants, (\d+) audit events; counts verified\n$/.exec(migrated.stdout);
+        assert.ok(m, migrated.stdout);
+        assert.equal(Number(m[1]), connectors);
+        assert.ok(Number(m[2]) >= 10, `audit events: ${m[2]}`);
         // Not a terminal: plain progress lines, ending at 100% for each kind.
-        for (const kind of ['users', 'groups', 'memberships', 'tokens']) {
+        for (const kind of ['users', 'groups', 'memberships', 'tokens', 'audit events']) {
             assert.match(migrated.stderr, new RegExp(`${kind} \\d+/\\d+ \\(100%\\)`), migrated.stderr);
         }
         assert.doesNotMatch(migrated.stderr, /\r/);
@@ -139,6 +143,15 @@ describe('mandate migrate', { timeout: 120000 }, () => {
         assert.deepEqual(list.Resources.map((r) => r.id).sort(), users.map((u) => u.id).sort());
         const gl = await getOk(copy, '/Groups?count=100');
         assert.equal(gl.totalResults, groups.length);
+    });
+
+    test('the audit log came along, row for row: it verifies on the target', async () => {
+        // The copy server has answered requests since: its own events chain onto the copied ones.
+        await copy.stop();
+        const r = await runCli(['audit', 'verify', '--db', target], { cwd: dir, env: { MANDATE_STATE_DIR: dir } });
+        await copy.restart();
+        assert.equal(r.code, 0, r.stdout + r.stderr);
+        assert.match(r.stdout, /intact: [1-9]\d* events \(1 to/);
     });
 
     test('the SCIM token works on the target, and the revoked one does not', async () => {

@@ -604,7 +604,7 @@ Test(test_catalog, the_real_catalog_loads, BARE)
     cr_assert_eq(access_catalog_empty(fx.s, &empty, &e), MD_OK, "%s", e.msg);
     cr_expect(empty);
     cr_assert_eq(access_catalog_load(fx.s, "catalog", &st, &e), MD_OK, "%s", e.msg);
-    cr_expect_eq(st.connectors, 8);
+    cr_expect_geq(st.connectors, 8);
     cr_expect_eq(st.connectors, count_json("catalog/connectors"));
     cr_expect_eq(st.packs_created, 4);
     cr_expect_eq(st.packs_created, count_json("catalog/packs"));
@@ -612,7 +612,7 @@ Test(test_catalog, the_real_catalog_loads, BARE)
     cr_assert_eq(access_catalog_empty(fx.s, &empty, &e), MD_OK, "%s", e.msg);
     cr_expect_not(empty);
     l = connector_list();
-    cr_expect_eq(json_array_size(l), 8);
+    cr_expect_eq((int)json_array_size(l), count_json("catalog/connectors"));
     json_decref(l);
     l = pack_list();
     cr_expect_eq(json_array_size(l), 4);
@@ -624,7 +624,7 @@ Test(test_catalog, the_real_catalog_loads, BARE)
     cr_assert_eq(access_pack_put(fx.a, "finance", doc, 0, NULL, &e), MD_OK, "%s", e.msg);
     json_decref(doc);
     cr_assert_eq(access_catalog_load(fx.s, "catalog", &st, &e), MD_OK, "%s", e.msg);
-    cr_expect_eq(st.connectors, 8);
+    cr_expect_eq(st.connectors, count_json("catalog/connectors"));
     cr_expect_eq(st.packs_created, 0);
     cr_expect_eq(st.packs_kept, 4);
     doc = pack_get("finance");

@@ -925,3 +925,46 @@ Test(test_decide, a_pack_scope_counts_only_grants_of_that_pack)
         json_decref(j);
     }
 }
+
+/* A user whose resource holds emails (JSON text), as SCIM stores it. */
+static void user_with_emails(const char *id, const char *user_name, const char *emails)
+{
+    struct md_error e = {0};
+    struct store_conn *c = fx_conn();
+    struct store_row r;
+    char doc[512];
+
+    memset(&r, 0, sizeof r);
+    snprintf(doc, sizeof doc,
+             "{\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\"], \"id\": \"%s\", "
+             "\"userName\": \"%s\", \"emails\": %s}",
+             id, user_name, emails);
+    snprintf(r.id, sizeof r.id, "%s", id);
+    r.doc = doc;
+    r.user_name = (char *)(uintptr_t)user_name;
+    r.active = true;
+    cr_assert_eq(store_res_insert(c, STORE_USERS, &r, &e), MD_OK, "%s", e.msg);
+    store_release(c);
+}
+
+/* The connector runtime's {caller.email}: the primary emails[] value, else the userName. */
+Test(test_decide, the_user_email_is_the_primary_one)
+{
+    struct access_decision d;
+
+    user_with_emails(
+        "u-pri", "pri@corp.example",
+        "[{\"value\": \"home@example.net\", \"type\": \"home\"}, "
+        "{\"value\": \"Pri.Mary@corp.example\", \"type\": \"work\", \"primary\": true}]");
+    user_with_emails("u-nopri", "nopri@corp.example",
+                     "[{\"value\": \"other@corp.example\", \"type\": \"work\"}]");
+    fx_decide("u-pri", "pay__charges", NULL, &d);
+    cr_expect_str_eq(d.user_email, "Pri.Mary@corp.example");
+    cr_expect_str_eq(d.user_name, "pri@corp.example");
+    fx_decide("u-nopri", "pay__charges", NULL, &d);
+    cr_expect_str_eq(d.user_email, "nopri@corp.example");
+    fx_decide("u-alice", "pay__charges", NULL, &d);
+    cr_expect_str_eq(d.user_email, "alice");
+    fx_decide("u-nobody", "pay__charges", NULL, &d);
+    cr_expect_str_eq(d.user_email, "");
+}

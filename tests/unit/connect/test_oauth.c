@@ -1,13 +1,17 @@
 /*
- * OAuth 2.0 client credentials against a real local token endpoint (libmicrohttpd on
- * 127.0.0.1, port 0) that follows RFC 6749 4.4 and 5.1/5.2: what the request carries (Basic or
- * client_secret_post), caching, expiry, forced refresh, one request for concurrent callers,
- * and the mapping of error responses.
+ * OAuth 2.0 grants against a real local token endpoint (libmicrohttpd on 127.0.0.1, port 0)
+ * that follows RFC 6749 4.4, 6 and 5.1/5.2 and RFC 7523 2.1: what the request carries (Basic
+ * or client_secret_post, a refresh token, a signed assertion), caching, expiry, forced
+ * refresh, one request for concurrent callers, the mapping of error responses, and refresh
+ * tokens that the endpoint rotates.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -37,7 +41,7 @@ struct tep {
     /* What it saw last. */
     int hits;
     char method[16];
-    char body[1024];
+    char body[4096];
     char auth[512];
     char content_type[128];
     char accept[128];
@@ -547,4 +551,230 @@ Test(test_oauth, stop_with_a_request_in_flight)
     connect_oauth_free(f.o);
     tep_stop(&f.tep);
     got_fini(&f.g);
+}
+
+/* ---- the refresh token grant (RFC 6749 section 6) ---- */
+
+/* What the rotate callback saw, and when (against the token callbacks). */
+struct rotations {
+    pthread_mutex_t mu;
+    int n;
+    char old_token[8][64], new_token[8][64], id[8][64];
+    int callbacks_before[8]; /* token callbacks already made when rotate was called */
+    struct got *g;
+};
+
+static void on_rotate(void *cls, const char *id, const char *old_token, const char *new_token)
+{
+    struct rotations *r = cls;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 8) {
+        snprintf(r->id[r->n], sizeof r->id[0], "%s", id);
+        snprintf(r->old_token[r->n], sizeof r->old_token[0], "%s", old_token);
+        snprintf(r->new_token[r->n], sizeof r->new_token[0], "%s", new_token);
+        pthread_mutex_lock(&r->g->mu);
+        r->callbacks_before[r->n] = r->g->n;
+        pthread_mutex_unlock(&r->g->mu);
+    }
+    r->n++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void refresh_setup(struct fixture *f, struct rotations *rot, const char *rt)
+{
+    setup(f, true);
+    memset(rot, 0, sizeof *rot);
+    pthread_mutex_init(&rot->mu, NULL);
+    rot->g = &f->g;
+    f->p.grant = CONNECT_GRANT_REFRESH_TOKEN;
+    f->p.refresh_token = rt;
+    f->p.rotate = on_rotate;
+    f->p.rotate_cls = rot;
+    f->p.rotate_id = "quickbooks";
+}
+
+Test(test_oauth, refresh_grant_request)
+{
+    struct fixture f;
+    struct rotations rot;
+    refresh_setup(&f, &rot, "AB11 refresh/=");
+    f.p.scope = "com.intuit.quickbooks.accounting";
+    /* Intuit answers token_type "bearer" and no new refresh token here. */
+    tep_answer(&f.tep, 200,
+               "{\"access_token\":\"tok-%d\",\"token_type\":\"bearer\",\"expires_in\":3600}");
+    token(&f, false, 1);
+    cr_assert_eq(f.g.err[0], MD_OK, "%s", f.g.error[0]);
+    cr_assert_str_eq(f.g.token[0], "tok-1");
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=AB11+refresh%2F%3D"
+                                 "&scope=com.intuit.quickbooks.accounting");
+    cr_assert_str_eq(f.tep.auth, "Basic bXkraWQlM0ExOnMlMjZjcmV0KyUyRiUzRCVDMyVBOQ==");
+    cr_assert_str_eq(f.tep.content_type, "application/x-www-form-urlencoded");
+    /* Cached like a client-credentials token; no rotation without a new refresh token. */
+    token(&f, false, 2);
+    cr_assert_eq(tep_hits(&f.tep), 1);
+    cr_assert_eq(rot.n, 0);
+
+    /* client_auth "post": the client in the body, no Basic header. */
+    f.p.cache_key = "qb:post";
+    f.p.client_secret_post = true;
+    f.p.scope = NULL;
+    token(&f, false, 3);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=AB11+refresh%2F%3D"
+                                 "&client_id=my+id%3A1&client_secret=s%26cret+%2F%3D%C3%A9");
+    cr_assert_str_eq(f.tep.auth, "");
+    teardown(&f);
+}
+
+/*
+ * Rotation: each refresh returns a new refresh token; the next refresh uses the newest, even
+ * when the caller still brings an older one of the lineage (it read the vault before the
+ * rotation was stored); the rotate callback hears of each rotation before anyone gets the
+ * access token; a refresh token of no known lineage (an administrator set a new credential)
+ * starts afresh with it.
+ */
+Test(test_oauth, refresh_token_rotation)
+{
+    struct fixture f;
+    struct rotations rot;
+    refresh_setup(&f, &rot, "rt-0");
+    /* 30 s left: under the 60 s margin, so every call refreshes. */
+    tep_answer(&f.tep, 200,
+               "{\"refresh_token\":\"rt-%d\",\"access_token\":\"tok\",\"token_type\":\"bearer\","
+               "\"expires_in\":30,\"x_refresh_token_expires_in\":8726400}");
+
+    token(&f, false, 1);
+    cr_assert_eq(f.g.err[0], MD_OK, "%s", f.g.error[0]);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=rt-0");
+    cr_assert_eq(rot.n, 1);
+    cr_assert_str_eq(rot.id[0], "quickbooks");
+    cr_assert_str_eq(rot.old_token[0], "rt-0");
+    cr_assert_str_eq(rot.new_token[0], "rt-1");
+    cr_assert_eq(rot.callbacks_before[0], 0, "rotate comes before the access token is handed out");
+
+    /* A stale caller: the refresh still uses rt-1. */
+    token(&f, false, 2);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=rt-1");
+    cr_assert_eq(rot.n, 2);
+    cr_assert_str_eq(rot.old_token[1], "rt-1");
+    cr_assert_str_eq(rot.new_token[1], "rt-2");
+
+    /* A caller with the newest: rt-2. */
+    f.p.refresh_token = "rt-2";
+    token(&f, false, 3);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=rt-2");
+
+    /* An administrator's new credential: its own refresh token is used, not the lineage's. */
+    f.p.refresh_token = "admin-set";
+    token(&f, false, 4);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=admin-set");
+    cr_assert_str_eq(rot.old_token[3], "admin-set");
+    cr_assert_str_eq(rot.new_token[3], "rt-4");
+    /* And the old lineage's refresh tokens are no longer honoured as its own. */
+    f.p.refresh_token = "rt-1";
+    token(&f, false, 5);
+    cr_assert_str_eq(f.tep.body, "grant_type=refresh_token&refresh_token=rt-1");
+    cr_assert_eq(tep_hits(&f.tep), 5);
+    pthread_mutex_destroy(&rot.mu);
+    teardown(&f);
+}
+
+/* Concurrent refreshes of one entry: one request, with the newest token, for all of them. */
+Test(test_oauth, refresh_is_one_request_for_concurrent_callers)
+{
+    struct fixture f;
+    struct rotations rot;
+    struct md_error e;
+    refresh_setup(&f, &rot, "rt-0");
+    tep_answer(&f.tep, 200,
+               "{\"refresh_token\":\"rt-%d\",\"access_token\":\"tok\",\"token_type\":\"bearer\","
+               "\"expires_in\":3600}");
+    pthread_mutex_lock(&f.tep.mu);
+    f.tep.delay_ms = 300;
+    pthread_mutex_unlock(&f.tep.mu);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(connect_oauth_token(f.o, &f.p, false, on_got, &f.g, &e), MD_OK, "%s", e.msg);
+    cr_assert(got_wait(&f.g, 10));
+    cr_assert_eq(tep_hits(&f.tep), 1);
+    cr_assert_eq(rot.n, 1);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(f.g.err[i], MD_OK);
+    pthread_mutex_destroy(&rot.mu);
+    teardown(&f);
+}
+
+Test(test_oauth, refresh_refusal_names_the_refresh_token)
+{
+    struct fixture f;
+    struct rotations rot;
+    refresh_setup(&f, &rot, "rt-0");
+    tep_answer(&f.tep, 400, "{\"error\":\"invalid_grant\"}");
+    token(&f, false, 1);
+    cr_assert_eq(f.g.err[0], MD_ERR_UNAUTHORIZED);
+    cr_assert_str_eq(f.g.error[0], "token endpoint refused the refresh token: invalid_grant");
+    cr_assert_eq(rot.n, 0);
+    pthread_mutex_destroy(&rot.mu);
+    teardown(&f);
+}
+
+/* ---- the JWT bearer grant (RFC 7523 section 2.1) ---- */
+
+Test(test_oauth, jwt_bearer_request)
+{
+    struct fixture f;
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem_data = NULL, *pem;
+    long n;
+    const char *prefix = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                         "&assertion=";
+    const char *jwt, *dot1, *dot2;
+
+    cr_assert_eq(PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(bio, &pem_data);
+    pem = strndup(pem_data, (size_t)n);
+    setup(&f, true);
+    f.p.grant = CONNECT_GRANT_JWT_BEARER;
+    f.p.client_id = f.p.client_secret = NULL;
+    f.p.jwt_key = pem;
+    f.p.jwt_key_id = "kid-1";
+    f.p.jwt_issuer = "mandate@proj.iam.gserviceaccount.com";
+    f.p.jwt_subject = "alice@example.com";
+    f.p.scope = "https://www.googleapis.com/auth/calendar.readonly";
+    tep_answer(&f.tep, 200,
+               "{\"access_token\":\"ya29.tok-%d\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
+    token(&f, false, 1);
+    cr_assert_eq(f.g.err[0], MD_OK, "%s", f.g.error[0]);
+    cr_assert_str_eq(f.g.token[0], "ya29.tok-1");
+    /* No client authentication: the signed assertion is the credential. */
+    cr_assert_str_eq(f.tep.auth, "");
+    cr_assert(strncmp(f.tep.body, prefix, strlen(prefix)) == 0, "%s", f.tep.body);
+    jwt = f.tep.body + strlen(prefix);
+    dot1 = strchr(jwt, '.');
+    cr_assert_not_null(dot1);
+    dot2 = strchr(dot1 + 1, '.');
+    cr_assert_not_null(dot2);
+    cr_assert_null(strchr(jwt, '&'), "the scope travels in the JWT, not in the body");
+    /* The signature is verified in test_jwt; here that each caller gets its own token. */
+    f.p.cache_key = "google:bob";
+    f.p.jwt_subject = "bob@example.com";
+    token(&f, false, 2);
+    cr_assert_str_eq(f.g.token[1], "ya29.tok-2");
+    f.p.cache_key = "github:abc123";
+    f.p.jwt_subject = "alice@example.com";
+    token(&f, false, 3);
+    cr_assert_str_eq(f.g.token[2], "ya29.tok-1");
+    cr_assert_eq(tep_hits(&f.tep), 2);
+
+    /* A key that cannot sign: refused at once, nothing sent. */
+    f.p.cache_key = "google:carol";
+    f.p.jwt_key = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n";
+    {
+        struct md_error e = {0};
+        cr_assert_eq(connect_oauth_token(f.o, &f.p, false, on_got, &f.g, &e), MD_ERR_VALUE);
+    }
+    cr_assert_eq(tep_hits(&f.tep), 2);
+    teardown(&f);
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+    free(pem);
 }

@@ -982,3 +982,209 @@ Test(test_request, oversized_template_bodies_are_refused)
     }
     json_decref(args);
 }
+
+/* ---- the calling employee, credential fields and form fields ---- */
+
+/* One build with a context: the request on MD_OK, the message on error (in e). */
+static enum md_err build_ctx(const char *def_text, const char *args_text,
+                             const struct connect_request_ctx *ctx, struct connect_request *r,
+                             struct md_error *e)
+{
+    json_t *def = parse(def_text), *args = parse(args_text);
+    enum md_err err = connect_request_build_ctx(BASE, NULL, def, args, ctx, r, e);
+    json_decref(def);
+    json_decref(args);
+    return err;
+}
+
+static const struct connect_request_ctx ALICE = {.caller_user_name = "alice@example.com",
+                                                 .caller_email = "alice.smith@example.com"};
+
+Test(test_request, caller_in_the_path)
+{
+    struct connect_request r;
+    struct md_error e = {0};
+
+    /* Microsoft Graph: only the caller's own mailbox; '@' percent-encoded like any argument. */
+    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": "
+                           "\"/v1.0/users/{caller.userName}/messages\", \"query\": [\"$top\"]}",
+                           "{\"$top\": 5}", &ALICE, &r, &e),
+                 MD_OK, "%s", e.msg);
+    cr_assert_str_eq(r.url, BASE "/v1.0/users/alice%40example.com/messages?%24top=5");
+    connect_request_free(&r);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/m/{caller.email}\"}", "{}", &ALICE, &r, &e),
+        MD_OK, "%s", e.msg);
+    cr_assert_str_eq(r.url, BASE "/m/alice.smith%40example.com");
+    connect_request_free(&r);
+
+    /* An argument of that name changes nothing, and is refused as unsent. */
+    cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.userName}\"}",
+                           "{\"caller.userName\": \"mallory@example.com\"}", &ALICE, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "is not sent") != NULL, "%s", e.msg);
+    /* Without a caller, refused. */
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.userName}\"}", "{}", NULL, &r, &e),
+        MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "no calling user") != NULL, "%s", e.msg);
+    /* Only the two attributes; never a credential in a URL. */
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.id}\"}", "{}", &ALICE, &r, &e),
+        MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "caller.id") != NULL, "%s", e.msg);
+    cr_assert_eq(
+        build_ctx("{\"method\": \"GET\", \"path\": \"/u/{credential.key}\"}", "{}", &ALICE, &r, &e),
+        MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "never goes in a URL") != NULL, "%s", e.msg);
+    /* A userName of dots would climb the path: refused like such an argument. */
+    {
+        struct connect_request_ctx dots = {.caller_user_name = "..", .caller_email = ".."};
+        cr_assert_eq(build_ctx("{\"method\": \"GET\", \"path\": \"/u/{caller.userName}/x\"}", "{}",
+                               &dots, &r, &e),
+                     MD_ERR_VALUE);
+    }
+}
+
+Test(test_request, caller_and_credential_in_templates)
+{
+    struct connect_request r;
+    struct md_error e = {0};
+    json_t *cred = parse("{\"partnerUserID\": \"aa_api\", \"partnerUserSecret\": \"s\\\"3<&\"}");
+    struct connect_request_ctx ctx = ALICE;
+
+    ctx.credential = cred;
+    /* XML: escaped like an argument. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"application/xml\", \"escape\": "
+                           "\"xml\", \"template\": \"<a u='{{caller.userName}}'>"
+                           "<p>{{credential.partnerUserSecret}}</p><n>{{n}}</n></a>\"}}",
+                           "{\"n\": 1}", &ctx, &r, &e),
+                 MD_OK, "%s", e.msg);
+    cr_assert_str_eq(r.body, "<a u='alice@example.com'><p>s&quot;3&lt;&amp;</p><n>1</n></a>");
+    connect_request_free(&r);
+    /* JSON: a quoted string where a value goes. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"application/json\", \"escape\": "
+                           "\"json\", \"template\": \"{\\\"who\\\": {{caller.email}}, "
+                           "\\\"secret\\\": {{credential.partnerUserSecret}}}\"}}",
+                           "{}", &ctx, &r, &e),
+                 MD_OK, "%s", e.msg);
+    cr_assert_str_eq(r.body, "{\"who\": \"alice.smith@example.com\", \"secret\": \"s\\\"3<&\"}");
+    connect_request_free(&r);
+
+    /* A field the credential lacks is refused, naming the field. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"text/plain\", \"escape\": \"none\", "
+                           "\"template\": \"{{credential.nope}}\"}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "nope") != NULL, "%s", e.msg);
+    /* No credential at all: the same. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"text/plain\", \"escape\": \"none\", "
+                           "\"template\": \"{{credential.partnerUserID}}\"}}",
+                           "{}", &ALICE, &r, &e),
+                 MD_ERR_VALUE);
+    /* Neither can be optional; an unknown caller attribute is a template error. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"text/plain\", \"escape\": \"none\", "
+                           "\"template\": \"{{caller.email?}}\"}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "only an argument may be optional") != NULL, "%s", e.msg);
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"text/plain\", \"escape\": \"none\", "
+                           "\"template\": \"{{caller.manager}}\"}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "caller.manager") != NULL, "%s", e.msg);
+    /* Inside a JSON string literal, refused like an argument's placeholder. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"template\", \"content_type\": \"application/json\", \"escape\": "
+                           "\"json\", \"template\": \"{\\\"a\\\": \\\"{{credential.x}}\\\"}\"}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "inside a JSON string") != NULL, "%s", e.msg);
+    json_decref(cred);
+}
+
+/*
+ * Expensify's Integration Server wants requestJobDescription=<JSON> as a form body; the JSON
+ * carries the partner credentials and the agent's arguments, each escaped as JSON, and the
+ * whole value is form-encoded, so no argument can add a field.
+ */
+Test(test_request, form_fields_body)
+{
+    static const char def[] =
+        "{\"method\": \"POST\", \"path\": \"/Integration-Server/ExpensifyIntegrations\", "
+        "\"body\": {\"type\": \"form\", \"fields\": {\"requestJobDescription\": {\"template\": "
+        "\"{\\\"type\\\": \\\"get\\\", \\\"credentials\\\": {\\\"partnerUserID\\\": "
+        "{{credential.partnerUserID}}, \\\"partnerUserSecret\\\": "
+        "{{credential.partnerUserSecret}}}, \\\"inputSettings\\\": {\\\"type\\\": "
+        "\\\"policyList\\\", \\\"adminOnly\\\": {{admin_only}}}}\", \"escape\": \"json\"}, "
+        "\"note\": \"by {{caller.email}}\"}}}";
+    json_t *cred = parse("{\"partnerUserID\": \"aa_api\", \"partnerUserSecret\": \"x&y=z\"}");
+    struct connect_request_ctx ctx = ALICE;
+    struct connect_request r;
+    struct md_error e = {0};
+
+    ctx.credential = cred;
+    cr_assert_eq(build_ctx(def, "{\"admin_only\": true}", &ctx, &r, &e), MD_OK, "%s", e.msg);
+    cr_assert_str_eq(header_get(&r, "Content-Type"), "application/x-www-form-urlencoded");
+    cr_assert_str_eq(
+        r.body, "requestJobDescription=%7B%22type%22%3A%20%22get%22%2C%20%22credentials%22%3A%20%7B"
+                "%22partnerUserID%22%3A%20%22aa_api%22%2C%20%22partnerUserSecret%22%3A%20%22x%26y%3"
+                "Dz%22%7D%2C%20%22inputSettings%22%3A%20%7B%22type%22%3A%20%22policyList%22%2C%20%2"
+                "2adminOnly%22%3A%20true%7D%7D&note=by%20alice.smith%40example.com");
+    connect_request_free(&r);
+
+    /* An argument no field uses is refused, as with a template. */
+    cr_assert_eq(build_ctx(def, "{\"admin_only\": true, \"extra\": 1}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "extra") != NULL, "%s", e.msg);
+    /* A "json" field's template is checked like a JSON template. */
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"form\", \"fields\": {\"j\": {\"template\": \"{\\\"a\\\": }\", "
+                           "\"escape\": \"json\"}}}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "request.body.fields.j") != NULL, "%s", e.msg);
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"form\", \"fields\": {}}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"form\", \"fields\": {\"a\": 1}}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert_eq(build_ctx("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                           "\"form\", \"fields\": {\"a\": {\"template\": \"x\", \"escape\": "
+                           "\"html\"}}}}",
+                           "{}", &ctx, &r, &e),
+                 MD_ERR_VALUE);
+    cr_assert(strstr(e.msg, "escape") != NULL, "%s", e.msg);
+    json_decref(cred);
+}
+
+Test(test_request, credential_fields_listed)
+{
+    json_t *def = parse("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": \"form\", "
+                        "\"fields\": {\"a\": \"{{credential.one}} {{arg}} {{caller.email}}\", "
+                        "\"b\": {\"template\": \"[{{credential.two}}]\", \"escape\": \"json\"}}}}");
+    json_t *tpl = parse("{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": "
+                        "\"template\", \"content_type\": \"text/xml\", \"escape\": \"xml\", "
+                        "\"template\": \"<a>{{credential.three}}{{{{credential.no}}</a>\"}}");
+    json_t *names = json_object();
+    struct md_error e = {0};
+
+    cr_assert_eq(connect_request_credential_fields(def, names, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(connect_request_credential_fields(tpl, names, &e), MD_OK, "%s", e.msg);
+    cr_assert_eq(json_object_size(names), 3);
+    cr_assert_not_null(json_object_get(names, "one"));
+    cr_assert_not_null(json_object_get(names, "two"));
+    cr_assert_not_null(json_object_get(names, "three"));
+    json_decref(names);
+    json_decref(def);
+    json_decref(tpl);
+}

@@ -814,3 +814,73 @@ Test(test_vault, closed_before_its_store, .init = setup, .fini = teardown)
     set_ok(V, "github", "{\"token\": \"ghp_4\"}", "alice");
     token_eq(EXTRA[0], "github", "ghp_4");
 }
+
+/* ---- a rotated field, compare-and-set ---- */
+
+static char *field_of(struct connect_vault *v, const char *connector, const char *field)
+{
+    struct md_error e = {0};
+    json_t *secret = NULL;
+    char *out;
+
+    cr_assert_eq(connect_vault_get(v, connector, &secret, &e), MD_OK, "%s", e.msg);
+    out = strdup(json_string_value(json_object_get(secret, field)));
+    connect_vault_secret_free(secret);
+    return out;
+}
+
+Test(test_vault, rotate_is_compare_and_set, .init = setup, .fini = teardown)
+{
+    struct md_error e = {0};
+    json_t *info = NULL;
+    struct store_obj raw;
+    char *v;
+
+    set_ok(V, "quickbooks",
+           "{\"client_id\": \"c\", \"client_secret\": \"s\", \"refresh_token\": \"rt-0\"}",
+           "alice");
+    v = field_of(V, "quickbooks", "refresh_token"); /* cached now */
+    free(v);
+
+    /* The one that was used is stored: replaced, sealed anew, the cache dropped. */
+    cr_assert_eq(connect_vault_rotate(V, "quickbooks", "refresh_token", "rt-0", "rt-1", &e), MD_OK,
+                 "%s", e.msg);
+    v = field_of(V, "quickbooks", "refresh_token");
+    cr_assert_str_eq(v, "rt-1");
+    free(v);
+    v = field_of(V, "quickbooks", "client_secret");
+    cr_assert_str_eq(v, "s");
+    free(v);
+    raw = raw_get("quickbooks");
+    cr_assert_null(strstr(raw.doc, "rt-1"), "the stored document holds the token in the clear");
+    store_obj_free(&raw);
+    /* Who set it and when stay; when it rotated is recorded. */
+    cr_assert_eq(connect_vault_info(V, "quickbooks", &info, &e), MD_OK, "%s", e.msg);
+    cr_assert_str_eq(json_string_value(json_object_get(info, "set_by")), "alice");
+    cr_assert(json_is_string(json_object_get(info, "rotated_at")));
+    cr_assert_eq(json_integer_value(json_object_get(info, "version")), 2);
+    json_decref(info);
+
+    /* The same rotation again (another caller, another node): nothing to do, no error. */
+    cr_assert_eq(connect_vault_rotate(V, "quickbooks", "refresh_token", "rt-0", "rt-1", &e), MD_OK,
+                 "%s", e.msg);
+    /* A stale rotation never overwrites a newer one. */
+    cr_assert_eq(connect_vault_rotate(V, "quickbooks", "refresh_token", "rt-0", "rt-old", &e),
+                 MD_ERR_PRECONDITION);
+    v = field_of(V, "quickbooks", "refresh_token");
+    cr_assert_str_eq(v, "rt-1");
+    free(v);
+    /* Nor one that an administrator's new secret replaced. */
+    set_ok(V, "quickbooks",
+           "{\"client_id\": \"c\", \"client_secret\": \"s\", \"refresh_token\": \"admin\"}", "bob");
+    cr_assert_eq(connect_vault_rotate(V, "quickbooks", "refresh_token", "rt-1", "rt-2", &e),
+                 MD_ERR_PRECONDITION);
+    v = field_of(V, "quickbooks", "refresh_token");
+    cr_assert_str_eq(v, "admin");
+    free(v);
+    cr_assert_null(strstr(e.msg, "admin"), "%s", e.msg);
+    cr_assert_null(strstr(e.msg, "rt-"), "%s", e.msg);
+
+    cr_assert_eq(connect_vault_rotate(V, "quickbooks", "nope", "a", "b", &e), MD_ERR_NOTFOUND);
+    cr_assert_eq(connect_vault_rotate(V, "other", "refresh_token", "a", "b", &e), MD_ERR_NOTFOUND);
+}

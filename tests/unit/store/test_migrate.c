@@ -591,7 +591,7 @@ Test(test_migrate, progress_runs_through_each_phase_in_order)
     struct store_migrate_counts n;
     struct md_error e = {0};
     struct made m = populate(src);
-    const int64_t totals[] = {N_USERS, N_GROUPS, m.members, N_TOKENS, 2 + 1 + 3 + N_GRANTS};
+    const int64_t totals[] = {N_USERS, N_GROUPS, m.members, N_TOKENS, 2 + 1 + 3 + N_GRANTS, 0};
     size_t i, starts = 0;
     bool saw_users_page = false, saw_objects_batch = false;
 
@@ -618,7 +618,7 @@ Test(test_migrate, progress_runs_through_each_phase_in_order)
         if (x->phase == STORE_MIGRATE_OBJECTS && x->done == STORE_MIGRATE_BATCH)
             saw_objects_batch = true;
     }
-    cr_assert_eq(starts, 5u);
+    cr_assert_eq(starts, 6u);
     cr_assert(saw_users_page, "no progress between the pages of users");
     cr_assert(saw_objects_batch, "no progress between the batches of objects");
     store_close(dst);
@@ -731,7 +731,7 @@ Test(test_migrate, a_count_that_differs_after_the_copy_is_an_error)
 Test(test_migrate, an_empty_source_copies_nothing)
 {
     struct store *src = open_store(src_path, 1), *dst = open_store(dst_path, 1);
-    struct store_migrate_counts n = {1, 1, 1, 1, {1, 1, 1, 1}};
+    struct store_migrate_counts n = {1, 1, 1, 1, {1, 1, 1, 1}, 1};
     struct md_error e = {0};
     static struct events ev;
 
@@ -740,8 +740,9 @@ Test(test_migrate, an_empty_source_copies_nothing)
     cr_assert_eq(n.users + n.groups + n.members + n.tokens, 0);
     for (int k = 0; k < STORE_OBJ__COUNT; k++)
         cr_assert_eq(n.objects[k], 0);
+    cr_assert_eq(n.audit_events, 0);
     /* Each phase still starts and ends. */
-    cr_assert_eq(ev.n, 10u);
+    cr_assert_eq(ev.n, 12u);
     for (size_t i = 0; i < ev.n; i++)
         cr_assert_eq(ev.v[i].done, 0);
     store_close(dst);

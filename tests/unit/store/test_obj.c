@@ -630,8 +630,8 @@ static void case_a_database_of_migration_1_is_upgraded(void)
     char hash[65];
 
     /* SQLite has a migration 3 (the feed counter), PostgreSQL has not; both then add the
-     * credentials table (SQLite 4, PostgreSQL 3). */
-    const char *all = on_pg ? "3" : "4";
+     * credentials table (SQLite 4, PostgreSQL 3) and the audit log's tables (5, 4). */
+    const char *all = on_pg ? "4" : "5";
     char both[8];
 
     snprintf(both, sizeof both, "%s,%s", all, all);
@@ -639,6 +639,7 @@ static void case_a_database_of_migration_1_is_upgraded(void)
     /* Back to migration 1: what the later migrations add goes, an old token comes. */
     free(raw("DROP TABLE connectors; DROP TABLE connector_overrides; DROP TABLE packs; "
              "DROP TABLE grants; DROP TABLE IF EXISTS feed_counter; DROP TABLE credentials; "
+             "DROP TABLE audit_events; DROP TABLE audit_cursors; "
              "ALTER TABLE tokens DROP COLUMN user_id; "
              "ALTER TABLE tokens DROP COLUMN pack; DELETE FROM schema_version WHERE version >= 2; "
              "INSERT INTO tokens (id, kind, name, hash, created_ms, last_used_ms, revoked) "

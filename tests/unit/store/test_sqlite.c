@@ -1247,8 +1247,8 @@ Test(test_sqlite, data_survives_reopen_and_migrations_are_idempotent)
         sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &st, NULL),
         SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 4, "each migration is recorded once");
-    cr_assert_eq(sqlite3_column_int(st, 1), 4);
+    cr_assert_eq(sqlite3_column_int(st, 0), 5, "each migration is recorded once");
+    cr_assert_eq(sqlite3_column_int(st, 1), 5);
     sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
