@@ -6,16 +6,25 @@
 // Every page is also checked for accessible names, keyboard use and a narrow screen, and is
 // saved as a screenshot under tests/out/browser/ for review.
 //
+// The Audit page is walked the way an investigator would: the test makes a tool call and a
+// denial as an agent (against the Stripe fake of tests/fakes/stripe.mjs), the SCIM and admin
+// changes are the ones the path above made, and each is found with a filter, opened, the chain
+// verified (intact here, and broken by an edit to the database on a server of its own), and
+// "who could use a tool at a time" asked for now and for before the grant existed.
+//
 // scripts/browser-test.sh installs chromium (apt-get) and playwright-core (npm ci) when missing.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
-import { REPO, request, runCli, startServer } from '../it/lib/server.mjs';
+import { startFake } from '../fakes/lib.mjs';
+import * as stripeFake from '../fakes/stripe.mjs';
+import { REPO, isPg, psql, request, runCli, startServer } from '../it/lib/server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.join(REPO, 'tests/out/browser');
@@ -24,6 +33,7 @@ const URN_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
 let srv;
 let browser;
+let stripe; // the Stripe fake that Ann's agent calls
 let admin; // the admin token the console signs in with
 const problems = []; // CSP violations and script errors seen by any page
 
@@ -125,6 +135,64 @@ async function scimJson(method, p, body, token) {
     return r;
 }
 
+/* One tools/call on /mcp with an agent token (MCP 2025-06-18, Streamable HTTP, JSON answer). */
+async function toolCall(base, token, name, args) {
+    const r = await request('POST', `${base}/mcp`, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }, {
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', 'MCP-Protocol-Version': '2025-06-18' } });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body && r.body.result, r.text);
+    return r.body.result;
+}
+
+/* The admin API's audit events for filter, newest first, once the writer has stored everything. */
+async function auditEvents(filter) {
+    // Verifying walks the stored chain, so it answers after every queued event is stored.
+    assert.equal((await api('GET', '/audit/verify')).status, 200);
+    const r = await api('GET', `/audit?count=1000&filter=${encodeURIComponent(filter)}`);
+    assert.equal(r.status, 200, r.text);
+    return r.body.events;
+}
+
+/*
+ * Runs action (a click that searches or navigates) and waits until the console has replaced the
+ * page shown before with the one it leads to: a new search shows only once it is rendered.
+ */
+async function rerender(page, action) {
+    const old = await page.locator('main > div').elementHandle();
+    await action();
+    await until(() => old.evaluate((e) => !e.isConnected), 'the page to be rendered again');
+    await page.locator('main h1').waitFor();
+}
+
+/* The rows of the Audit page's event table, each as one line of text. */
+async function auditRows(page) {
+    const rows = await page.getByRole('region', { name: 'Audit events' }).locator('tbody tr').allInnerTexts();
+    return rows.map((r) => r.replace(/\s+/g, ' ').trim());
+}
+
+/* The search in the page's address (#/audit?filter=...). */
+async function hashQuery(page) {
+    return page.evaluate(() => Object.fromEntries(new URLSearchParams(location.hash.split('?')[1] || '')));
+}
+
+/* Main's text without an event's JSON (which holds nulls by right) for the leak check. */
+async function mainText(page) {
+    return page.locator('main').evaluate((m) => {
+        const c = m.cloneNode(true);
+        for (const p of c.querySelectorAll('pre.event')) p.remove();
+        return c.textContent;
+    });
+}
+
+/* Runs one SQL statement on a server's database (sqlite3 CLI or psql); its output. */
+async function sql(server, stmt) {
+    if (isPg(server.dbPath)) return psql(server.dbPath, stmt);
+    const r = spawnSync('sqlite3', [server.dbPath, stmt], { encoding: 'utf8' });
+    if (r.error) throw new Error(`cannot run sqlite3 (apt-get install sqlite3): ${r.error.message}`);
+    if (r.status !== 0) throw new Error(`sqlite3 ${stmt}: ${r.stderr}`);
+    return r.stdout;
+}
+
 /* ---- the run ---- */
 
 before(async () => {
@@ -136,11 +204,13 @@ before(async () => {
     assert.equal(r.code, 0, r.stderr);
     admin = r.stdout.trim();
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    stripe = await startFake(stripeFake);
 });
 
 after(async () => {
     if (browser) await browser.close();
     if (srv) await srv.close();
+    if (stripe) await stripe.close();
 });
 
 describe('the admin\'s whole path', () => {
@@ -426,10 +496,193 @@ describe('the admin\'s whole path', () => {
         await shot(page, '19-connector-stripe');
     });
 
-    test('Audit has its place, saying what to use until the audit log lands', async () => {
+    test('Audit: a tool call, a denial, a SCIM change and an admin change, each found with a filter', async () => {
+        // Ann's agent refunds 12.00 USD, within her grant's condition (amount le 5000), then
+        // 999.99, beyond it: one tool call and one denial.
+        assert.equal((await api('PATCH', '/connectors/stripe', { base_url: stripe.baseUrl })).status, 200);
+        assert.equal((await api('PUT', '/connectors/stripe/credential', stripeFake.credential)).status, 200);
+        const t = await api('POST', '/tokens', { kind: 'agent', name: 'ann-audit', user: ann.id });
+        assert.equal(t.status, 201, t.text);
+        const charge = stripeFake.cases.create_refund.args.charge;
+        const ok = await toolCall(srv.base, t.body.token, 'stripe__create_refund', { charge, amount: 1200 });
+        assert.equal(ok.isError, false, JSON.stringify(ok));
+        assert.equal(ok.structuredContent.amount, 1200);
+        const denied = await toolCall(srv.base, t.body.token, 'stripe__create_refund', { charge, amount: 99999 });
+        assert.equal(denied.isError, true, JSON.stringify(denied));
+        assert.equal(stripe.requests.length, 1, 'the denied call never reached Stripe');
+
         await go(page, 'Audit', 'Audit');
-        await seeText(page.locator('main'), /not in this release yet/);
-        await shot(page, '20-audit');
+        await seeText(page.getByRole('region', { name: 'Audit events' }), /denied call.*ann@example\.com.*stripe__create_refund.*denied/);
+        await shot(page, '20-audit-events');
+
+        // Denied calls: only the denial, as the API finds it.
+        await rerender(page, () => page.getByRole('button', { name: 'Denied calls', exact: true }).click());
+        assert.equal((await hashQuery(page)).filter, 'type eq "tool.denied"');
+        let rows = await auditRows(page);
+        assert.equal(rows.length, (await auditEvents('type eq "tool.denied"')).length);
+        assert.equal(rows.length, 1, rows.join('\n'));
+        assert.match(rows[0], /denied call ann@example\.com agent token “ann-audit” stripe__create_refund denied grants_failed/);
+        await shot(page, '20-audit-denied-calls');
+
+        // This user's calls: the call and the denial, newest first.
+        await page.getByLabel('User', { exact: true }).fill('ann@example.com');
+        await rerender(page, () => page.getByRole('button', { name: 'This user\'s calls', exact: true }).click());
+        assert.equal(await page.getByLabel('Filter', { exact: true }).inputValue(), 'user.userName eq "ann@example.com" and type sw "tool."');
+        rows = await auditRows(page);
+        assert.equal(rows.length, 2, rows.join('\n'));
+        assert.match(rows[0], /denied call.*stripe__create_refund.*denied/);
+        assert.match(rows[1], /tool call.*ann@example\.com.*stripe__create_refund.*ok upstream 200/);
+        await shot(page, '20-audit-user-calls');
+
+        // Changes by SCIM: the identity provider's user and the group's members, by its token.
+        await rerender(page, () => page.getByRole('button', { name: 'Changes by SCIM', exact: true }).click());
+        rows = await auditRows(page);
+        assert.ok(rows.length >= 4 && rows.every((r) => /SCIM change SCIM token “okta-browser”/.test(r)), rows.join('\n'));
+        assert.ok(rows.some((r) => /PATCH \/Groups\/[0-9a-f-]+ changed Group Finance Approvers \(2 members added\) 20[04]/.test(r)), rows.join('\n'));
+        assert.ok(rows.some((r) => /POST \/Users created User ann@example\.com 201/.test(r)), rows.join('\n'));
+        await shot(page, '20-audit-scim-changes');
+
+        // An admin change, by a filter typed by hand: the grant given on the Groups page.
+        await page.getByLabel('Filter', { exact: true }).fill('type eq "admin.change" and path eq "/grants"');
+        await rerender(page, () => page.getByLabel('Filter', { exact: true }).press('Enter'));
+        rows = await auditRows(page);
+        assert.equal(rows.length, 1, rows.join('\n'));
+        assert.match(rows[0], /admin change admin token “browser-admin” POST \/grants pack finance 201/);
+        await shot(page, '20-audit-admin-change');
+
+        // The tool call, opened: its seq, hash and the whole event, exactly as the API has it.
+        const filter = 'tool eq "stripe__create_refund" and outcome eq "ok"';
+        const [want] = await auditEvents(filter);
+        assert.equal(want.type, 'tool.call');
+        await page.getByLabel('Filter', { exact: true }).fill(filter);
+        await rerender(page, () => page.getByRole('button', { name: 'Search', exact: true }).click());
+        rows = await auditRows(page);
+        assert.equal(rows.length, 1, rows.join('\n'));
+        await rerender(page, () => page.getByRole('link', { name: `Event ${want.seq}`, exact: true }).click());
+        await page.getByRole('heading', { level: 1, name: `Event ${want.seq}: tool call` }).waitFor();
+        const main = page.locator('main');
+        await seeText(main, new RegExp(`Seq ${want.seq} `));
+        await seeText(main, new RegExp(`Hash ${want.hash} Previous hash ${want.prev_hash}`));
+        await seeText(main, /An agent acting for ann@example\.com called stripe__create_refund: ok, the upstream answered 200/);
+        const shown = JSON.parse(await page.getByRole('region', { name: 'The whole event as JSON' }).innerText());
+        assert.deepEqual(shown, (await api('GET', `/audit/${want.seq}`)).body, 'the whole event, as stored');
+        assert.equal(shown.arguments.amount, 1200);
+        await shot(page, '20-audit-event');
+        await rerender(page, () => page.getByRole('link', { name: '← Events' }).click());
+        assert.equal(await page.getByLabel('Filter', { exact: true }).inputValue(), filter, 'back to the same search');
+
+        // The denial, opened: the decision's explanation.
+        const [deniedEv] = await auditEvents('type eq "tool.denied"');
+        await page.goto(`${srv.base}/#/audit/${deniedEv.seq}`);
+        await page.getByRole('heading', { level: 1, name: `Event ${deniedEv.seq}: denied call` }).waitFor();
+        await seeText(page.getByRole('region', { name: 'Candidate grants' }), /group Finance Approvers.*finance.*the condition does not hold.*amount le 5000/);
+        await shot(page, '20-audit-event-denied');
+    });
+
+    test('Audit: a filter that does not parse and a bad time are answered next to their fields', async () => {
+        await go(page, 'Audit', 'Audit');
+        const before = await hashQuery(page);
+        await page.getByLabel('Filter', { exact: true }).fill('type eq');
+        await page.getByRole('button', { name: 'Search', exact: true }).click();
+        await seeText(fieldError(page, 'filter'), /^Invalid filter at byte 7: expected a value/);
+        assert.equal(await page.getByLabel('Filter', { exact: true }).getAttribute('aria-invalid'), 'true');
+        assert.equal(await page.evaluate(() => document.activeElement.getAttribute('name')), 'filter', 'the field in error has focus');
+        assert.deepEqual(await hashQuery(page), before, 'a refused search changes nothing');
+        await shot(page, '20-audit-bad-filter');
+
+        await page.getByLabel('Filter', { exact: true }).fill('');
+        await page.getByLabel('From', { exact: true }).fill('yesterday');
+        await page.getByRole('button', { name: 'Search', exact: true }).click();
+        await seeText(fieldError(page, 'since'), /"since" must be an RFC 3339 time such as 2026-01-31T00:00:00Z/);
+        assert.equal(await fieldError(page, 'filter').innerText(), '', 'the old error is gone');
+        assert.deepEqual(await hashQuery(page), before);
+        await shot(page, '20-audit-bad-time');
+
+        // The same search in an address (a bookmark, a link) is refused on the page it opens.
+        await page.goto(`${srv.base}/#/audit?until=${encodeURIComponent('31/12/2026')}`);
+        await seeText(fieldError(page, 'until'), /"until" must be an RFC 3339 time/);
+        await seeText(page.locator('main'), /This search cannot be run/);
+
+        // A time range that holds nothing says so.
+        await page.goto(`${srv.base}/#/audit?until=2001-01-01`);
+        await seeText(page.locator('main'), /No event matches this search\. Widen the time range/);
+    });
+
+    test('Audit: the chain status, and Verify now says it is intact', async () => {
+        await go(page, 'Audit', 'Audit');
+        await rerender(page, () => page.getByRole('navigation', { name: 'Audit' }).getByRole('link', { name: 'Chain status' }).click());
+        const main = page.locator('main');
+        const last = Number((await seeText(main, /Last event event \d+/)).match(/Last event event (\d+)/)[1]);
+        const newest = (await api('GET', '/audit?count=1')).body.events[0].seq;
+        assert.ok(last >= newest - 1 && last <= newest, `the status's last event ${last}, the log's ${newest}`);
+        await page.getByRole('button', { name: 'Verify now' }).click();
+        const text = await seeText(page.getByRole('region', { name: 'Verification' }), /Intact: \d+ events \(1 to \d+\), \d+ checkpoints? verified\./);
+        const n = Number(text.match(/Intact: (\d+) events/)[1]);
+        const v = (await api('GET', '/audit/verify')).body;
+        assert.equal(v.ok, true);
+        assert.ok(n >= newest && n <= v.events, `verified ${n} events; the log has ${v.events}`);
+        await shot(page, '20-audit-chain-intact');
+    });
+
+    test('Audit: who could use stripe__create_refund, now and before the grant existed', async () => {
+        await go(page, 'Audit', 'Audit');
+        await rerender(page, () => page.getByRole('navigation', { name: 'Audit' }).getByRole('link', { name: 'Who could use a tool' }).click());
+        await page.getByLabel('Time', { exact: true }).fill('last tuesday');
+        await page.getByLabel('Tool', { exact: true }).fill('stripe__create_refund');
+        await page.getByRole('button', { name: 'Ask' }).click();
+        await seeText(fieldError(page, 'time'), /Time "last tuesday" is not an RFC 3339 time such as 2026-01-31T09:00:00Z/);
+        await shot(page, '20-audit-access-at-bad-time');
+
+        const now = new Date(Date.now() - 1000).toISOString();
+        await page.getByLabel('Time', { exact: true }).fill(now);
+        await page.getByLabel('Tool', { exact: true }).fill('stripe__no_such_tool');
+        await page.getByRole('button', { name: 'Ask' }).click();
+        await seeText(fieldError(page, 'tool'), /no connector defines the tool stripe__no_such_tool/i);
+        assert.equal(await fieldError(page, 'time').innerText(), '');
+
+        await page.getByLabel('Tool', { exact: true }).fill('stripe__create_refund');
+        await rerender(page, () => page.getByRole('button', { name: 'Ask' }).click());
+        const answer = page.getByRole('region', { name: 'Answer' });
+        await seeText(answer, /Who could use stripe__create_refund at/);
+        const users = page.getByRole('region', { name: 'Users who could use the tool' });
+        await seeText(users, /ann@example\.com pack finance via group Finance Approvers, ceiling destructive, only when amount le 5000, until 2030-06-30/);
+        await seeText(users, /bob@example\.com/);
+        const api1 = (await api('GET', `/access-at?time=${encodeURIComponent(now)}&tool=stripe__create_refund`)).body;
+        assert.deepEqual((await users.locator('tbody tr td:first-child').allInnerTexts()).sort(), api1.users.map((u) => u.userName).sort());
+        await shot(page, '20-audit-access-at');
+
+        // Just before the grant was given, its members were in the group but could not use it.
+        const [grant] = await auditEvents('type eq "admin.change" and path eq "/grants"');
+        const then = new Date(Date.parse(grant.time) - 1).toISOString();
+        await page.getByLabel('Time', { exact: true }).fill(then);
+        await rerender(page, () => page.getByRole('button', { name: 'Ask' }).click());
+        await seeText(page.getByRole('region', { name: 'Answer' }), /No one could use stripe__create_refund then/);
+        assert.deepEqual((await api('GET', `/access-at?time=${encodeURIComponent(then)}&tool=stripe__create_refund`)).body.users, []);
+        await shot(page, '20-audit-access-at-before-grant');
+    });
+
+    test('Users: a user\'s page leads to their group history and their audit events', async () => {
+        await go(page, 'Users', 'Users');
+        await page.getByRole('link', { name: 'ann@example.com' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Ann Example (ann@example.com)' }).waitFor();
+        await page.getByRole('link', { name: 'Group history' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Group history of ann@example.com' }).waitFor();
+        const hist = page.getByRole('region', { name: 'Group history' });
+        const rows = (await hist.locator('tbody tr').allInnerTexts()).map((r) => r.replace(/\s+/g, ' '));
+        const h = (await api('GET', `/users/${ann.id}/history`)).body;
+        assert.equal(rows.length, h.items.length);
+        assert.match(rows[0], /joined group Finance Approvers/);
+        assert.match(rows.at(-1), /created as ann@example\.com/);
+        await shot(page, '20-user-history');
+
+        await rerender(page, () => page.getByRole('link', { name: 'All their audit events' }).click());
+        const all = await auditRows(page);
+        for (const re of [/tool call.*stripe__create_refund/, /denied call/, /POST \/Users created User ann@example\.com/,
+            /PATCH \/Groups\/.*Finance Approvers \(2 members added\)/, /admin change.*POST \/tokens ann-audit/]) {
+            assert.ok(all.some((r) => re.test(r)), `${re} in:\n${all.join('\n')}`);
+        }
+        assert.ok(!all.some((r) => /bob@example\.com/.test(r)), 'none of Bob\'s events');
+        await shot(page, '20-user-audit-events');
     });
 
     test('every page: each control has an accessible name, and no CSP violation or script error', async () => {
@@ -439,13 +692,24 @@ describe('the admin\'s whole path', () => {
             assert.deepEqual(await unnamedControls(page), [], `${link}: controls without a name`);
             assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, `${link}: a value leaked as text`);
         }
-        for (const hash of [`#/groups/${group.id}`, `#/users/${ann.id}`, '#/packs/new', '#/connectors/datadog']) {
+        // Events of each kind, opened: a tool call, a denial, a SCIM change, an admin change with a before.
+        const seqs = [];
+        for (const f of ['type eq "tool.call"', 'type eq "tool.denied"', 'type eq "scim.change"', 'type eq "admin.change" and method eq "PATCH"']) {
+            const [ev] = await auditEvents(f);
+            assert.ok(ev, `an event for ${f}`);
+            seqs.push(ev.seq);
+        }
+        for (const hash of [`#/groups/${group.id}`, `#/users/${ann.id}`, '#/packs/new', '#/connectors/datadog',
+            '#/audit/chain', '#/audit/access-at', `#/users/${ann.id}/history`, ...seqs.map((n) => `#/audit/${n}`)]) {
             await page.goto(`${srv.base}/${hash}`);
             await page.locator('main h1').waitFor();
             await page.waitForLoadState('networkidle');
             assert.deepEqual(await unnamedControls(page), [], `${hash}: controls without a name`);
-            assert.doesNotMatch(await page.locator('main').innerText(), /\bnull\b|\bundefined\b|\[object /, `${hash}: a value leaked as text`);
+            assert.doesNotMatch(await mainText(page), /\bnull\b|\bundefined\b|\[object /, `${hash}: a value leaked as text`);
         }
+        await page.goto(`${srv.base}/#/audit/${seqs[3]}`);
+        await seeText(page.getByRole('region', { name: 'What changed' }), /base_url "https:\/\/api\.stripe\.com" "http:\/\/127\.0\.0\.1:\d+"/);
+        await shot(page, '20-audit-event-admin-change');
         assert.deepEqual(problems, []);
     });
 
@@ -518,6 +782,33 @@ describe('keyboard only', () => {
         await shot(page, '30-keyboard-decision');
         await page.context().close();
     });
+
+    test('search the audit log and open an event without a mouse', async () => {
+        const page = await newPage();
+        await signIn(page, admin);
+        const tabTo = async (test, what, arg = null, max = 80) => {
+            for (let i = 0; i < max; i++) {
+                await page.keyboard.press('Tab');
+                if (await page.evaluate(test, arg)) return;
+            }
+            throw new Error(`Tab never reached ${what}`);
+        };
+        await tabTo(() => document.activeElement.textContent === 'Audit' && Boolean(document.activeElement.closest('#nav')), 'the Audit link');
+        await page.keyboard.press('Enter');
+        await page.getByRole('heading', { level: 1, name: 'Audit' }).waitFor();
+        await tabTo(() => document.activeElement.textContent === 'Denied calls', 'the Denied calls button');
+        await rerender(page, () => page.keyboard.press('Enter'));
+        assert.equal((await hashQuery(page)).filter, 'type eq "tool.denied"');
+        assert.equal(await page.evaluate(() => document.activeElement.tagName), 'H1', 'focus is on the heading of the new results');
+        const [ev] = await auditEvents('type eq "tool.denied"');
+        await tabTo((seq) => document.activeElement.getAttribute('aria-label') === `Event ${seq}`, `the link to event ${ev.seq}`, ev.seq);
+        await rerender(page, () => page.keyboard.press('Enter'));
+        await page.getByRole('heading', { level: 1, name: `Event ${ev.seq}: denied call` }).waitFor();
+        // The event's JSON can be scrolled from the keyboard: it takes focus.
+        await tabTo(() => document.activeElement.getAttribute('aria-label') === 'The whole event as JSON', 'the event\'s JSON');
+        await shot(page, '31-keyboard-audit-event');
+        await page.context().close();
+    });
 });
 
 describe('a narrow screen', () => {
@@ -545,6 +836,106 @@ describe('a narrow screen', () => {
         await page.waitForLoadState('networkidle');
         assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'a group fits too');
         await shot(page, '41-narrow-group');
+        // The Audit page's other tabs and an event with its long hashes and JSON fit too.
+        const [ev] = await auditEvents('type eq "tool.denied"');
+        for (const [hash, name] of [['#/audit/chain', 'audit-chain'], ['#/audit/access-at', 'audit-access-at'], [`#/audit/${ev.seq}`, 'audit-event']]) {
+            await page.goto(`${srv.base}/${hash}`);
+            await page.locator('main h1').waitFor();
+            await page.waitForLoadState('networkidle');
+            const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+            assert.ok(overflow <= 0, `${hash}: the page is ${overflow}px wider than the screen`);
+            await shot(page, `42-narrow-${name}`);
+        }
+        await page.context().close();
+    });
+});
+
+describe('a broken chain', () => {
+    let other;
+
+    before(async () => {
+        other = await startServer();
+        for (const name of ['carol', 'dave', 'erin', 'frank']) {
+            const r = await other.scim('POST', '/Users', { schemas: [URN_USER], userName: `${name}@example.com`, active: true });
+            assert.equal(r.status, 201, r.text);
+        }
+    });
+    after(async () => {
+        if (other) await other.close();
+    });
+
+    test('Verify now names the event that was edited in the database, and why', async () => {
+        // Stopped cleanly, everything is stored; then someone with write access to the database
+        // edits event 2, a user's creation, as if another userName had been created.
+        await other.stop();
+        await sql(other, `UPDATE audit_events SET doc = replace(doc, 'dave@example.com', 'mallory@example.com') WHERE seq = 2`);
+        await other.restart();
+        const tok = await runCli(['token', 'create', '--kind', 'admin', '--name', 'investigator', '--db', other.dbPath]);
+        assert.equal(tok.code, 0, tok.stderr);
+        const page = await newPage();
+        await page.goto(`${other.base}/`);
+        await page.getByLabel('Admin token', { exact: true }).fill(tok.stdout.trim());
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+        await page.goto(`${other.base}/#/audit/chain`);
+        await page.getByRole('button', { name: 'Verify now' }).click();
+        const result = page.getByRole('region', { name: 'Verification' });
+        await seeText(result, /Broken at event 2\. Event 2 was altered/);
+        await shot(page, '20-audit-chain-broken');
+        await rerender(page, () => page.getByRole('link', { name: 'Open event 2' }).click());
+        await page.getByRole('heading', { level: 1, name: 'Event 2: SCIM change' }).waitFor();
+        await seeText(page.locator('main'), /created User mallory@example\.com/);
+        await page.context().close();
+    });
+});
+
+describe('an empty log, then a long one', () => {
+    let other;
+    let token;
+
+    before(async () => {
+        other = await startServer();
+        const r = await runCli(['token', 'create', '--kind', 'admin', '--name', 'pager', '--db', other.dbPath]);
+        assert.equal(r.code, 0, r.stderr);
+        token = r.stdout.trim();
+    });
+    after(async () => {
+        if (other) await other.close();
+    });
+
+    test('the empty log says what to do; 60 events page by 50, newest first, older and back', async () => {
+        const page = await newPage();
+        await page.goto(`${other.base}/`);
+        await page.getByLabel('Admin token', { exact: true }).fill(token);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+        await page.goto(`${other.base}/#/audit`);
+        await seeText(page.locator('main'), /The audit log has no event yet\. It records every tool call .* Give a group access under Groups/);
+        await shot(page, '20-audit-empty');
+
+        for (let i = 0; i < 60; i += 1) {
+            const r = await other.scim('POST', '/Users', { schemas: [URN_USER], userName: `user${String(i).padStart(2, '0')}@example.com`, active: true });
+            assert.equal(r.status, 201, r.text);
+        }
+        const auth = { headers: { Authorization: `Bearer ${token}` } };
+        assert.equal((await request('GET', `${other.base}/api/v1/audit/verify`, undefined, auth)).status, 200);
+        const all = (await request('GET', `${other.base}/api/v1/audit?count=1000`, undefined, auth)).body.events.map((e) => e.seq);
+        assert.ok(all.length >= 60, `${all.length} events`);
+        const seqsShown = async () => (await auditRows(page)).map((r) => Number(r.split(' ')[0]));
+
+        // The same address: a reload, as the page does not change its hash.
+        await page.reload();
+        await page.getByRole('region', { name: 'Audit events' }).waitFor();
+        const first = await seqsShown();
+        assert.deepEqual(first, all.slice(0, 50), 'the newest 50, newest first');
+        const pages = page.getByRole('navigation', { name: 'Pages of events' });
+        assert.equal(await pages.getByRole('link', { name: 'Newer' }).count(), 0, 'nothing is newer than the newest');
+        await rerender(page, () => pages.getByRole('link', { name: 'Older' }).click());
+        assert.deepEqual(await seqsShown(), all.slice(50, 100), 'the rest');
+        assert.equal(await page.getByRole('navigation', { name: 'Pages of events' }).getByRole('link', { name: 'Older' }).count(), 0, 'nothing is older than the oldest');
+        await shot(page, '20-audit-older-page');
+        await rerender(page, () => page.getByRole('navigation', { name: 'Pages of events' }).getByRole('link', { name: 'Newer' }).click());
+        assert.deepEqual(await seqsShown(), first, 'Newer comes back to the same events');
         await page.context().close();
     });
 });

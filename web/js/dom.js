@@ -146,15 +146,19 @@ export function focusFirstError(form) {
 /*
  * A table: columns [{label, cell(row) -> node|string}], rows; empty: a node shown instead
  * when there are no rows. The wrapper scrolls sideways on narrow screens and can be focused,
- * so that keyboard users can scroll it too.
+ * so that keyboard users can scroll it too. opts.stack: on a narrow screen each row becomes a
+ * card of "label: value" lines instead (for tables too wide to scroll comfortably); the roles
+ * are then set explicitly, as some browsers drop a table's semantics once its display changes.
  */
-export function table(caption, columns, rows, empty) {
+export function table(caption, columns, rows, empty, opts = {}) {
     if (!rows.length && empty) return empty;
+    const role = (r) => (opts.stack ? r : false);
     return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption },
-        h('table', {},
+        h('table', { class: opts.stack ? 'stack' : false, role: role('table') },
             h('caption', { class: 'visually-hidden' }, caption),
-            h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c.label)))),
-            h('tbody', {}, rows.map((r) => h('tr', {}, columns.map((c) => h('td', {}, c.cell(r))))))));
+            h('thead', { role: role('rowgroup') }, h('tr', { role: role('row') }, columns.map((c) => h('th', { scope: 'col', role: role('columnheader') }, c.label)))),
+            h('tbody', { role: role('rowgroup') }, rows.map((r) => h('tr', { role: role('row') },
+                columns.map((c) => h('td', { role: role('cell'), 'data-label': opts.stack ? c.label : false }, c.cell(r))))))));
 }
 
 /* An empty state: what is missing and what to do next. */

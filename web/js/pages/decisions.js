@@ -60,7 +60,8 @@ function subject(s) {
     return h('a', { href: `#/users/${encodeURIComponent(s.id)}` }, `user ${s.display || s.id}`);
 }
 
-function explain(d) {
+/* The decision explained: the verdict, the grant that allowed it, or why each candidate failed. Also used for audited denials. */
+export function explain(d) {
     const who = d.user ? d.user.userName || d.user.id : 'this user';
     const out = h('div', { class: 'panel' },
         h('h2', {}, 'Decision'),
@@ -86,7 +87,7 @@ function explain(d) {
                 { label: 'Pack', cell: (c) => c.pack || '—' },
                 { label: 'Ceiling', cell: (c) => level(c.ceiling) },
                 { label: 'Result', cell: (c) => h('span', {}, c.result === 'allowed' ? badge('allows', 'ok') : badge(RESULTS[c.result] || c.result, 'bad'), c.detail ? h('br') : null, c.detail || '') },
-            ], d.candidates));
+            ], d.candidates, null, { stack: true }));
     }
     return out;
 }

@@ -4,10 +4,12 @@
 
 import { api, qs, scimString } from '../api.js';
 import { add, badge, empty, field, fmtTime, h, level, table } from '../dom.js';
+import { userEventsFilter } from './audit.js';
 
 const PAGE = 50;
 
 export async function render(view, ctx) {
+    if (ctx.args[0] && ctx.args[1] === 'history') return renderHistory(view, ctx, ctx.args[0]);
     if (ctx.args[0]) return renderUser(view, ctx, ctx.args[0]);
     const q = ctx.query.get('q') || '';
     const start = Math.max(1, Number(ctx.query.get('start')) || 1);
@@ -96,4 +98,55 @@ async function renderUser(view, ctx, id) {
             u.active ? h('span', {}, 'Give one of their groups a pack under ', h('a', { href: '#/groups' }, 'Groups'), '.') : 'The user is deactivated in the identity provider.')));
     add(view, h('h2', {}, 'Agents'),
         h('p', {}, h('a', { href: `#/agents?user=${encodeURIComponent(u.userName)}` }, 'Agent tokens for this user')));
+    add(view, h('h2', {}, 'Audit'),
+        h('ul', {},
+            h('li', {}, h('a', { href: `#/users/${encodeURIComponent(u.id)}/history` }, 'Group history'), ': when they joined and left which group, and were created, renamed or deactivated.'),
+            h('li', {}, h('a', { href: `#/audit${qs({ filter: `user.id eq ${scimString(u.id)} and type sw "tool."` })}` }, 'Their agents\' calls'), ': every tool call and denial.'),
+            h('li', {}, h('a', { href: `#/audit${qs({ filter: userEventsFilter(u.id) })}` }, 'All their audit events'), ': calls, SCIM changes to them and their groups, their agent tokens and direct grants.')));
+}
+
+/* One entry of a user's history in words, with the group linked. */
+function historyChange(e) {
+    const group = e.group ? h('a', { href: `#/groups/${encodeURIComponent(e.group.id)}` }, e.group.displayName || e.group.id) : null;
+    switch (e.change) {
+    case 'created': return h('span', {}, 'created as ', h('code', {}, e.userName || ''), e.active === false ? ', deactivated' : '');
+    case 'first_seen': return h('span', {}, 'first seen in the log as ', h('code', {}, e.userName || ''), ' (created before the log began)');
+    case 'renamed': return h('span', {}, 'renamed from ', h('code', {}, e.from || ''), ' to ', h('code', {}, e.userName || ''));
+    case 'activated': return badge('activated', 'ok');
+    case 'deactivated': return badge('deactivated', 'bad');
+    case 'joined': return h('span', {}, 'joined group ', group);
+    case 'left': return h('span', {}, 'left group ', group, e.group_deleted ? ' (the group was deleted)' : '');
+    case 'deleted': return badge('deleted', 'bad');
+    default: return e.change;
+    }
+}
+
+/* A user's group history from the audit log: GET /users/{id}/history (also for deleted users). */
+async function renderHistory(view, ctx, id) {
+    const start = Math.max(1, Number(ctx.query.get('start')) || 1);
+    let hist;
+    try {
+        hist = await api('GET', `/users/${encodeURIComponent(id)}/history${qs({ startIndex: start, count: PAGE })}`);
+    } catch (err) {
+        if (err.status !== 404) throw err;
+        add(view, h('p', {}, h('a', { href: '#/users' }, '← Users')), h('h1', {}, 'History not found'),
+            empty(`${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`, h('a', { href: '#/users' }, 'Back to Users')));
+        return;
+    }
+    const u = hist.user;
+    const name = u.userName || u.id;
+    add(view, h('p', {}, h('a', { href: `#/users/${encodeURIComponent(u.id)}` }, `← ${name}`)),
+        h('h1', {}, `Group history of ${name}`),
+        h('p', { class: 'lead' }, 'From the SCIM changes in the audit log, newest first. Direct memberships only: a group nested in another is that group\'s history.'),
+        h('dl', { class: 'kv' },
+            h('dt', {}, 'The log begins'), h('dd', {}, fmtTime(hist.history_starts, 'the log is empty')),
+            h('dt', {}, 'Complete'), h('dd', {}, hist.complete ? badge('yes', 'ok') : badge('no', 'warn'))),
+        hist.note ? h('p', { class: 'notice warn' }, hist.note) : null,
+        table('Group history', [
+            { label: 'Time', cell: (e) => fmtTime(e.time) },
+            { label: 'Change', cell: historyChange },
+            { label: 'Event', cell: (e) => h('a', { href: `#/audit/${e.seq}`, 'aria-label': `Event ${e.seq}` }, String(e.seq)) },
+        ], hist.items, empty('The audit log holds no change to this user.', 'Changes appear here as the identity provider makes them.')),
+        pager(hist, start, (s) => `#/users/${encodeURIComponent(u.id)}/history${qs({ start: s })}`),
+        h('p', {}, h('a', { href: `#/audit${qs({ filter: userEventsFilter(u.id) })}` }, 'All their audit events')));
 }
