@@ -544,13 +544,35 @@ static bool is_dir(const char *p)
  * binary (a build tree's build/mandate or build/asan/mandate -> catalog, an install's
  * bin/mandate -> share/mandate/catalog). NULL when there is none.
  */
+/*
+ * The directory name (e.g. "catalog") beside the running binary: a build tree's build/mandate or
+ * build/asan/mandate (the sanitizer build) -> ../NAME, an install's PREFIX/bin/mandate ->
+ * ../share/mandate/NAME. With marker set, the directory must hold that file. Into buf; NULL
+ * when there is none.
+ */
+static const char *beside_binary(const char *name, const char *marker, char *buf, size_t n)
+{
+    static const char *const rel[] = {"/../", "/../../", "/../share/mandate/"};
+    char exe[PATH_MAX], probe[PATH_MAX + 64];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+    if (len <= 0)
+        return NULL;
+    exe[len] = '\0';
+    if (strrchr(exe, '/'))
+        *strrchr(exe, '/') = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        snprintf(buf, n, "%s%s%s", exe, rel[i], name);
+        snprintf(probe, sizeof probe, "%s/%s", buf, marker ? marker : "");
+        if (is_dir(buf) && (!marker || access(probe, R_OK) == 0))
+            return buf;
+    }
+    return NULL;
+}
+
 static const char *catalog_dir(const struct opts *o, char *buf, size_t n)
 {
-    /* build/mandate, build/asan/mandate (the sanitizer build), PREFIX/bin/mandate. */
-    static const char *const rel[] = {"/../catalog", "/../../catalog", "/../share/mandate/catalog"};
     const char *env = getenv("MANDATE_CATALOG");
-    char exe[PATH_MAX];
-    ssize_t len;
 
     if (o->catalog)
         return o->catalog;
@@ -558,18 +580,7 @@ static const char *catalog_dir(const struct opts *o, char *buf, size_t n)
         return env;
     if (is_dir("catalog"))
         return "catalog";
-    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return NULL;
-    exe[len] = '\0';
-    if (strrchr(exe, '/'))
-        *strrchr(exe, '/') = '\0';
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        snprintf(buf, n, "%s%s", exe, rel[i]);
-        if (is_dir(buf))
-            return buf;
-    }
-    return NULL;
+    return beside_binary("catalog", NULL, buf, n);
 }
 
 static int load_catalog(struct store *s, const char *dir)
@@ -1017,10 +1028,8 @@ out:
  */
 static const char *web_dir(const struct opts *o, char *buf, size_t n)
 {
-    static const char *const rel[] = {"/../web", "/../../web", "/../share/mandate/web"};
     const char *env = getenv("MANDATE_WEB");
-    char exe[PATH_MAX], probe[PATH_MAX + 32];
-    ssize_t len;
+    char probe[PATH_MAX + 32];
 
     if (o->web || (env && *env)) {
         const char *dir = o->web ? o->web : env;
@@ -1030,19 +1039,7 @@ static const char *web_dir(const struct opts *o, char *buf, size_t n)
         fprintf(stderr, "mandate: %s has no index.html; the console is not served\n", dir);
         return NULL;
     }
-    len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return NULL;
-    exe[len] = '\0';
-    if (strrchr(exe, '/'))
-        *strrchr(exe, '/') = '\0';
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        snprintf(buf, n, "%s%s", exe, rel[i]);
-        snprintf(probe, sizeof probe, "%s/index.html", buf);
-        if (is_dir(buf) && access(probe, R_OK) == 0)
-            return buf;
-    }
-    return NULL;
+    return beside_binary("web", "index.html", buf, n);
 }
 
 static void cancel_pending(void *cls)

@@ -82,6 +82,13 @@ enum md_err access_connector_put(struct access *a, const json_t *doc, json_t **o
  * "overrides" ({"base_url": ..., "levels": {tool: level}}), and each tool with "full_name",
  * "level" (effective) and "defined_level". MD_ERR_NOTFOUND for an unknown name.
  */
+/*
+ * The definition in a document that may be a connector as access_connector_get shows it (an
+ * admin's GET, edited, PUT back; or an audit event's before/after): the fields the view adds
+ * go, and a tool's defined level and the defined base URL come back. A new reference (NULL
+ * when out of memory); a non-object comes back as a copy.
+ */
+json_t *access_connector_definition(const json_t *doc);
 enum md_err access_connector_get(struct access *a, const char *name, json_t **out,
                                  struct md_error *e);
 /* Every connector, by name, as access_connector_get shows it but without input schemas. */

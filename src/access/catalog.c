@@ -321,7 +321,7 @@ static enum md_err put_doc(struct store_conn *c, enum store_obj_kind k, const ch
  * admin's GET, edited, PUT back): the fields the view adds go, and a tool's defined level and
  * the defined base URL come back, so that an override never becomes the definition.
  */
-static json_t *definition_of(const json_t *doc)
+json_t *access_connector_definition(const json_t *doc)
 {
     json_t *d = json_deep_copy(doc), *tools, *t;
     size_t i;
@@ -353,7 +353,7 @@ enum md_err access_connector_put(struct access *a, const json_t *given, json_t *
 {
     struct store_conn *c = NULL;
     struct store_obj row;
-    json_t *doc = definition_of(given);
+    json_t *doc = access_connector_definition(given);
     enum md_err err;
 
     if (out)

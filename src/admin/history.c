@@ -139,32 +139,7 @@ enum admin_hist_kind admin_hist_object(const json_t *ev, char id[64])
 
 json_t *admin_hist_connector_def(const json_t *view)
 {
-    json_t *d, *t;
-    size_t i;
-
-    if (!json_is_object(view))
-        return NULL;
-    d = json_deep_copy(view);
-    if (!d)
-        return NULL;
-    /* The inverse of the view that access/catalog.c makes (connector_view, add_meta). */
-    if (json_is_string(json_object_get(d, "defined_base_url")))
-        json_object_set(d, "base_url", json_object_get(d, "defined_base_url"));
-    json_object_del(d, "defined_base_url");
-    json_object_del(d, "overrides");
-    json_object_del(d, "version");
-    json_object_del(d, "created");
-    json_object_del(d, "modified");
-    json_array_foreach(json_object_get(d, "tools"), i, t)
-    {
-        if (!json_is_object(t))
-            continue;
-        if (json_object_get(t, "defined_level"))
-            json_object_set(t, "level", json_object_get(t, "defined_level"));
-        json_object_del(t, "defined_level");
-        json_object_del(t, "full_name");
-    }
-    return d;
+    return json_is_object(view) ? access_connector_definition(view) : NULL;
 }
 
 json_t *admin_hist_grant_at(const json_t *view, int64_t t_ms, bool *expired)

@@ -475,13 +475,7 @@ static bool nap(struct audit_sinks *s, int64_t ms)
         struct timespec ts;
         if (left <= 0)
             break;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = time_deadline(CLOCK_MONOTONIC, left);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     stop = atomic_load(&s->stopping);

@@ -354,14 +354,7 @@ static int64_t checkpoint_wait_ms(const struct audit *a)
 
 static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = time_deadline(CLOCK_REALTIME, ms);
     pthread_cond_timedwait(cv, mu, &ts);
 }
 

@@ -106,3 +106,17 @@ bool time_parse_rfc3339(const char *s, int64_t *out_ms)
     *out_ms = secs * 1000 + ms;
     return true;
 }
+
+struct timespec time_deadline(clockid_t clock, int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(clock, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

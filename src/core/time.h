@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TIME_RFC3339_LEN 64
 
@@ -13,6 +14,11 @@ void time_now_rfc3339(char out[TIME_RFC3339_LEN]);
 int64_t time_now_ms(void);
 /* Milliseconds of a monotonic clock, for durations. */
 int64_t time_mono_ms(void);
+/*
+ * The absolute time ms milliseconds from now on clock (CLOCK_REALTIME for a default
+ * pthread_cond_timedwait, CLOCK_MONOTONIC for a condition variable set to it).
+ */
+struct timespec time_deadline(clockid_t clock, int64_t ms);
 /* Formats epoch milliseconds as above. */
 void time_format_ms(int64_t ms, char out[TIME_RFC3339_LEN]);
 /*

@@ -71,8 +71,6 @@ const char *http_req_header(const struct http_req *r, const char *name);
 const char *http_req_query(const struct http_req *r, const char *name);
 /* A cookie of the request (RFC 6265 Cookie header), or NULL. Borrowed likewise. */
 const char *http_req_cookie(const struct http_req *r, const char *name);
-/* The client's address as text ("127.0.0.1", "::1"), "" when unknown. */
-void http_req_client(const struct http_req *r, char *out, size_t n);
 /*
  * Whether the client reached this server over https: --public-url is https://, or (without
  * one) a TLS-terminating proxy said so in X-Forwarded-Proto.

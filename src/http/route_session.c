@@ -32,23 +32,6 @@ bool http_req_is_https(const struct http_req *r)
     return proto && strcasecmp(proto, "https") == 0;
 }
 
-void http_req_client(const struct http_req *r, char *out, size_t n)
-{
-    const union MHD_ConnectionInfo *ci =
-        r->conn ? MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
-    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-    out[0] = '\0';
-    if (!sa)
-        return;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)n);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)n);
-}
-
 /*
  * The session cookie: the __Host- one (set over https) first, then the plain one. Over https
  * the plain name is not read, so that a cookie planted over plain http cannot stand in for it.
@@ -172,7 +155,7 @@ static void sign_in(struct http_req *req, struct http_resp *resp)
     enum md_err rc;
 
     md_error_clear(&e);
-    http_req_client(req, client, sizeof client);
+    http_req_client_addr(req, client, sizeof client);
     if (!http_signin_attempt(req->sessions, client, time_now_ms(), &retry_ms)) {
         char retry[24], qc[80];
         snprintf(retry, sizeof retry, "%lld", (long long)((retry_ms + 999) / 1000));

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/time.h"
 
 /* URL schemes, tried in order; anything else with "://" is refused, a plain path is SQLite. */
 static const struct {
@@ -159,13 +160,7 @@ void store_close(struct store *s)
 
 static void deadline_after_ms(struct timespec *ts, long ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
+    *ts = time_deadline(CLOCK_MONOTONIC, ms);
 }
 
 /*
