@@ -26,12 +26,12 @@
 
 #include "connect/response.h"
 
-static const char *const connectors[] = {
-    "github", "stripe", "jira", "salesforce", "zendesk", "sentry", "datadog", "slack", "acme", NULL,
-    "linear", "sage_intacct"};
-static const char *const names[] = {"GitHub", "Stripe",  "Jira", "Salesforce", "Zendesk",
-                                    "Sentry", "Datadog", "Slack", "acme",      "Upstream",
-                                    "linear", "sage_intacct"};
+static const char *const connectors[] = {"github",  "stripe", "jira",    "salesforce",
+                                         "zendesk", "sentry", "datadog", "slack",
+                                         "acme",    NULL,     "linear",  "sage_intacct"};
+static const char *const names[] = {"GitHub",  "Stripe",   "Jira",    "Salesforce",
+                                    "Zendesk", "Sentry",   "Datadog", "Slack",
+                                    "acme",    "Upstream", "linear",  "sage_intacct"};
 /* Each connector's "response" object, as the catalog declares it, or NULL. */
 static const char *const rule_texts[] = {
     NULL,
@@ -46,7 +46,8 @@ static const char *const rule_texts[] = {
     NULL,
     "{\"error_when\": [{\"pointer\": \"/errors\", \"present\": true}, {\"pointer\": "
     "\"/responseCode\", \"not_equals\": 200, \"message\": \"/responseMessage\"}], \"error\": "
-    "{\"message\": \"/errors/0/message\", \"detail\": \"/errors/0/extensions/userPresentableMessage\"}}",
+    "{\"message\": \"/errors/0/message\", \"detail\": "
+    "\"/errors/0/extensions/userPresentableMessage\"}}",
     "{\"error_when\": [{\"pointer\": \"/response/control/status\", \"equals\": \"failure\"}, "
     "{\"pointer\": \"/response/operation/result/status\", \"equals\": \"failure\"}], \"error\": "
     "{\"message\": [\"/response/errormessage/error/description2\", "
