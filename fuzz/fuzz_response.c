@@ -1,13 +1,15 @@
 /*
  * libFuzzer driver for upstream responses as MCP tool results (connect_response_result). The
  * input is: two bytes of HTTP status (big-endian, modulo 600), one byte choosing the connector
- * from a small list (the catalog's vendors, an unknown one, none), one byte choosing the
- * content type, one flag byte, then, when the flag's low bit is set, a Link header up to the
- * first newline, and the body (any bytes: NULs and invalid UTF-8 included). The checks below
- * restate response.h independently of response.c and abort on any violation:
+ * from a small list (the catalog's vendors, an unknown one, none, and connectors with response
+ * rules: Slack's, a GraphQL API's, Sage Intacct's XML ones), one byte choosing the content type,
+ * one flag byte, then, when the flag's low bit is set, a Link header up to the first newline,
+ * and the body (any bytes: NULs and invalid UTF-8 included). The checks below restate
+ * response.h independently of response.c and abort on any violation:
  *
  * - a result is an object with a non-empty content array of text blocks and a boolean isError;
- * - isError is true for every status outside 2xx, and false inside it except for Slack;
+ * - isError is true for every status outside 2xx, and false inside it except for a connector
+ *   with error_when rules;
  * - an error has structuredContent.status equal to the status and a text that starts with the
  *   vendor's name and " API error: ", with the vendor's message within its cap;
  * - a success with structuredContent has a first text block that parses back to the JSON it
@@ -24,10 +26,34 @@
 
 #include "connect/response.h"
 
-static const char *const connectors[] = {"github", "stripe",  "jira",  "salesforce", "zendesk",
-                                         "sentry", "datadog", "slack", "acme",       NULL};
-static const char *const names[] = {"GitHub", "Stripe",  "Jira",  "Salesforce", "Zendesk",
-                                    "Sentry", "Datadog", "Slack", "acme",       "Upstream"};
+static const char *const connectors[] = {"github",  "stripe", "jira",    "salesforce",
+                                         "zendesk", "sentry", "datadog", "slack",
+                                         "acme",    NULL,     "linear",  "sage_intacct"};
+static const char *const names[] = {"GitHub",  "Stripe",   "Jira",    "Salesforce",
+                                    "Zendesk", "Sentry",   "Datadog", "Slack",
+                                    "acme",    "Upstream", "linear",  "sage_intacct"};
+/* Each connector's "response" object, as the catalog declares it, or NULL. */
+static const char *const rule_texts[] = {
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    "{\"error_when\": {\"pointer\": \"/ok\", \"equals\": false}}",
+    "{\"error\": {\"message\": [\"/m\", \"/a/0\"], \"detail\": \"/d\", \"code\": \"/c\"}}",
+    NULL,
+    "{\"error_when\": [{\"pointer\": \"/errors\", \"present\": true}, {\"pointer\": "
+    "\"/responseCode\", \"not_equals\": 200, \"message\": \"/responseMessage\"}], \"error\": "
+    "{\"message\": \"/errors/0/message\", \"detail\": "
+    "\"/errors/0/extensions/userPresentableMessage\"}}",
+    "{\"error_when\": [{\"pointer\": \"/response/control/status\", \"equals\": \"failure\"}, "
+    "{\"pointer\": \"/response/operation/result/status\", \"equals\": \"failure\"}], \"error\": "
+    "{\"message\": [\"/response/errormessage/error/description2\", "
+    "\"/response/operation/result/errormessage/error/description2\"], \"code\": "
+    "\"/response/operation/result/errormessage/error/errorno\"}}"};
+static json_t *rules[sizeof rule_texts / sizeof rule_texts[0]];
 static const char *const types[] = {NULL,
                                     "application/json",
                                     "application/vnd.github+json",
@@ -35,7 +61,8 @@ static const char *const types[] = {NULL,
                                     "text/plain",
                                     "text/html; charset=utf-8",
                                     "application/octet-stream",
-                                    "x/\x01\xff"};
+                                    "x/\x01\xff",
+                                    "text/xml; charset=UTF-8"};
 
 static const char *block_text(const json_t *content, size_t i)
 {
@@ -94,6 +121,23 @@ static void check_success(const json_t *r)
     json_decref(shown);
 }
 
+/* The rules, parsed once and checked as a connector's are when it is loaded. */
+static void rules_init(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    for (size_t i = 0; i < sizeof rule_texts / sizeof rule_texts[0]; i++) {
+        json_error_t jerr;
+        if (!rule_texts[i])
+            continue;
+        rules[i] = json_loads(rule_texts[i], 0, &jerr);
+        if (!rules[i] || connect_response_check(rules[i], NULL) != MD_OK)
+            abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct connect_response_in in;
@@ -103,11 +147,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *r, *r2;
     bool err;
 
+    rules_init();
     if (size < 5)
         return 0;
     in.status = ((data[0] << 8) | data[1]) % 600;
     conn = data[2] % (sizeof connectors / sizeof connectors[0]);
     in.connector = connectors[conn];
+    in.rules = rules[conn];
     in.content_type = types[data[3] % (sizeof types / sizeof types[0])];
     rest = data + 5;
     left = size - 5;
@@ -140,7 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (in.status < 200 || in.status > 299) {
         if (!err)
             abort();
-    } else if (err && (!in.connector || strcmp(in.connector, "slack") != 0)) {
+    } else if (err && !json_object_get(in.rules, "error_when")) {
         abort();
     }
     if (err)

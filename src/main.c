@@ -896,26 +896,39 @@ static void raise_fd_limit(void)
 }
 
 /*
- * A deployment's base URLs from its environment: MANDATE_CONNECTOR_<NAME>_BASE_URL=https://...
- * (e.g. MANDATE_CONNECTOR_JIRA_BASE_URL) is written as that connector's override at start, as
- * PATCH /api/v1/connectors/{name} would, so that the admin API shows where calls go.
+ * A deployment's base URLs and token URLs from its environment:
+ * MANDATE_CONNECTOR_<NAME>_BASE_URL=https://... (e.g. MANDATE_CONNECTOR_JIRA_BASE_URL) and
+ * MANDATE_CONNECTOR_<NAME>_TOKEN_URL=https://... (e.g. MANDATE_CONNECTOR_OUTLOOK_TOKEN_URL for a
+ * national cloud's login host) are written as that connector's overrides at start, as PATCH
+ * /api/v1/connectors/{name} would, so that the admin API shows where calls go.
  */
 static int env_base_urls(struct access *a)
 {
     extern char **environ;
-    static const char pre[] = "MANDATE_CONNECTOR_", suf[] = "_BASE_URL=";
+    static const char pre[] = "MANDATE_CONNECTOR_";
+    static const struct {
+        const char *suffix; /* with the '=' */
+        const char *member;
+    } kinds[] = {{"_BASE_URL=", "base_url"}, {"_TOKEN_URL=", "token_url"}};
 
     for (char **v = environ; *v; v++) {
         const char *s = *v, *eq = strchr(s, '=');
         char name[64];
-        size_t n;
+        size_t n, k;
         json_t *patch;
         struct md_error e;
 
-        if (strncmp(s, pre, sizeof pre - 1) != 0 || !eq || eq - s < (long)(sizeof pre + 9) ||
-            strncmp(eq - (sizeof suf - 2), suf, sizeof suf - 1) != 0)
+        if (strncmp(s, pre, sizeof pre - 1) != 0 || !eq)
             continue;
-        n = (size_t)(eq - (sizeof suf - 2) - (s + sizeof pre - 1));
+        for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            size_t sl = strlen(kinds[k].suffix) - 1; /* without the '=' */
+            if ((size_t)(eq - s) > sizeof pre - 1 + sl &&
+                strncmp(eq - sl, kinds[k].suffix, sl + 1) == 0)
+                break;
+        }
+        if (k == sizeof kinds / sizeof kinds[0])
+            continue;
+        n = (size_t)(eq - (strlen(kinds[k].suffix) - 1) - (s + sizeof pre - 1));
         if (n == 0 || n >= sizeof name)
             continue;
         for (size_t i = 0; i < n; i++) {
@@ -924,14 +937,15 @@ static int env_base_urls(struct access *a)
         }
         name[n] = '\0';
         md_error_clear(&e);
-        patch = json_pack("{s:s}", "base_url", eq + 1);
-        if (access_connector_override(a, name, patch, NULL, &e) != MD_OK) {
-            fprintf(stderr, "mandate: %.*s: %s\n", (int)(eq - s), s, e.msg);
+        patch = json_pack("{s:s}", kinds[k].member, eq + 1);
+        if (!patch || access_connector_override(a, name, patch, NULL, &e) != MD_OK) {
+            fprintf(stderr, "mandate: %.*s: %s\n", (int)(eq - s), s,
+                    patch ? e.msg : "out of memory");
             json_decref(patch);
             return -1;
         }
         json_decref(patch);
-        log_info("event=base_url_override connector=%s source=environment", name);
+        log_info("event=%s_override connector=%s source=environment", kinds[k].member, name);
     }
     return 0;
 }
@@ -1139,6 +1153,7 @@ static int cmd_serve(const struct opts *o)
         store_close(s);
         return 1;
     }
+    access_set_upstream_http(a, up_http && strcmp(up_http, "1") == 0);
     if (env_base_urls(a) != 0)
         goto out;
     /* The audit log: its checkpoint key comes from the vault key, so it is never in the db. */

@@ -67,6 +67,12 @@ void access_close(struct access *a);
 /* The store the service reads (borrowed). */
 struct store *access_store(const struct access *a);
 
+/*
+ * Whether a deployment's token URL override may be a plain http:// URL (the server runs with
+ * MANDATE_UPSTREAM_HTTP=1, for sandboxes and test fakes). Off by default: https only.
+ */
+void access_set_upstream_http(struct access *a, bool allow);
+
 /* ---- catalog: connectors, overrides, packs ---- */
 
 /*
@@ -79,8 +85,9 @@ enum md_err access_connector_put(struct access *a, const json_t *doc, json_t **o
 
 /*
  * A connector as admins see it: the definition's fields, "base_url" the effective one,
- * "overrides" ({"base_url": ..., "levels": {tool: level}}), and each tool with "full_name",
- * "level" (effective) and "defined_level". MD_ERR_NOTFOUND for an unknown name.
+ * "overrides" ({"base_url": ..., "token_url": ..., "levels": {tool: level}}), and each tool with
+ * "full_name", "level" (effective) and "defined_level". The definition's auth is shown as it
+ * is: a token URL override is in "overrides". MD_ERR_NOTFOUND for an unknown name.
  */
 /*
  * The definition in a document that may be a connector as access_connector_get shows it (an
@@ -96,9 +103,13 @@ enum md_err access_connector_list(struct access *a, json_t **out, struct md_erro
 
 /*
  * Changes a deployment's overrides of connector name: patch is an object with "base_url"
- * (a string https:// or http:// URL, or null to use the definition's) and/or "levels" (an object
- * of full tool name -> level name, or null to drop that override). Unknown tools and levels are
- * refused. *out (may be NULL) as access_connector_get.
+ * (a string https:// or http:// URL, or null to use the definition's), "token_url" (where an
+ * OAuth 2.0 connector gets its access tokens: an absolute https:// URL, http:// only with
+ * access_set_upstream_http, checked by connect_auth_token_url_check; or null to use the
+ * definition's auth.token_url) and/or "levels" (an object of full tool name -> level name, or
+ * null to drop that override). Unknown tools and levels are refused, and so is a token_url for
+ * a connector without an OAuth 2.0 token endpoint. All or nothing. *out (may be NULL) as
+ * access_connector_get.
  */
 enum md_err access_connector_override(struct access *a, const char *name, const json_t *patch,
                                       json_t **out, struct md_error *e);
@@ -273,6 +284,7 @@ struct access_tool {
     json_t *connector; /* the connector's document (a reference; never modify it) */
     json_t *tool;      /* the tool's object in that document (a reference) */
     char *base_url;    /* the effective base URL: the override, else the definition's (heap) */
+    char *token_url;   /* the deployment's token URL override (heap), or NULL: the definition's */
     enum access_level level; /* effective */
 };
 

@@ -186,6 +186,9 @@ void access__count_decision(struct access *a);
 /* The current policy (a reference), rebuilt from the store when stale. */
 enum md_err access__policy(struct access *a, struct policy **out, struct md_error *e);
 
+/* Whether overrides may name plain http:// token endpoints (access_set_upstream_http). */
+bool access__upstream_http(struct access *a);
+
 /* ---- validation shared by catalog.c and grants.c ---- */
 
 /* Connector names: 1..30 of [a-z0-9_], a letter first, no "__", not ending in '_'. */

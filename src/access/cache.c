@@ -57,11 +57,22 @@ struct access {
     uint64_t names_gen;
 
     atomic_uint_fast64_t n_decisions, n_hits, n_misses, n_builds, n_inval, n_flush;
+    atomic_bool upstream_http; /* overrides may name plain http:// token endpoints */
 };
 
 struct store *access_store(const struct access *a)
 {
     return a->store;
+}
+
+void access_set_upstream_http(struct access *a, bool allow)
+{
+    atomic_store(&a->upstream_http, allow);
+}
+
+bool access__upstream_http(struct access *a)
+{
+    return atomic_load(&a->upstream_http);
 }
 
 /* The shard takes the hash's top bits: each shard's map buckets on its low bits. */

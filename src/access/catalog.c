@@ -6,6 +6,8 @@
  */
 #include "access/access_int.h"
 #include "connect/auth.h"
+#include "connect/connect.h"
+#include "connect/response.h"
 #include "connect/schema.h"
 
 #include <dirent.h>
@@ -159,6 +161,12 @@ static enum md_err validate_tool(const char *conn, const json_t *t, size_t i, st
         return bad(e, where, "\"request.method\" must be GET, POST, PUT, PATCH or DELETE");
     if (!path || path[0] != '/')
         return bad(e, where, "\"request.path\" must start with /");
+    {
+        /* The runtime builds every call from it: a template it would refuse is refused now. */
+        struct md_error re = {0};
+        if (connect_request_check(req, &re) != MD_OK)
+            return md_error_set(e, MD_ERR_VALUE, "%s: %s", where, re.msg);
+    }
     if (json_object_get(t, "redact") && !json_is_array(json_object_get(t, "redact")))
         return bad(e, where, "\"redact\" must be an array of argument names");
     return MD_OK;
@@ -192,6 +200,11 @@ static enum md_err validate_connector(const json_t *doc, struct md_error *e)
         struct md_error ae = {0};
         if (connect_auth_validate(auth, NULL, &ae) != MD_OK)
             return md_error_set(e, MD_ERR_VALUE, "\"auth\": %s", ae.msg);
+    }
+    if (json_object_get(doc, "response")) {
+        struct md_error re = {0};
+        if (connect_response_check(json_object_get(doc, "response"), &re) != MD_OK)
+            return md_error_set(e, MD_ERR_VALUE, "%s", re.msg);
     }
     if (headers) {
         const char *k;
@@ -498,7 +511,7 @@ static bool defines_tool(const json_t *def, const char *full)
 
 /* Applies patch to ov (both objects), checking it against the definition. */
 static enum md_err merge_override(const json_t *def, json_t *ov, const json_t *patch,
-                                  struct md_error *e)
+                                  bool allow_http, struct md_error *e)
 {
     const char *k;
     json_t *v;
@@ -516,6 +529,20 @@ static enum md_err merge_override(const json_t *def, json_t *ov, const json_t *p
                 return md_error_set(e, MD_ERR_VALUE,
                                     "\"base_url\" must be an http:// or https:// URL without a "
                                     "trailing /, or null");
+            }
+        } else if (strcmp(k, "token_url") == 0) {
+            struct md_error te = {0};
+            if (json_is_null(v)) {
+                json_object_del(ov, "token_url");
+            } else if (!json_is_string(v)) {
+                return md_error_set(e, MD_ERR_VALUE,
+                                    "\"token_url\" must be an https:// URL, or null");
+            } else if (connect_auth_token_url_check(json_object_get(def, "auth"),
+                                                    json_string_value(v), allow_http,
+                                                    &te) != MD_OK) {
+                return md_error_set(e, te.code, "%s", te.msg);
+            } else {
+                json_object_set(ov, "token_url", v);
             }
         } else if (strcmp(k, "levels") == 0) {
             json_t *levels = json_object_get(ov, "levels");
@@ -546,7 +573,8 @@ static enum md_err merge_override(const json_t *def, json_t *ov, const json_t *p
             }
         } else {
             return md_error_set(e, MD_ERR_VALUE,
-                                "unknown override \"%.40s\" (known: base_url, levels)", k);
+                                "unknown override \"%.40s\" (known: base_url, token_url, levels)",
+                                k);
         }
     }
     return MD_OK;
@@ -580,7 +608,7 @@ enum md_err access_connector_override(struct access *a, const char *name, const 
     if (!err && (!def || !ov))
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
     if (!err)
-        err = merge_override(def, ov, patch, e);
+        err = merge_override(def, ov, patch, access__upstream_http(a), e);
     if (!err)
         err = put_doc(c, STORE_OBJ_OVERRIDE, name, ov, -1, NULL, e);
     if (!err)

@@ -612,8 +612,11 @@ enum md_err access_tool_get(struct access *a, const char *tool, struct access_to
     if (!base)
         base = json_string_value(json_object_get(out->connector, "base_url"));
     out->base_url = strdup(base ? base : "");
+    if (json_is_string(json_object_get(ov, "token_url")))
+        out->token_url = strdup(json_string_value(json_object_get(ov, "token_url")));
     out->level = t->level;
-    if (!out->connector || !out->tool || !out->base_url) {
+    if (!out->connector || !out->tool || !out->base_url ||
+        (json_object_get(ov, "token_url") && !out->token_url)) {
         access_tool_release(out);
         err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
     }
@@ -629,6 +632,7 @@ void access_tool_release(struct access_tool *t)
     json_decref(t->connector);
     json_decref(t->tool);
     free(t->base_url);
+    free(t->token_url);
     memset(t, 0, sizeof *t);
 }
 

@@ -74,7 +74,7 @@ out:
     json_decref(body);
 }
 
-static const char *const override_members[] = {"base_url", "levels", NULL};
+static const char *const override_members[] = {"base_url", "token_url", "levels", NULL};
 
 static void patch_connector(struct admin_ctx *x, const char *name)
 {

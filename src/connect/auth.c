@@ -222,43 +222,54 @@ static size_t cred_placeholder(const char *u, char *name)
  * the client secret is never sent over plain http. {credential.NAME} may stand in the path or
  * the query, never in the scheme or the host, so that a credential's value cannot choose where
  * the client secret goes; any other '{' or '}' is refused.
+ *
+ * what names the value in messages. A deployment's override (connect_auth_token_url_check)
+ * must be absolute, and may be http:// when the server allows plain-http upstreams; names, when
+ * not NULL, receives each placeholder's NAME.
  */
-static enum md_err token_url_check(const json_t *v, struct md_error *e)
+static enum md_err url_syntax(const char *u, size_t n, const char *what, bool absolute,
+                              bool allow_http, json_t *names, struct md_error *e)
 {
-    const char *u = json_string_value(v);
-    size_t n = u ? json_string_length(v) : 0;
     size_t host_end;
     char name[CRED_NAME_MAX + 1];
 
     if (!u || n == 0 || n > CONNECT_AUTH_URL_MAX || strlen(u) != n)
         return md_error_set(e, MD_ERR_VALUE,
-                            "auth.token_url is required: an https:// URL or a path starting "
-                            "with / of at most %d bytes",
-                            CONNECT_AUTH_URL_MAX);
+                            absolute ? "%s must be an https:// URL of at most %d bytes"
+                                     : "%s is required: an https:// URL or a path starting "
+                                       "with / of at most %d bytes",
+                            what, CONNECT_AUTH_URL_MAX);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)u[i];
         if (c <= 0x20 || c >= 0x7f || c == '\\')
             return md_error_set(e, MD_ERR_VALUE,
-                                "auth.token_url must not hold spaces, control characters, "
-                                "backslashes or non-ASCII bytes");
+                                "%s must not hold spaces, control characters, "
+                                "backslashes or non-ASCII bytes",
+                                what);
     }
     if (strchr(u, '#'))
-        return md_error_set(e, MD_ERR_VALUE,
-                            "auth.token_url must not have a fragment (RFC 6749 section 3.2)");
-    if (u[0] == '/') {
+        return md_error_set(e, MD_ERR_VALUE, "%s must not have a fragment (RFC 6749 section 3.2)",
+                            what);
+    if (u[0] == '/' && !absolute) {
         if (u[1] == '/')
-            return md_error_set(e, MD_ERR_VALUE,
-                                "auth.token_url: a path must start with a single /");
+            return md_error_set(e, MD_ERR_VALUE, "%s: a path must start with a single /", what);
         host_end = 0;
-    } else if (strncmp(u, "http://", 7) == 0) {
+    } else if (strncmp(u, "http://", 7) == 0 && !allow_http) {
         return md_error_set(e, MD_ERR_VALUE,
-                            "auth.token_url must use https: the client secret is sent to it");
-    } else if (strncmp(u, "https://", 8) != 0 || !u[8] || strchr("/?@:", u[8])) {
-        return md_error_set(e, MD_ERR_VALUE,
-                            "auth.token_url must be an https:// URL with a host, or a path "
-                            "starting with /");
+                            absolute ? "%s must use https: the client secret is sent to it "
+                                       "(http:// only when the server runs with "
+                                       "MANDATE_UPSTREAM_HTTP=1)"
+                                     : "%s must use https: the client secret is sent to it",
+                            what);
     } else {
-        host_end = 8 + strcspn(u + 8, "/?");
+        size_t k = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+        if (k == 0 || !u[k] || strchr("/?@:", u[k]) || memchr(u + k, '@', strcspn(u + k, "/?")))
+            return md_error_set(e, MD_ERR_VALUE,
+                                absolute ? "%s must be an https:// URL with a host"
+                                         : "%s must be an https:// URL with a host, or a path "
+                                           "starting with /",
+                                what);
+        host_end = k + strcspn(u + k, "/?");
     }
     for (size_t i = 0; i < n; i++) {
         size_t k;
@@ -267,17 +278,25 @@ static enum md_err token_url_check(const json_t *v, struct md_error *e)
         k = u[i] == '{' ? cred_placeholder(u + i, name) : 0;
         if (k == 0)
             return md_error_set(e, MD_ERR_VALUE,
-                                "auth.token_url: '{' and '}' only make {credential.NAME} (NAME: 1 "
+                                "%s: '{' and '}' only make {credential.NAME} (NAME: 1 "
                                 "to %d characters of [A-Za-z0-9_])",
-                                CRED_NAME_MAX);
+                                what, CRED_NAME_MAX);
         if (i < host_end)
             return md_error_set(e, MD_ERR_VALUE,
-                                "auth.token_url: {credential.%s} may stand in the path or the "
+                                "%s: {credential.%s} may stand in the path or the "
                                 "query, not in the scheme or the host",
-                                name);
+                                what, name);
+        if (names && json_object_set_new(names, name, json_null()))
+            return md_error_set(e, MD_ERR_NOMEM, "out of memory");
         i += k - 1;
     }
     return MD_OK;
+}
+
+static enum md_err token_url_check(const json_t *v, struct md_error *e)
+{
+    return url_syntax(json_string_value(v), json_is_string(v) ? json_string_length(v) : 0,
+                      "auth.token_url", false, false, NULL, e);
 }
 
 /* RFC 6749 section 3.3: scope = scope-token *( SP scope-token ). */
@@ -636,10 +655,62 @@ bool connect_auth_field_is_secret(const json_t *auth, const char *field)
     return true;
 }
 
+enum md_err connect_auth_token_url_check(const json_t *auth, const char *url, bool allow_http,
+                                         struct md_error *e)
+{
+    const struct scheme *sc;
+    json_t *defined = NULL, *used = NULL;
+    const char *name;
+    json_t *v;
+    enum md_err err = auth_parse(auth, &sc, NULL);
+
+    if (err || !connect_auth_is_oauth2(sc->type))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "\"token_url\": this connector's auth (%s) has no OAuth 2.0 token "
+                            "endpoint to point elsewhere",
+                            err ? "invalid" : sc->name);
+    defined = json_object();
+    used = json_object();
+    if (!defined || !used) {
+        err = md_error_set(e, MD_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    err = connect_auth_credential_fields(auth, defined, e);
+    if (!err)
+        err = url_syntax(url, url ? strlen(url) : 0, "\"token_url\"", true, allow_http, used, e);
+    if (err)
+        goto out;
+    /*
+     * An override may move the endpoint, not widen what goes into its URL: a credential field
+     * there (a secret in a URL that servers and proxies log) only where the connector puts one.
+     */
+    json_object_foreach(used, name, v)
+    {
+        if (!json_object_get(defined, name)) {
+            err = md_error_set(e, MD_ERR_VALUE,
+                               "\"token_url\": {credential.%.64s} is not in the connector's own "
+                               "auth.token_url, so it may not be in an override either",
+                               name);
+            goto out;
+        }
+    }
+out:
+    json_decref(defined);
+    json_decref(used);
+    return err;
+}
+
 enum md_err connect_auth_token_url(const json_t *auth, const char *base_url, const json_t *secret,
                                    char **out, struct md_error *e)
 {
-    const char *u = json_string_value(json_object_get(auth, "token_url"));
+    return connect_auth_token_url_at(auth, NULL, base_url, secret, out, e);
+}
+
+enum md_err connect_auth_token_url_at(const json_t *auth, const char *override,
+                                      const char *base_url, const json_t *secret, char **out,
+                                      struct md_error *e)
+{
+    const char *u = override ? override : json_string_value(json_object_get(auth, "token_url"));
     static const char hex[] = "0123456789ABCDEF";
     char name[CRED_NAME_MAX + 1];
     struct buf b;

@@ -123,6 +123,28 @@ enum md_err connect_auth_token_url(const json_t *auth, const char *base_url, con
                                    char **out, struct md_error *e);
 
 /*
+ * connect_auth_token_url with a deployment's override of the token URL (docs/connectors.md,
+ * "Base URLs and upstreams"): override, when not NULL, stands for auth.token_url (it is
+ * absolute, checked by connect_auth_token_url_check).
+ */
+enum md_err connect_auth_token_url_at(const json_t *auth, const char *override,
+                                      const char *base_url, const json_t *secret, char **out,
+                                      struct md_error *e);
+
+/*
+ * Checks a deployment's override of an OAuth 2.0 scheme's token URL (PATCH
+ * /api/v1/connectors/{name} {"token_url"}, MANDATE_CONNECTOR_<NAME>_TOKEN_URL): auth must be an
+ * OAuth 2.0 scheme, url an absolute https:// URL (http:// too with allow_http, the server's
+ * MANDATE_UPSTREAM_HTTP=1) with the same rules as auth.token_url, whose {credential.NAME}
+ * placeholders are among those that auth.token_url itself uses (so that a national cloud's
+ * https://login.microsoftonline.us/{credential.tenant_id}/oauth2/v2.0/token works, and an
+ * override never puts another secret field in a URL). MD_ERR_VALUE with a sentence that names
+ * "token_url", MD_ERR_NOMEM. Both borrowed.
+ */
+enum md_err connect_auth_token_url_check(const json_t *auth, const char *url, bool allow_http,
+                                         struct md_error *e);
+
+/*
  * Whether the value of a secret field must be masked out of upstream answers: true for
  * everything secret (a token, a password, a client secret, a private key, ...); false for the
  * identifiers that an upstream rightly shows (a Basic username, a client_id, a service

@@ -23,7 +23,12 @@
  *   (space is %20, never '+'). An array of scalars repeats the name once per element
  *   (`ids=1&ids=2`, the OpenAPI 3 default for query arrays: style form, explode true); an
  *   empty array sends nothing. A null argument is treated as absent. An object, or an array
- *   holding an object or an array, is refused.
+ *   holding an object or an array, is refused. An entry is an argument name, sent as the
+ *   parameter of that name, or {"name": PARAMETER, "arg": ARGUMENT} for a parameter whose name
+ *   is no argument an LLM API accepts ("statuses[]", "$top"): the argument ARGUMENT sent as
+ *   PARAMETER (`statuses%5B%5D=triggered&statuses%5B%5D=acknowledged`, `%24top=10`). At most
+ *   64 entries, names of 1 to 128 bytes; an argument or a parameter listed twice, and an
+ *   argument that is also a path placeholder, are template errors.
  * - Body "json": the arguments not used by the path or the query, as one compact JSON object
  *   (jansson, in the arguments' order); Content-Type: application/json.
  * - Body "form": the same arguments as application/x-www-form-urlencoded in Stripe's
@@ -130,6 +135,14 @@ struct connect_request {
 enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,
                                   const json_t *request_def, const json_t *args,
                                   struct connect_request *out, struct md_error *e);
+
+/*
+ * Checks a tool's request object as connect_request_build reads it (method, path, query, body
+ * and every template in it), without arguments: what a connector's definition is checked with
+ * when it is loaded. MD_OK, or MD_ERR_VALUE / MD_ERR_TOOLARGE naming the field, as
+ * connect_request_build would say it for every call. request_def is borrowed.
+ */
+enum md_err connect_request_check(const json_t *request_def, struct md_error *e);
 
 /*
  * What a request may use besides the agent's arguments; borrowed for the call. A NULL member

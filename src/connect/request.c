@@ -28,6 +28,8 @@ enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM, BODY_GRAPHQL, BODY_TEMPLATE, B
 
 #define FORM_FIELDS_MAX 64 /* fields of a {"type": "form"} body */
 #define FORM_FIELD_NAME_MAX 256
+#define QUERY_MAX 64       /* entries of request.query */
+#define QUERY_NAME_MAX 128 /* bytes of a query parameter's or its argument's name */
 
 /* How a body template escapes an argument: request.body.escape. */
 enum escape_kind { ESCAPE_XML, ESCAPE_JSON, ESCAPE_NONE };
@@ -36,7 +38,7 @@ enum escape_kind { ESCAPE_XML, ESCAPE_JSON, ESCAPE_NONE };
 struct tmpl {
     const char *method;
     const char *path;
-    const json_t *query; /* an array of strings, or NULL */
+    const json_t *query; /* an array of names and {"name", "arg"} objects, or NULL */
     enum body_kind body;
     /* BODY_GRAPHQL */
     const json_t *document;     /* request.body.query, a JSON string */
@@ -771,6 +773,52 @@ static enum md_err body_parse(const json_t *v, struct tmpl *t, struct md_error *
                         "\"graphql\", \"template\" or \"form\"");
 }
 
+/*
+ * One entry of request.query: an argument name, sent as a parameter of the same name, or
+ * {"name": PARAMETER, "arg": ARGUMENT} for a parameter whose name an argument cannot have
+ * ("statuses[]", "$top"). *name and *arg borrow from q.
+ */
+static enum md_err query_entry(const json_t *q, size_t i, const char **name, const char **arg,
+                               struct md_error *e)
+{
+    const char *k;
+    json_t *v;
+
+    *name = *arg = "";
+    if (json_is_string(q)) {
+        if (json_string_length(q) == 0 || json_string_length(q) > QUERY_NAME_MAX ||
+            strlen(json_string_value(q)) != json_string_length(q))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.query[%zu] must be a non-empty string of at most %d "
+                                "bytes",
+                                i, QUERY_NAME_MAX);
+        *name = *arg = json_string_value(q);
+        return MD_OK;
+    }
+    if (!json_is_object(q))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.query[%zu] must be an argument name or {\"name\", \"arg\"}",
+                            i);
+    json_object_foreach(json_mut(q), k, v)
+    {
+        if ((strcmp(k, "name") && strcmp(k, "arg")) || !json_is_string(v) ||
+            json_string_length(v) == 0 || json_string_length(v) > QUERY_NAME_MAX ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.query[%zu] must be {\"name\": PARAMETER, \"arg\": "
+                                "ARGUMENT}, two non-empty strings of at most %d bytes",
+                                i, QUERY_NAME_MAX);
+    }
+    if (!json_object_get(q, "name") || !json_object_get(q, "arg"))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "request.query[%zu] must have both \"name\" (the parameter) and "
+                            "\"arg\" (the argument)",
+                            i);
+    *name = json_string_value(json_object_get(q, "name"));
+    *arg = json_string_value(json_object_get(q, "arg"));
+    return MD_OK;
+}
+
 static enum md_err tmpl_parse(const json_t *def, struct tmpl *t, struct md_error *e)
 {
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
@@ -808,21 +856,29 @@ static enum md_err tmpl_parse(const json_t *def, struct tmpl *t, struct md_error
     v = json_object_get(def, "query");
     if (v) {
         json_t *q;
-        if (!json_is_array(v))
-            return md_error_set(e, MD_ERR_VALUE, "request.query must be an array of names");
+        if (!json_is_array(v) || json_array_size(v) > QUERY_MAX)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "request.query must be an array of at most %d argument names or "
+                                "{\"name\", \"arg\"} objects",
+                                QUERY_MAX);
         json_array_foreach(v, i, q)
         {
-            const char *name = json_string_value(q);
-            if (!name || !name[0] || strlen(name) != json_string_length(q))
+            const char *name, *arg;
+            err = query_entry(q, i, &name, &arg, e);
+            if (err)
+                return err;
+            if (path_has_placeholder(t->path, arg))
                 return md_error_set(e, MD_ERR_VALUE,
-                                    "request.query[%zu] must be a non-empty string", i);
-            if (path_has_placeholder(t->path, name))
-                return md_error_set(e, MD_ERR_VALUE,
-                                    "request.query: %.60s is also a path placeholder", name);
+                                    "request.query: %.60s is also a path placeholder", arg);
             for (size_t k = 0; k < i; k++) {
-                if (strcmp(json_string_value(json_array_get(v, k)), name) == 0)
-                    return md_error_set(e, MD_ERR_VALUE, "request.query: %.60s is listed twice",
-                                        name);
+                const char *n2, *a2;
+                query_entry(json_array_get(v, k), k, &n2, &a2, NULL);
+                if (strcmp(a2, arg) == 0)
+                    return md_error_set(e, MD_ERR_VALUE,
+                                        "request.query: the argument %.60s is listed twice", arg);
+                if (strcmp(n2, name) == 0)
+                    return md_error_set(e, MD_ERR_VALUE,
+                                        "request.query: the parameter %.60s is listed twice", name);
             }
         }
         t->query = v;
@@ -1048,14 +1104,17 @@ static enum md_err query_append(struct buf *url, const json_t *query, const json
 
     json_array_foreach(query, i, q)
     {
-        const char *name = json_string_value(q);
-        const json_t *v = args ? json_object_get(args, name) : NULL;
+        const char *name, *arg;
+        const json_t *v;
         char tmp[SCALAR_TMP];
         struct slice s;
 
+        /* tmpl_parse checked every entry. */
+        query_entry(q, i, &name, &arg, NULL);
+        v = args ? json_object_get(args, arg) : NULL;
         if (!v)
             continue;
-        if (json_object_set_new(used, name, json_null()))
+        if (json_object_set_new(used, arg, json_null()))
             return md_error_set(e, MD_ERR_NOMEM, "out of memory");
         if (json_is_null(v))
             continue;
@@ -1068,7 +1127,7 @@ static enum md_err query_append(struct buf *url, const json_t *query, const json
                     return md_error_set(e, MD_ERR_VALUE,
                                         "query argument %.60s: array items must be strings, "
                                         "numbers or booleans",
-                                        name);
+                                        arg);
                 query_pair(url, &first, name, s);
             }
             continue;
@@ -1077,7 +1136,7 @@ static enum md_err query_append(struct buf *url, const json_t *query, const json
             return md_error_set(e, MD_ERR_VALUE,
                                 "query argument %.60s must be a string, a number, a boolean "
                                 "or an array of them",
-                                name);
+                                arg);
         query_pair(url, &first, name, s);
     }
     return MD_OK;
@@ -1627,6 +1686,12 @@ static const char *content_type_of(const struct tmpl *t)
     default:
         return "application/json"; /* BODY_JSON and BODY_GRAPHQL (GraphQL over HTTP) */
     }
+}
+
+enum md_err connect_request_check(const json_t *request_def, struct md_error *e)
+{
+    struct tmpl t;
+    return tmpl_parse(request_def, &t, e);
 }
 
 enum md_err connect_request_build(const char *base_url, const json_t *connector_headers,

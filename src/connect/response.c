@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "connect/connect_int.h"
 #include "core/json.h"
 #include "core/str.h"
 
@@ -607,12 +608,429 @@ static const char *reason_phrase(int status)
     return NULL;
 }
 
-/* The vendor's message for an error response; v is the body's JSON or NULL. */
+/* --- the connector's response rules (connect_response_check) --------------------------- */
+
+#define RULES_MAX 16    /* rules in error_when */
+#define POINTERS_MAX 16 /* pointers in one list */
+
+static bool is_scalar(const json_t *v)
+{
+    return json_is_string(v) || json_is_number(v) || json_is_boolean(v) || json_is_null(v);
+}
+
+/* A pointer, or an array of 1 to POINTERS_MAX pointers. */
+static enum md_err pointers_check(const json_t *v, const char *where, struct md_error *e)
+{
+    size_t i;
+    json_t *p;
+    if (json_is_string(v)) {
+        if (!connect__pointer_ok(json_string_value(v), json_string_length(v)))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "%s must be a JSON Pointer (\"\" or \"/a/0/b\", RFC 6901) of at "
+                                "most %d bytes",
+                                where, CONNECT__POINTER_MAX);
+        return MD_OK;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > POINTERS_MAX)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "%s must be a JSON Pointer or an array of 1 to %d of them", where,
+                            POINTERS_MAX);
+    json_array_foreach(v, i, p)
+    {
+        if (!json_is_string(p) || !connect__pointer_ok(json_string_value(p), json_string_length(p)))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "%s[%zu] must be a JSON Pointer (\"\" or \"/a/0/b\", RFC 6901) "
+                                "of at most %d bytes",
+                                where, i, CONNECT__POINTER_MAX);
+    }
+    return MD_OK;
+}
+
+static enum md_err rule_check(const json_t *r, const char *where, struct md_error *e)
+{
+    const char *k;
+    json_t *v;
+    int tests = 0;
+
+    if (!json_is_object(r))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "%s must be an object {\"pointer\", \"equals\" | \"not_equals\" | "
+                            "\"present\"}",
+                            where);
+    json_object_foreach(json_mut(r), k, v)
+    {
+        char at[96];
+        enum md_err err = MD_OK;
+        snprintf(at, sizeof at, "%s.%s", where, k);
+        if (strcmp(k, "pointer") == 0) {
+            if (!json_is_string(v))
+                return md_error_set(e, MD_ERR_VALUE, "%s must be a JSON Pointer", at);
+            err = pointers_check(v, at, e);
+        } else if (strcmp(k, "message") == 0) {
+            err = pointers_check(v, at, e);
+        } else if (strcmp(k, "equals") == 0 || strcmp(k, "not_equals") == 0) {
+            tests++;
+            if (!is_scalar(v))
+                err = md_error_set(e, MD_ERR_VALUE,
+                                   "%s must be a string, a number, a boolean or null", at);
+        } else if (strcmp(k, "present") == 0) {
+            tests++;
+            if (!json_is_true(v))
+                err = md_error_set(e, MD_ERR_VALUE, "%s must be true", at);
+        } else {
+            /* A rule this code would not apply must not be silently ignored. */
+            err = md_error_set(e, MD_ERR_VALUE,
+                               "%.90s is not a known field (known: pointer, equals, not_equals, "
+                               "present, message)",
+                               at);
+        }
+        if (err)
+            return err;
+    }
+    if (!json_object_get(r, "pointer"))
+        return md_error_set(e, MD_ERR_VALUE, "%s.pointer is required", where);
+    if (tests != 1)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "%s must have exactly one of \"equals\", \"not_equals\" and "
+                            "\"present\"",
+                            where);
+    return MD_OK;
+}
+
+enum md_err connect_response_check(const json_t *def, struct md_error *e)
+{
+    const json_t *when, *err_def;
+    const char *k;
+    json_t *v;
+    size_t i;
+    enum md_err err;
+
+    if (!def)
+        return MD_OK;
+    if (!json_is_object(def))
+        return md_error_set(e, MD_ERR_VALUE,
+                            "response must be an object with \"error_when\" and/or \"error\"");
+    json_object_foreach(json_mut(def), k, v)
+    {
+        if (strcmp(k, "error_when") && strcmp(k, "error"))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "response.%.60s is not a known field (known: error_when, error)",
+                                k);
+    }
+    when = json_object_get(def, "error_when");
+    if (json_is_array(when)) {
+        if (json_array_size(when) == 0 || json_array_size(when) > RULES_MAX)
+            return md_error_set(e, MD_ERR_VALUE,
+                                "response.error_when must be a rule or an array of 1 to %d rules",
+                                RULES_MAX);
+        json_array_foreach(when, i, v)
+        {
+            char where[48];
+            snprintf(where, sizeof where, "response.error_when[%zu]", i);
+            if ((err = rule_check(v, where, e)) != MD_OK)
+                return err;
+        }
+    } else if (when && (err = rule_check(when, "response.error_when", e)) != MD_OK) {
+        return err;
+    }
+    err_def = json_object_get(def, "error");
+    if (!err_def)
+        return MD_OK;
+    if (!json_is_object(err_def) || json_object_size(err_def) == 0)
+        return md_error_set(e, MD_ERR_VALUE,
+                            "response.error must be an object with \"message\", \"detail\" "
+                            "and/or \"code\"");
+    json_object_foreach(json_mut(err_def), k, v)
+    {
+        char where[48];
+        if (strcmp(k, "message") && strcmp(k, "detail") && strcmp(k, "code"))
+            return md_error_set(e, MD_ERR_VALUE,
+                                "response.error.%.40s is not a known field (known: message, "
+                                "detail, code)",
+                                k);
+        snprintf(where, sizeof where, "response.error.%s", k);
+        if ((err = pointers_check(v, where, e)) != MD_OK)
+            return err;
+    }
+    return MD_OK;
+}
+
+/* The upstream's body as the rules read it: its JSON, else (text that may be XML) its bytes. */
+struct body_view {
+    const json_t *json;
+    const char *xml;
+    size_t xml_len;
+};
+
+/* White space trimmed from both ends of s[0..n). */
+static struct slice trimmed(const char *s, size_t n)
+{
+    struct slice t = {s, n};
+    while (t.len && (t.p[0] == ' ' || t.p[0] == '\t' || t.p[0] == '\r' || t.p[0] == '\n')) {
+        t.p++;
+        t.len--;
+    }
+    while (t.len && (t.p[t.len - 1] == ' ' || t.p[t.len - 1] == '\t' || t.p[t.len - 1] == '\r' ||
+                     t.p[t.len - 1] == '\n'))
+        t.len--;
+    return t;
+}
+
+/*
+ * The text of the XML element at pointer p, trimmed, into b (initialised by the caller); false
+ * when there is no such element. Text that is not valid UTF-8 counts as absent.
+ */
+static bool xml_text(const struct body_view *bv, const char *p, struct buf *b, struct slice *out)
+{
+    if (!bv->xml || !connect__xml_at(bv->xml, bv->xml_len, p, b) || b->err)
+        return false;
+    *out = trimmed(b->p ? b->p : "", b->len);
+    return utf8_text(out->p, out->len);
+}
+
+/* A JSON scalar as text: a string as it is, numbers as JSON writes them, true / false. */
+static bool scalar_shown(const json_t *v, char *tmp, size_t cap, struct slice *out)
+{
+    if (json_is_string(v)) {
+        *out = (struct slice){json_string_value(v), json_string_length(v)};
+        return true;
+    }
+    if (json_is_integer(v))
+        snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(tmp, cap, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(tmp, cap, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return false;
+    *out = slice_from_cstr(tmp);
+    return true;
+}
+
+/*
+ * Appends s[0..n) with each run of white space and control characters as one space: a vendor's
+ * text may be laid out for a screen (ServiceNow's "Data Policy Exception: \n\tThe following
+ * fields ...", an XML element's indentation).
+ */
+static void msg_add_collapsed(struct msg *m, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        if ((unsigned char)s[i] <= 0x20) {
+            while (j < n && (unsigned char)s[j] <= 0x20)
+                j++;
+            msg_add(m, " ", 1);
+        } else {
+            while (j < n && (unsigned char)s[j] > 0x20)
+                j++;
+            msg_add(m, s + i, j - i);
+        }
+        i = j;
+    }
+}
+
+/* The text at pointer p, appended to m as one piece; whether there was any. */
+static bool piece_at(const struct body_view *bv, const char *p, struct msg *m)
+{
+    size_t before = m->len;
+    if (bv->json) {
+        const json_t *v = connect__json_at(bv->json, p), *it;
+        char tmp[64];
+        struct slice s;
+        size_t i;
+        if (json_is_array(v)) {
+            /* A list of messages (PagerDuty's error.errors): each string, joined. */
+            json_array_foreach(json_mut(v), i, it)
+            {
+                if (json_is_string(it)) {
+                    s = trimmed(json_string_value(it), json_string_length(it));
+                    if (s.len && m->len > before)
+                        msg_cstr(m, "; ");
+                    msg_add_collapsed(m, s.p, s.len);
+                }
+            }
+        } else if (scalar_shown(v, tmp, sizeof tmp, &s)) {
+            s = trimmed(s.p, s.len);
+            msg_add_collapsed(m, s.p, s.len);
+        }
+    } else {
+        struct buf b;
+        struct slice s;
+        buf_init(&b, 0);
+        if (xml_text(bv, p, &b, &s))
+            msg_add_collapsed(m, s.p, s.len);
+        buf_free(&b);
+    }
+    return m->len > before;
+}
+
+/* The first pointer of list (a pointer or an array of them) that has text, into m. */
+static bool first_piece(const struct body_view *bv, const json_t *list, struct msg *m)
+{
+    size_t i;
+    json_t *p;
+    if (json_is_string(list))
+        return piece_at(bv, json_string_value(list), m);
+    json_array_foreach(json_mut(list), i, p)
+    {
+        if (json_is_string(p) && piece_at(bv, json_string_value(p), m))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Appends one more part: as the message when m is empty, instead of it when the part repeats
+ * it and says more (QuickBooks' Detail "Object Not Found : ..." after its Message "Object Not
+ * Found"), not at all when m already ends with it, else after sep.
+ */
+static void msg_join(struct msg *m, const char *sep, const struct msg *part)
+{
+    if (!part->len)
+        return;
+    if (m->len && part->len > m->len && memcmp(part->p, m->p, m->len) == 0) {
+        msg_init(m);
+        msg_add(m, part->p, part->len);
+        m->cut = part->cut;
+        return;
+    }
+    msg_part(m, sep, part->p, part->len);
+}
+
+/*
+ * The message that the connector declares for an error: the rule's message pointers, then
+ * response.error.message, the first with text; each response.error.detail with text after it;
+ * the first response.error.code with text as " (code X)". m stays empty when none has text.
+ */
+static void declared_message(struct msg *m, const struct body_view *bv, const json_t *rule,
+                             const json_t *err_def)
+{
+    const json_t *detail = json_object_get(err_def, "detail"), *code;
+    struct msg *part = malloc(sizeof *part);
+    size_t i;
+    json_t *p;
+
+    if (!part)
+        return;
+    msg_init(part);
+    if (!first_piece(bv, json_object_get(rule, "message"), part))
+        first_piece(bv, json_object_get(err_def, "message"), part);
+    msg_join(m, "", part);
+    if (json_is_string(detail)) {
+        msg_init(part);
+        piece_at(bv, json_string_value(detail), part);
+        msg_join(m, ": ", part);
+    }
+    json_array_foreach(detail, i, p)
+    {
+        msg_init(part);
+        if (json_is_string(p))
+            piece_at(bv, json_string_value(p), part);
+        msg_join(m, ": ", part);
+    }
+    code = json_object_get(err_def, "code");
+    msg_init(part);
+    if (code && first_piece(bv, code, part)) {
+        bool alone = m->len == 0;
+        msg_cstr(m, alone ? "code " : " (code ");
+        msg_add(m, part->p, part->len);
+        if (!alone)
+            msg_cstr(m, ")");
+    }
+    free(part);
+}
+
+/* Whether two JSON scalars are equal, numbers by value (200 equals 200.0). */
+static bool scalar_equal(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    return json_equal(a, b);
+}
+
+/* Whether an element's text equals a rule's scalar: as a number for a number, else as text. */
+static bool xml_equal(struct slice text, const json_t *want)
+{
+    char tmp[64], *end;
+    struct slice s;
+    if (json_is_number(want)) {
+        char num[64];
+        double d;
+        if (text.len == 0 || text.len >= sizeof num)
+            return false;
+        memcpy(num, text.p, text.len);
+        num[text.len] = '\0';
+        d = strtod(num, &end);
+        return *end == '\0' && d == json_number_value(want);
+    }
+    if (!scalar_shown(want, tmp, sizeof tmp, &s))
+        return false; /* null: an element's text is never null */
+    return s.len == text.len && memcmp(s.p, text.p, s.len) == 0;
+}
+
+/* Whether one rule of error_when says that this answer is an error. */
+static bool rule_matches(const struct body_view *bv, const json_t *rule)
+{
+    const char *p = json_string_value(json_object_get(rule, "pointer"));
+    const json_t *eq = json_object_get(rule, "equals"), *ne = json_object_get(rule, "not_equals");
+    bool hit = false;
+
+    if (!p)
+        return false;
+    if (bv->json) {
+        const json_t *v = connect__json_at(bv->json, p);
+        if (!v)
+            return false;
+        if (eq)
+            return scalar_equal(v, eq);
+        if (ne)
+            return !scalar_equal(v, ne);
+        /* present: a value that says something (GraphQL's errors, when there are any). */
+        return !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0) &&
+               !(json_is_array(v) && json_array_size(v) == 0) &&
+               !(json_is_object(v) && json_object_size(v) == 0);
+    } else {
+        struct buf b;
+        struct slice text;
+        buf_init(&b, 0);
+        if (xml_text(bv, p, &b, &text))
+            hit = eq ? xml_equal(text, eq) : ne ? !xml_equal(text, ne) : text.len > 0;
+        buf_free(&b);
+    }
+    return hit;
+}
+
+/* The first rule of the connector's error_when that matches, or NULL. */
+static const json_t *error_rule(const struct connect_response_in *in, const struct body_view *bv)
+{
+    const json_t *when = json_object_get(in->rules, "error_when");
+    size_t i;
+    json_t *r;
+    if (json_is_object(when))
+        return rule_matches(bv, when) ? when : NULL;
+    json_array_foreach(json_mut(when), i, r)
+    {
+        if (rule_matches(bv, r))
+            return r;
+    }
+    return NULL;
+}
+
+/*
+ * The vendor's message for an error response; v is the body's JSON or NULL, rule the error_when
+ * rule that made a 2xx answer an error (or NULL). What the connector declares comes first, then
+ * the vendor's shape that this file knows, then the common members.
+ */
 static void error_message(struct msg *m, const struct connect_response_in *in, const json_t *v,
-                          const struct vendor *vd)
+                          const struct vendor *vd, const json_t *rule)
 {
     const char *phrase;
-    if (v && vd)
+    if (in->rules) {
+        struct body_view bv = {v, v ? NULL : in->body, v ? 0 : in->body_len};
+        declared_message(m, &bv, rule, json_object_get(in->rules, "error"));
+    }
+    if (v && vd && !m->len)
         vd->extract(m, v);
     if (v && !m->len)
         ex_generic(m, v);
@@ -623,7 +1041,7 @@ static void error_message(struct msg *m, const struct connect_response_in *in, c
             msg_cstr(m, dump);
         free(dump);
     }
-    if (!v && in->body_len)
+    if (!v && in->body_len && !m->len)
         text_message(m, in);
     if (!m->len && (phrase = reason_phrase(in->status)) != NULL)
         msg_cstr(m, phrase);
@@ -646,8 +1064,13 @@ static void vendor_name(const char *connector, const struct vendor *vd, struct b
     buf_append_utf8(b, connector, n < VENDOR_NAME_MAX ? n : VENDOR_NAME_MAX);
 }
 
-/* An error result; v (borrowed) is the body's JSON or NULL; slack_ok: Slack's ok:false. */
-static json_t *error_result(const struct connect_response_in *in, const json_t *v, bool slack_ok)
+/*
+ * An error result; v (borrowed) is the body's JSON or NULL; rule (borrowed) the error_when rule
+ * that made a 2xx answer an error, which then has no HTTP status in its text: the HTTP exchange
+ * itself succeeded.
+ */
+static json_t *error_result(const struct connect_response_in *in, const json_t *v,
+                            const json_t *rule)
 {
     const struct vendor *vd = vendor_find(in->connector);
     struct msg *m = malloc(sizeof *m);
@@ -658,10 +1081,10 @@ static json_t *error_result(const struct connect_response_in *in, const json_t *
     if (!m)
         goto out;
     msg_init(m);
-    error_message(m, in, v, vd);
+    error_message(m, in, v, vd, rule);
     vendor_name(in->connector, vd, &b);
-    if (slack_ok)
-        buf_appendf(&b, " API error: %s", m->p);
+    if (rule)
+        buf_appendf(&b, " API error: %s", m->len ? m->p : "the answer reports a failure");
     else if (m->len)
         buf_appendf(&b, " API error: HTTP %d: %s", in->status, m->p);
     else
@@ -947,6 +1370,7 @@ json_t *connect_response_result(const struct connect_response_in *in)
     struct connect_response_in r = *in;
     bool ok = in->status >= 200 && in->status <= 299;
     json_t *v = NULL, *res;
+    const json_t *rule = NULL;
     char text[64];
 
     if (!r.body)
@@ -959,13 +1383,16 @@ json_t *connect_response_result(const struct connect_response_in *in)
     }
     if (r.body_len && json_candidate(&r, ok))
         v = parse_json(r.body, r.body_len);
-    if (ok && v && r.connector && strcmp(r.connector, "slack") == 0 &&
-        json_is_false(json_object_get(v, "ok")))
-        res = error_result(&r, v, true);
+    if (ok && json_object_get(r.rules, "error_when")) {
+        struct body_view bv = {v, v ? NULL : r.body, v ? 0 : r.body_len};
+        rule = error_rule(&r, &bv);
+    }
+    if (rule)
+        res = error_result(&r, v, rule);
     else if (ok)
         res = v ? json_result(&r, v) : other_result(&r);
     else
-        res = error_result(&r, v, false);
+        res = error_result(&r, v, NULL);
     json_decref(v);
     return res;
 }

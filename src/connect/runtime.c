@@ -108,6 +108,7 @@ struct call_state {
     char title[64];
     char rid[24];
     json_t *auth;   /* the connector's auth object (a reference) or NULL */
+    json_t *rules;  /* the connector's response object (a reference) or NULL */
     json_t *secret; /* OAuth: the client credentials until the token arrives */
     enum connect_auth_type type;
     char subject[256]; /* the caller's userName, for a JWT grant that acts as the caller */
@@ -131,6 +132,7 @@ static void state_free(struct call_state *st)
         free(st->scrub[i]);
     }
     json_decref(st->auth);
+    json_decref(st->rules);
     connect_vault_secret_free(st->secret);
     connect_request_free(&st->req);
     connect_request_free(&st->retry);
@@ -288,6 +290,7 @@ static void on_response(void *cls, struct connect_response *resp)
     in.body_len = resp->body_len;
     in.link = connect_response_header(resp, "Link");
     in.connector = st->connector;
+    in.rules = st->rules;
     if (resp->status >= 300)
         snprintf(st->o.error_kind, sizeof st->o.error_kind, "upstream_status");
     finish(st, connect_response_result(&in));
@@ -384,8 +387,11 @@ static const char *secret_str(const struct call_state *st, const char *field)
     return json_string_value(json_object_get(st->secret, field));
 }
 
-/* Starts the OAuth step: a token from the cache or the token endpoint, then send_request. */
-static void start_oauth(struct call_state *st, const char *base_url)
+/*
+ * Starts the OAuth step: a token from the cache or the token endpoint (token_url: a deployment's
+ * override, or NULL), then send_request.
+ */
+static void start_oauth(struct call_state *st, const char *base_url, const char *token_url)
 {
     struct md_error e = {0};
     char hex[CRYPTO_SHA256_HEX_LEN];
@@ -395,7 +401,8 @@ static void start_oauth(struct call_state *st, const char *base_url)
     bool ok;
 
     st->oauth = true;
-    if (connect_auth_token_url(st->auth, base_url, st->secret, &st->token_url, &e) != MD_OK) {
+    if (connect_auth_token_url_at(st->auth, token_url, base_url, st->secret, &st->token_url, &e) !=
+        MD_OK) {
         fail(st, "credential", "The %s connector's OAuth settings cannot be used: %s", st->title,
              e.msg);
         return;
@@ -515,6 +522,12 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
         return;
     }
     st->type = type;
+    st->rules = json_incref(json_object_get(call->connector_doc, "response"));
+    if (connect_response_check(st->rules, &e) != MD_OK) {
+        fail(st, "internal", "The %s connector's response settings are invalid: %s", st->title,
+             e.msg);
+        return;
+    }
     names = json_object();
     if (!names || !credential_fields(request_def, st->auth, names)) {
         json_decref(names);
@@ -561,7 +574,7 @@ void connect_runtime_call(struct connect_runtime *rt, const struct connect_call 
         st->secret = secret;
         secret = NULL;
         remember_credential(st, st->secret, names);
-        start_oauth(st, call->base_url);
+        start_oauth(st, call->base_url, call->token_url);
         goto out;
     }
     rc = connect_auth_apply(st->auth, secret, NULL, &st->req, &e);

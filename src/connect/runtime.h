@@ -66,6 +66,11 @@ struct connect_call {
      */
     const char *caller_user_name;
     const char *caller_email;
+    /*
+     * A deployment's override of auth.token_url (absolute; checked with
+     * connect_auth_token_url_check when it was set), or NULL: the definition's.
+     */
+    const char *token_url;
 };
 
 /* How the call ended, for the caller's log and audit line. */

@@ -186,6 +186,8 @@ void http_route_connector_test(struct http_req *req, struct http_resp *resp, con
     call.connector_doc = conn;
     call.tool_doc = tool;
     call.base_url = json_string_value(json_object_get(conn, "base_url"));
+    call.token_url =
+        json_string_value(json_object_get(json_object_get(conn, "overrides"), "token_url"));
     call.args = NULL;
     call.request_id = req->rid;
     resp->pending = true;

@@ -385,6 +385,7 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
             .connector_doc = tool.connector,
             .tool_doc = tool.tool,
             .base_url = tool.base_url,
+            .token_url = tool.token_url,
             .args = args,
             .request_id = req->request_id,
             /*

@@ -11,7 +11,9 @@
 //   transactions        /openapi/transactions_api/transactions: GET /v2/transactions/card/primary
 //                       (cursor, limit, user_ids, posted_at_start; example items from
 //                       /docs/transactions_examples)
-//   expenses            /openapi/expenses_api/expenses/listexpenses: GET /v1/expenses,
+//   expenses            /openapi/expenses_api/expenses/listexpenses: GET /v1/expenses (array
+//                       filters as repeated bracketed parameters: user_id[], expense_type[],
+//                       status[], payment_status[], budget_id[], ...),
 //                       GET /v1/expenses/{id}; /openapi/expenses_api/card-expenses/updateexpense:
 //                       PUT /v1/expenses/card/{expense_id} with {"memo": ...}
 //   users, cards        /openapi/team_api: GET /v2/users (cursor, limit, email), GET /v2/cards
@@ -57,6 +59,23 @@ export function seed() {
             billing_amount: { amount: 12900, currency: 'USD' },
             purchased_at: '2021-10-17T19:30:00Z',
             user_id: USER,
+        }, {
+            // Another user's out-of-pocket expense in the same month, for the filters to leave out.
+            id: 'expense_ckuwiblvv1tn101l3zvscxis9',
+            memo: 'Taxi to the airport',
+            location_id: null,
+            department_id: null,
+            updated_at: '2021-10-20T09:00:00Z',
+            category: 'TAXI',
+            merchant_id: null,
+            budget_id: null,
+            payment_status: 'AWAITING_PAYMENT',
+            status: 'OUT_OF_POLICY',
+            expense_type: 'REIMBURSEMENT',
+            original_amount: { amount: 4200, currency: 'USD' },
+            billing_amount: { amount: 4200, currency: 'USD' },
+            purchased_at: '2021-10-19T06:10:00Z',
+            user_id: 'cuuser_ckrz3m1fz013g01h5zzzzzzzz',
         }],
         users: [{ id: USER, first_name: 'Jane', last_name: 'Doe', email: 'jane.doe@example.com', status: 'ACTIVE', manager_id: null, department_id: null, location_id: null }],
         cards: [{
@@ -117,7 +136,11 @@ export function handle(fake, rec, res) {
         if (!q) return;
         const s = q.get('purchased_at_start');
         const e = q.get('purchased_at_end');
-        send(res, 200, page(d.expenses.filter((x) => (!s || x.purchased_at >= s) && (!e || x.purchased_at <= e)), q));
+        // Each array filter keeps the expenses whose field is one of its values.
+        const filters = [['user_id[]', 'user_id'], ['expense_type[]', 'expense_type'], ['status[]', 'status'], ['payment_status[]', 'payment_status']]
+            .map(([param, field]) => [q.getAll(param), field]).filter(([vals]) => vals.length);
+        send(res, 200, page(d.expenses.filter((x) => (!s || x.purchased_at >= s) && (!e || x.purchased_at <= e) &&
+            filters.every(([vals, field]) => vals.includes(x[field]))), q));
     } else if (rec.method === 'GET' && (m = /^\/v1\/expenses\/([^/]+)$/.exec(p))) {
         const x = d.expenses.find((y) => y.id === decodeURIComponent(m[1]));
         if (x) send(res, 200, x);
@@ -187,10 +210,17 @@ export const cases = {
         },
     },
     list_expenses: {
-        args: { purchased_at_start: '2021-10-01T00:00:00Z', purchased_at_end: '2021-10-31T23:59:59Z', limit: 50 },
+        args: {
+            user_ids: [USER], expense_types: ['CARD'], statuses: ['SUBMITTED', 'APPROVED'], payment_statuses: ['CLEARED'],
+            purchased_at_start: '2021-10-01T00:00:00Z', purchased_at_end: '2021-10-31T23:59:59Z', limit: 50,
+        },
         check(rec, result) {
             getRequest(rec, '/v1/expenses');
-            assert.equal(rec.query, 'purchased_at_start=2021-10-01T00%3A00%3A00Z&purchased_at_end=2021-10-31T23%3A59%3A59Z&limit=50');
+            // The filters' LLM-safe argument names go out as Brex's bracketed parameters, arrays
+            // as the parameter repeated.
+            assert.equal(rec.query, `user_id%5B%5D=${USER}&expense_type%5B%5D=CARD&status%5B%5D=SUBMITTED&status%5B%5D=APPROVED` +
+                '&payment_status%5B%5D=CLEARED&purchased_at_start=2021-10-01T00%3A00%3A00Z&purchased_at_end=2021-10-31T23%3A59%3A59Z&limit=50');
+            assert.deepEqual(new URLSearchParams(rec.query).getAll('status[]'), ['SUBMITTED', 'APPROVED']);
             assert.deepEqual(result.structuredContent.items.map((x) => x.id), [EXPENSE]);
         },
     },

@@ -129,6 +129,11 @@ export const cases = {
 };
 
 export const errors = [
-    // Expensify answers every job with HTTP 200; this refusal's code and wording are the fake's own.
-    { tool: 'get_policy', args: { policy_ids: ['FFFFFFFFFFFFFFFF'], fields: ['tags'] }, match: /not found or not accessible/ },
+    // Expensify answers every job with HTTP 200 and a responseCode; the connector's response rule
+    // (responseCode other than 200) makes this one an error, worded from responseMessage. The
+    // refusal's code and wording are the fake's own.
+    {
+        tool: 'get_policy', args: { policy_ids: ['FFFFFFFFFFFFFFFF'], fields: ['tags'] },
+        match: /^expensify API error: Policy FFFFFFFFFFFFFFFF not found or not accessible \(code 404\)$/,
+    },
 ];

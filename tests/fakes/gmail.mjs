@@ -17,6 +17,8 @@ import { bearer, mediaType, queryOf, send } from './lib.mjs';
 
 export const connector = 'gmail';
 export const credential = SERVICE_ACCOUNT;
+// Google's token endpoint, served by googleToken at this path (google_calendar.mjs).
+export const tokenPath = '/token';
 
 const SCOPES = ['https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.compose'];
 const B64 = (s) => Buffer.from(s, 'utf8').toString('base64url');

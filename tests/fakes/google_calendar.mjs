@@ -46,6 +46,9 @@ export const SERVICE_ACCOUNT = Object.freeze({
 });
 
 export const credential = SERVICE_ACCOUNT;
+// Google's token endpoint (https://oauth2.googleapis.com/token) is another host than the API: a
+// run against this fake points the connector's token URL at this path of it.
+export const tokenPath = '/token';
 
 /* The Google error body: {"error": {"code", "message", "errors": [...], "status"}}. */
 export function googleError(res, code, status, reason, message, extra = {}) {

@@ -18,6 +18,8 @@ import { bearer, mediaType, queryOf, send } from './lib.mjs';
 
 export const connector = 'google_drive';
 export const credential = SERVICE_ACCOUNT;
+// Google's token endpoint, served by googleToken at this path (google_calendar.mjs).
+export const tokenPath = '/token';
 
 const SCOPES = ['https://www.googleapis.com/auth/drive'];
 const DOC = 'application/vnd.google-apps.document';

@@ -501,11 +501,12 @@ export const cases = {
 // accept "Intercom API error: HTTP 404: Resource Not Found" once it has one.
 export const errors = [
     // A conversation id that names nothing: 404 with the documented error list.
-    { tool: 'get_conversation', args: { conversation_id: '999999999' }, match: /^intercom API error: HTTP 404: .*Resource Not Found/i },
+    // The message and code of errors[0] (the connector's response.error).
+    { tool: 'get_conversation', args: { conversation_id: '999999999' }, match: /^intercom API error: HTTP 404: Resource Not Found \(code not_found\)$/ },
     // A teammate id that names nobody: refused before anything is written.
     {
         tool: 'add_note',
         args: { conversation_id: '215469321982573', admin_id: '1', body: 'x' },
-        match: /^intercom API error: HTTP 404: .*Admin not found/i,
+        match: /^intercom API error: HTTP 404: Admin not found \(code admin_not_found\)$/,
     },
 ];

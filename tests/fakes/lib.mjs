@@ -8,6 +8,13 @@
 //   credential   the JSON that PUT /api/v1/connectors/<connector>/credential takes, holding the
 //                secrets this fake accepts
 //   basePath     optional: the path prefix the connector's base_url keeps (Slack's "/api")
+//   tokenPath    optional, for an OAuth 2.0 connector whose token endpoint is on another host
+//                than its API (Google, Microsoft, Intuit): the path at which this fake answers
+//                token requests. The contract suite points the connector's token URL there
+//                (PATCH /api/v1/connectors/<connector> {"token_url": fake.url + tokenPath}), as
+//                an admin points it at a sandbox. It may hold the {credential.NAME} placeholders
+//                of the connector's own auth.token_url ("/{credential.tenant_id}/oauth2/v2.0/token"),
+//                which mandate fills in from the credential.
 //   seed()       optional: the vendor's data for one fake, in the documented shapes
 //   handle(fake, rec, res)
 //                answers every request to this vendor's fake (after it is recorded). It checks

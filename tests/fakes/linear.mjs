@@ -273,7 +273,18 @@ const ROOTS = {
         list = list.sort((x, y) => (x[key] < y[key] ? 1 : -1)).map((i) => issueNode(fake, i));
         return page(list, a);
     },
-    issue: (fake, a) => issueNode(fake, findIssue(fake, a.id)),
+    // A query field whose resolver fails is a field error (GraphQL spec, "Handling Field
+    // Errors"): the response is still a well-formed GraphQL response, {"data": {"issue": null},
+    // "errors": [...]}, which GraphQL over HTTP answers with 200 for application/json. The
+    // mutations' input errors below stay 400, as Linear answers a request it refuses.
+    issue: (fake, a) => {
+        try {
+            return issueNode(fake, findIssue(fake, a.id));
+        } catch (e) {
+            if (e instanceof GqlError) e.status = 200;
+            throw e;
+        }
+    },
     issueCreate: (fake, a) => {
         const input = a.input;
         if (input.teamId !== fake.data.team.id) throw new GqlError('Entity not found: Team', 400, { userPresentableMessage: 'Could not find referenced Team.' });
@@ -320,7 +331,9 @@ function issueNodeTeam(fake) {
 }
 
 function gqlError(res, e, path) {
-    send(res, e.status, { errors: [{ message: e.message, ...(path ? { path: [path] } : {}), extensions: e.extensions }], data: null });
+    // A field error (200) keeps the data it could not resolve as null, beside the errors.
+    send(res, e.status, { errors: [{ message: e.message, ...(path ? { path: [path] } : {}), extensions: e.extensions }],
+        data: e.status === 200 && path ? { [path]: null } : null });
 }
 
 export function handle(fake, rec, res) {
@@ -440,10 +453,16 @@ export const cases = {
 };
 
 export const errors = [
-    { tool: 'get_issue', args: { id: 'ENG-404' }, match: /^linear API error: HTTP 400: .*Entity not found: Issue/ },
+    // HTTP 200 with errors[] (a field error): the connector's rule {"pointer": "/errors",
+    // "present": true} makes it a tool error, worded from errors[0].message and its
+    // userPresentableMessage.
+    { tool: 'get_issue', args: { id: 'ENG-404' }, match: /^linear API error: Entity not found: Issue: Could not find referenced Issue\.$/ },
     {
         tool: 'create_issue', args: { input: { teamId: '00000000-0000-4000-8000-000000000000', title: 'x' } },
-        match: /^linear API error: HTTP 400: .*Entity not found: Team/,
+        match: /^linear API error: HTTP 400: Entity not found: Team: Could not find referenced Team\.$/,
     },
-    { tool: 'update_issue', args: { id: 'ENG-1', input: { stateId: 'no-such-state' } }, match: /^linear API error: HTTP 400: .*Entity not found: WorkflowState/ },
+    {
+        tool: 'update_issue', args: { id: 'ENG-1', input: { stateId: 'no-such-state' } },
+        match: /^linear API error: HTTP 400: Entity not found: WorkflowState: Could not find referenced WorkflowState\.$/,
+    },
 ];

@@ -13,11 +13,13 @@
 
 import assert from 'node:assert/strict';
 
-import { MS_CREDENTIAL, graphBody, graphError, msAuthorized, msToken } from './outlook.mjs';
+import { MS_CREDENTIAL, graphBody, graphError, msAuthorized, msToken, page } from './outlook.mjs';
 import { mediaType, queryOf, send } from './lib.mjs';
 
 export const connector = 'm365_files';
 export const credential = MS_CREDENTIAL;
+// The Microsoft identity platform's token endpoint, per tenant (msToken, outlook.mjs).
+export const tokenPath = '/{credential.tenant_id}/oauth2/v2.0/token';
 
 const SITE = 'contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE';
 const SALES_DRIVE = 'b!BhRxLHATQUSh9UJlc_2oCsNEIi3qJepKkzih4cOgYP5e7rzfKzJMQqYgUBmTrFzK';
@@ -71,6 +73,20 @@ function collection(res, context, value) {
     send(res, 200, { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#${context}`, value });
 }
 
+/*
+ * A driveItem collection a page at a time ("List children of a driveItem", "Search for files":
+ * $top, default 200, at most 999, and $skipToken from the previous page's @odata.nextLink;
+ * this fake's token is the offset in base64).
+ */
+function driveItems(rec, res, context, items) {
+    const tok = new URLSearchParams(rec.query).get('$skiptoken');
+    const from = tok === null ? 0 : Number(Buffer.from(tok, 'base64').toString());
+    if (!Number.isInteger(from) || from < 0) return graphError(res, 400, 'invalidRequest', 'Invalid skip token');
+    const pg = page(rec, res, items, from, '$skiptoken', (n) => Buffer.from(String(n)).toString('base64'), { size: 200, max: 999 });
+    if (!pg) return undefined;
+    return send(res, 200, { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#${context}`, ...pg });
+}
+
 /* Search matches every word of q in an item's name (the service also looks in content). */
 function searched(items, q) {
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);
@@ -98,10 +114,10 @@ export function handle(fake, rec, res) {
         if (s) {
             const q = searchText(s[1]);
             if (q === null) return graphError(res, 400, 'invalidRequest', 'Invalid request');
-            return collection(res, 'Collection(driveItem)', searched(od.items, q));
+            return driveItems(rec, res, 'Collection(driveItem)', searched(od.items, q));
         }
         const c = /^items\/([A-Za-z0-9!_-]+)\/children$/.exec(rest);
-        if (c) return c[1] === 'root' ? collection(res, `users('${user}')/drive/items('root')/children`, od.items) : notFound();
+        if (c) return c[1] === 'root' ? driveItems(rec, res, `users('${user}')/drive/items('root')/children`, od.items) : notFound();
         return notFound();
     }
     if (p === '/sites' && rec.method === 'GET') {
@@ -123,11 +139,11 @@ export function handle(fake, rec, res) {
         if (s && rec.method === 'GET') {
             const q = searchText(s[1]);
             if (q === null) return graphError(res, 400, 'invalidRequest', 'Invalid request');
-            return collection(res, 'Collection(driveItem)', searched(d.items, q));
+            return driveItems(rec, res, 'Collection(driveItem)', searched(d.items, q));
         }
         const i = /^items\/([A-Za-z0-9!_-]+)(\/children|\/createLink)?$/.exec(rest);
         if (!i) return notFound();
-        if (i[1] === 'root' && i[2] === '/children' && rec.method === 'GET') return collection(res, `drives('${d.drive.id}')/items('root')/children`, d.items);
+        if (i[1] === 'root' && i[2] === '/children' && rec.method === 'GET') return driveItems(rec, res, `drives('${d.drive.id}')/items('root')/children`, d.items);
         const it = d.items.find((x) => x.id === i[1]);
         if (!it) return notFound();
         if (!i[2] && rec.method === 'GET') return send(res, 200, { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#drives('${d.drive.id}')/items/$entity`, ...it });
@@ -160,22 +176,26 @@ function callerUser(rec) {
 
 export const cases = {
     search_my_files: {
-        args: { q: 'Acme notes' },
+        args: { q: 'Acme notes', top: 25 },
         check(rec, result) {
             assert.equal(rec.method, 'GET');
             const user = callerUser(rec);
             assert.equal(decodeURIComponent(rec.pathname), `/users/${user}/drive/root/search(q='Acme notes')`);
+            assert.equal(rec.query, '%24top=25');
             assert.ok(rec.pathname.includes('Acme%20notes'), 'the text is percent-encoded in the path');
             assert.deepEqual(result.structuredContent.value.map((i) => i.name), ['Acme call notes.docx']);
         },
     },
     list_my_folder: {
-        args: { item_id: 'root' },
+        // The second page of one item each: the token a first page's @odata.nextLink holds.
+        args: { item_id: 'root', top: 1, skip_token: Buffer.from('1').toString('base64') },
         check(rec, result) {
             assert.equal(rec.method, 'GET');
             const user = callerUser(rec);
             assert.equal(decodeURIComponent(rec.pathname), `/users/${user}/drive/items/root/children`);
-            assert.deepEqual(result.structuredContent.value.map((i) => i.name), ['Acme call notes.docx', 'Quotes']);
+            assert.equal(rec.query, '%24top=1&%24skiptoken=MQ%3D%3D');
+            assert.deepEqual(result.structuredContent.value.map((i) => i.name), ['Quotes']);
+            assert.equal(result.structuredContent['@odata.nextLink'], undefined, 'the last page');
         },
     },
     search_sites: {
@@ -204,11 +224,15 @@ export const cases = {
         },
     },
     list_folder: {
-        args: { drive_id: SALES_DRIVE, item_id: 'root' },
+        args: { drive_id: SALES_DRIVE, item_id: 'root', top: 1 },
         check(rec, result) {
             assert.equal(rec.method, 'GET');
             assert.equal(decodeURIComponent(rec.pathname), `/drives/${SALES_DRIVE}/items/root/children`);
-            assert.deepEqual(result.structuredContent.value.map((i) => i.id), [OPLAN, DECK]);
+            assert.equal(rec.query, '%24top=1');
+            assert.deepEqual(result.structuredContent.value.map((i) => i.id), [OPLAN]);
+            const next = new URL(result.structuredContent['@odata.nextLink']);
+            assert.equal(next.searchParams.get('$top'), '1');
+            assert.equal(next.searchParams.get('$skiptoken'), Buffer.from('1').toString('base64'));
         },
     },
     get_item: {

@@ -252,7 +252,14 @@ export const cases = {
 };
 
 export const errors = [
-    // NetSuite's message is in o:errorDetails[].detail; the tool error carries the status and title.
-    { tool: 'get_record', args: { record_type: 'invoice', id: '999999' }, match: /^netsuite API error: HTTP 404: Not Found/ },
-    { tool: 'suiteql', args: { q: 'DELETE FROM transaction' }, match: /^netsuite API error: HTTP 400: Bad Request/ },
+    // NetSuite's message is in o:errorDetails[0].detail, its code in o:errorCode; the tool error
+    // carries the title, the detail and the code (the connector's response.error).
+    {
+        tool: 'get_record', args: { record_type: 'invoice', id: '999999' },
+        match: /^netsuite API error: HTTP 404: Not Found: The record instance does not exist\. Provide a valid record instance ID\. \(code NONEXISTENT_ID\)$/,
+    },
+    {
+        tool: 'suiteql', args: { q: 'DELETE FROM transaction' },
+        match: /^netsuite API error: HTTP 400: Bad Request: Invalid search query\. .* \(code INVALID_PARAMETER\)$/,
+    },
 ];

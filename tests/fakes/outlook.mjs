@@ -15,6 +15,11 @@
 // .../messages (201, a draft), "message: createReply" POST .../messages/{id}/createReply
 // {"comment"} (201, a draft), "message: send" POST .../messages/{id}/send (202, no body),
 // "List calendarView" GET .../calendarView?startDateTime&endDateTime (both required),
+// "List messages" with $filter, $top (1 to 1000) and $skip, and GET .../messages?$search="..."
+// (search-query-parameter: the value in double quotes, from/subject/body by default, newest
+// first, paged by $skiptoken; $search cannot be combined with $filter or $skip); a page that
+// does not hold the rest has "@odata.nextLink", the same request for the next page
+// ("Paging Microsoft Graph data in your app"),
 // "calendar: getSchedule" POST .../calendar/getSchedule, "Create event" POST .../events (201;
 // attendees receive a meeting request). The header Prefer: outlook.body-content-type="text"
 // returns bodies as text ("Preference-Applied"). Errors: {"error": {"code", "message",
@@ -34,6 +39,10 @@ export const MS_CREDENTIAL = Object.freeze({
     client_secret: 'Fk~8Q~contract.fake.graph.secret_0123456789',
 });
 export const credential = MS_CREDENTIAL;
+// The Microsoft identity platform's token endpoint (login.microsoftonline.com, another host than
+// Graph), per tenant: mandate fills in {credential.tenant_id} from the credential, as it does in
+// the connector's own auth.token_url.
+export const tokenPath = '/{credential.tenant_id}/oauth2/v2.0/token';
 
 /* Graph's error body. */
 export function graphError(res, status, code, message) {
@@ -107,6 +116,7 @@ function mailbox(fake, user) {
             msg(user, 'AAMkAGI2TG93AAA=', 'inbox', jane, 'Pricing for 200 seats', '2025-03-05T10:12:00Z', 'Hi, could you send the revised quote for a three-year term?'),
             msg(user, 'AAMkAGI2TG94AAA=', 'inbox', { name: 'IT', address: 'it@example.com' }, 'Password policy', '2025-03-04T08:00:00Z', 'Reminder: rotate passwords.'),
             msg(user, 'AAMkAGI2TG95AAA=', 'sentitems', { name: user, address: user }, 'Intro', '2025-03-01T09:00:00Z', 'Nice to meet you.'),
+            msg(user, 'AAMkAGI2TG96AAA=', 'inbox', { name: 'Sam', address: 'sam@example.com' }, 'Lunch?', '2025-03-05T11:30:00Z', 'Tacos at noon?', { isRead: true }),
         ]) messages.set(m.id, m);
         const events = [{
             id: 'AAMkAGI2TGuLAAA=', subject: 'Acme <> Example: pricing', bodyPreview: 'Agenda: quote, term',
@@ -136,6 +146,46 @@ function sendShown(res, status, body, rec) {
     send(res, status, body, headers);
 }
 
+export const GRAPH = 'https://graph.microsoft.com/v1.0';
+
+/* A non-negative integer query option, or null (absent), or NaN (malformed). */
+function intOption(q, name, max) {
+    if (q[name] === undefined) return null;
+    const n = /^\d+$/.test(q[name]) ? Number(q[name]) : NaN;
+    return n <= max ? n : NaN;
+}
+
+/*
+ * One page of items by $top (default size, at most max) from an offset, and "@odata.nextLink"
+ * (this request with the next offset as nextParam, written by encodeNext) when more remain;
+ * null after answering 400.
+ */
+export function page(rec, res, items, offset, nextParam, encodeNext = String, { size: def = 10, max = 1000 } = {}) {
+    const q = queryOf(rec);
+    const top = intOption(q, '$top', max);
+    if (Number.isNaN(top) || top === 0) return graphError(res, 400, 'ErrorInvalidParameter', "The value of the parameter '$top' is invalid."), null;
+    const size = top === null ? def : top;
+    const out = { value: items.slice(offset, offset + size) };
+    if (offset + size < items.length) {
+        const next = new URLSearchParams(rec.query);
+        next.delete('$skip');
+        next.delete('$skiptoken');
+        next.set(nextParam, encodeNext(offset + size));
+        out['@odata.nextLink'] = `${GRAPH}${rec.pathname}?${next.toString()}`;
+    }
+    return out;
+}
+
+/* The messages a $filter keeps: conditions on isRead, hasAttachments, receivedDateTime joined by "and". */
+function filtered(messages, filter) {
+    const conds = filter.split(/\s+and\s+/i).map((c) => /^\s*(isRead|hasAttachments|receivedDateTime)\s+(eq|ge|lt)\s+(true|false|\d{4}-\d\d-\d\dT[\d:.]+Z)\s*$/.exec(c));
+    if (conds.some((c) => !c)) return null;
+    return messages.filter((x) => conds.every(([, f, op, v]) => {
+        if (f === 'receivedDateTime') return op === 'ge' ? x[f] >= v : op === 'lt' ? x[f] < v : x[f] === v;
+        return op === 'eq' && String(x[f]) === v;
+    }));
+}
+
 function newId(fake) {
     return `AAMkAGFake${String(fake.data.next++).padStart(6, '0')}AAA=`;
 }
@@ -154,8 +204,32 @@ export function handle(fake, rec, res) {
     const notFound = () => graphError(res, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     let m = /^\/mailFolders\/(\w+)\/messages$/.exec(p);
     if (m && rec.method === 'GET') {
-        const value = [...box.messages.values()].filter((x) => x.folder === m[1]).sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime)).slice(0, 10);
-        return sendShown(res, 200, { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#users('${user}')/mailFolders('${m[1]}')/messages`, value: value.map((x) => shown(x, rec)) }, rec);
+        let list = [...box.messages.values()].filter((x) => x.folder === m[1]).sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime));
+        if (q.$filter !== undefined) {
+            list = filtered(list, q.$filter);
+            if (!list) return graphError(res, 400, 'ErrorInvalidUrlQueryFilter', 'The query filter contains one or more invalid nodes.');
+        }
+        const skip = intOption(q, '$skip', Infinity);
+        if (Number.isNaN(skip)) return graphError(res, 400, 'ErrorInvalidParameter', "The value of the parameter '$skip' is invalid.");
+        const pg = page(rec, res, list, skip || 0, '$skip');
+        if (!pg) return undefined;
+        return sendShown(res, 200, { '@odata.context': `${GRAPH}/$metadata#users('${user}')/mailFolders('${m[1]}')/messages`, ...pg, value: pg.value.map((x) => shown(x, rec)) }, rec);
+    }
+    if (p === '/messages' && rec.method === 'GET') {
+        const s = q.$search;
+        if (s === undefined) return graphError(res, 400, 'BadRequest', 'This fake lists messages by folder or by $search only.');
+        if (q.$filter !== undefined || q.$skip !== undefined || q.$orderby !== undefined)
+            return graphError(res, 400, 'ErrorInvalidParameter', 'The query parameter $search cannot be combined with $filter, $orderby or $skip.');
+        if (!/^"[^"]+"$/.test(s)) return graphError(res, 400, 'BadRequest', `Syntax error: the $search value ${s} must be enclosed in double quotes.`);
+        const words = s.slice(1, -1).toLowerCase().split(/\s+/).filter(Boolean);
+        const hits = [...box.messages.values()].filter((x) => words.every((w) => `${x.from.emailAddress.address} ${x.subject} ${x.body.content}`.toLowerCase().includes(w)))
+            .sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime));
+        // The skip token is opaque to clients; this fake's is the offset in base64.
+        const from = q.$skiptoken === undefined ? 0 : Number(Buffer.from(q.$skiptoken, 'base64').toString());
+        if (!Number.isInteger(from) || from < 0) return graphError(res, 400, 'BadRequest', 'The $skiptoken is not valid.');
+        const pg = page(rec, res, hits, from, '$skiptoken', (n) => Buffer.from(String(n)).toString('base64'));
+        if (!pg) return undefined;
+        return sendShown(res, 200, { '@odata.context': `${GRAPH}/$metadata#users('${user}')/messages`, ...pg, value: pg.value.map((x) => shown(x, rec)) }, rec);
     }
     if (p === '/messages' && rec.method === 'POST') {
         const b = graphBody(rec, res);
@@ -201,8 +275,11 @@ export function handle(fake, rec, res) {
             return graphError(res, 400, 'ErrorInvalidParameter', 'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.');
         const [lo, hi] = [Date.parse(q.startDateTime), Date.parse(q.endDateTime)];
         if (Number.isNaN(lo) || Number.isNaN(hi)) return graphError(res, 400, 'ErrorInvalidParameter', "The value of the parameter 'StartDateTime' is invalid.");
-        const value = box.events.filter((e) => Date.parse(`${e.end.dateTime}Z`) > lo && Date.parse(`${e.start.dateTime}Z`) < hi).slice(0, 10);
-        return sendShown(res, 200, { value }, rec);
+        const skip = intOption(q, '$skip', Infinity);
+        if (Number.isNaN(skip)) return graphError(res, 400, 'ErrorInvalidParameter', "The value of the parameter '$skip' is invalid.");
+        const pg = page(rec, res, box.events.filter((e) => Date.parse(`${e.end.dateTime}Z`) > lo && Date.parse(`${e.start.dateTime}Z`) < hi), skip || 0, '$skip');
+        if (!pg) return undefined;
+        return sendShown(res, 200, pg, rec);
     }
     if (p === '/calendar/getSchedule' && rec.method === 'POST') {
         const b = graphBody(rec, res);
@@ -245,15 +322,29 @@ const MSG = 'AAMkAGI2TG93AAA=';
 
 export const cases = {
     list_messages: {
-        args: { folder: 'inbox' },
+        args: { folder: 'inbox', filter: 'isRead eq false', top: 1 },
         check(rec, result) {
             assert.equal(rec.method, 'GET');
             const user = callerPath(rec);
             assert.equal(rec.pathname, `/users/${encodeURIComponent(user)}/mailFolders/inbox/messages`);
+            // The arguments go out as Graph's OData system query options.
+            assert.equal(rec.query, '%24filter=isRead%20eq%20false&%24top=1');
             assert.equal(rec.headers.prefer, TEXT);
-            const v = result.structuredContent.value;
-            assert.deepEqual(v.map((x) => x.subject), ['Pricing for 200 seats', 'Password policy'], 'newest first, the inbox only');
-            assert.deepEqual(v[0].body, { contentType: 'text', content: 'Hi, could you send the revised quote for a three-year term?' });
+            const sc = result.structuredContent;
+            assert.deepEqual(sc.value.map((x) => x.subject), ['Pricing for 200 seats'], 'the newest unread message of the inbox, one per page');
+            assert.deepEqual(sc.value[0].body, { contentType: 'text', content: 'Hi, could you send the revised quote for a three-year term?' });
+            assert.equal(new URL(sc['@odata.nextLink']).searchParams.get('$skip'), '1');
+        },
+    },
+    search_messages: {
+        args: { query: '"quote"', top: 5 },
+        check(rec, result) {
+            assert.equal(rec.method, 'GET');
+            const user = callerPath(rec);
+            assert.equal(rec.pathname, `/users/${encodeURIComponent(user)}/messages`);
+            assert.equal(rec.query, '%24search=%22quote%22&%24top=5');
+            assert.deepEqual(result.structuredContent.value.map((x) => x.subject), ['Pricing for 200 seats']);
+            assert.equal(result.structuredContent['@odata.nextLink'], undefined);
         },
     },
     get_message: {
@@ -301,12 +392,12 @@ export const cases = {
         },
     },
     calendar_view: {
-        args: { startDateTime: '2025-03-14T00:00:00Z', endDateTime: '2025-03-15T00:00:00Z' },
+        args: { startDateTime: '2025-03-14T00:00:00Z', endDateTime: '2025-03-15T00:00:00Z', top: 5, skip: 0 },
         check(rec, result) {
             assert.equal(rec.method, 'GET');
             const user = callerPath(rec);
             assert.equal(rec.pathname, `/users/${encodeURIComponent(user)}/calendarView`);
-            assert.deepEqual(queryOf(rec), { startDateTime: '2025-03-14T00:00:00Z', endDateTime: '2025-03-15T00:00:00Z' });
+            assert.deepEqual(queryOf(rec), { startDateTime: '2025-03-14T00:00:00Z', endDateTime: '2025-03-15T00:00:00Z', $top: '5', $skip: '0' });
             assert.deepEqual(result.structuredContent.value.map((e) => e.subject), ['Acme <> Example: pricing']);
         },
     },
@@ -342,4 +433,5 @@ export const cases = {
 export const errors = [
     { tool: 'get_message', args: { id: 'AAMkNoSuchMessage=' }, match: /^outlook API error: HTTP 404: The specified object was not found in the store\.$/ },
     { tool: 'send_draft', args: { id: MSG }, match: /HTTP 400: Only draft messages can be sent\./ },
+    { tool: 'list_messages', args: { folder: 'inbox', filter: 'subject has quote' }, match: /^outlook API error: HTTP 400: The query filter contains one or more invalid nodes\.$/ },
 ];

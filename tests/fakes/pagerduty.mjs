@@ -12,6 +12,10 @@
 //     "Wrapped Entities"), with type fields (incident, incident_reference, service_reference).
 //   - Lists answer {"<entities>": [...], "limit", "offset", "more", "total"} ("Pagination");
 //     GET /incidents searches a window of at most 6 months, default the last month.
+//   - Array filters are repeated parameters with brackets in the name, as the API reference
+//     spells them: GET /incidents statuses[], service_ids[], urgencies[]; GET /oncalls
+//     schedule_ids[] ("List incidents", "List all of the on-calls"). A value outside an enum
+//     is 400 code 2001.
 //   - A resolved incident cannot be acknowledged or resolved again: 400 code 1001 "Incident
 //     Already Resolved" ("Errors", PagerDuty error codes).
 // Errors are {"error": {"message", "code", "errors": [...]}} ("Errors").
@@ -111,6 +115,20 @@ function listIncidents(fake, rec, res) {
         items = items.filter((i) => Date.parse(i.created_at) >= since && Date.parse(i.created_at) < until);
     }
     if (q.incident_key) items = items.filter((i) => i.incident_key === q.incident_key);
+    const all = new URLSearchParams(rec.query);
+    const statuses = all.getAll('statuses[]');
+    const services = all.getAll('service_ids[]');
+    const urgencies = all.getAll('urgencies[]');
+    const bad = statuses.find((s) => !['triggered', 'acknowledged', 'resolved'].includes(s)) ||
+        urgencies.find((u) => !['high', 'low'].includes(u));
+    if (bad !== undefined) return err(res, 400, 'Invalid Input Provided', 2001, [`Invalid value: ${bad}`]);
+    // The names without brackets are not the API's: PagerDuty would ignore them, so this refuses.
+    for (const k of ['statuses', 'service_ids', 'urgencies']) {
+        if (all.has(k)) return err(res, 400, 'Invalid Input Provided', 2001, [`Unknown parameter ${k}; did you mean ${k}[]?`]);
+    }
+    if (statuses.length) items = items.filter((i) => statuses.includes(i.status));
+    if (services.length) items = items.filter((i) => services.includes(SERVICE.id));
+    if (urgencies.length) items = items.filter((i) => urgencies.includes(i.urgency));
     items = [...items].sort((a, b) => a.incident_number - b.incident_number);
     if (q.sort_by) {
         const [field, dir] = q.sort_by.split(',')[0].split(':');
@@ -192,6 +210,8 @@ export function handle(fake, rec, res) {
         const q = queryOf(rec);
         let items = fake.data.oncalls;
         if (q.earliest === 'true') items = items.filter((o, k) => items.findIndex((x) => x.user.id === o.user.id && x.escalation_level === o.escalation_level) === k);
+        const schedules = new URLSearchParams(rec.query).getAll('schedule_ids[]');
+        if (schedules.length) items = items.filter((o) => o.schedule && schedules.includes(o.schedule.id));
         return list(res, 'oncalls', items.map((o) => ({ ...o, escalation_policy: ref(fake, 'escalation_policie', POLICY) })), q);
     }
     const m = /^\/incidents\/([A-Z0-9]+)(\/notes)?$/.exec(p);
@@ -222,13 +242,22 @@ function sentJson(rec) {
 
 export const cases = {
     list_incidents: {
-        args: { since: '2024-06-01T00:00:00Z', until: '2024-06-10T00:00:00Z', sort_by: 'created_at:desc', limit: 2, total: true },
+        args: {
+            since: '2024-06-01T00:00:00Z', until: '2024-06-10T00:00:00Z', statuses: ['triggered', 'acknowledged'], service_ids: [SERVICE.id],
+            urgencies: ['high'], sort_by: 'created_at:desc', limit: 1, total: true,
+        },
         check(rec, res) {
             common(rec, 'GET', '/incidents');
-            assert.deepEqual(queryOf(rec), { since: '2024-06-01T00:00:00Z', until: '2024-06-10T00:00:00Z', sort_by: 'created_at:desc', limit: '2', total: 'true' });
+            // LLM-safe argument names go out as the API's bracketed parameters, an array as the
+            // parameter repeated, in the request's order.
+            assert.equal(rec.query, 'since=2024-06-01T00%3A00%3A00Z&until=2024-06-10T00%3A00%3A00Z&statuses%5B%5D=triggered&statuses%5B%5D=acknowledged' +
+                `&service_ids%5B%5D=${SERVICE.id}&urgencies%5B%5D=high&sort_by=created_at%3Adesc&limit=1&total=true`);
+            const q = new URLSearchParams(rec.query);
+            assert.deepEqual(q.getAll('statuses[]'), ['triggered', 'acknowledged']);
             const r = res.structuredContent;
-            assert.deepEqual(r.incidents.map((i) => i.incident_number), [1120, 1119]);
-            assert.deepEqual([r.more, r.total], [true, 3]);
+            // The resolved incident of the window is filtered out: two match, one per page.
+            assert.deepEqual(r.incidents.map((i) => i.incident_number), [1120]);
+            assert.deepEqual([r.more, r.total], [true, 2]);
         },
     },
     get_incident: {
@@ -248,11 +277,12 @@ export const cases = {
         },
     },
     list_oncalls: {
-        args: { earliest: true, limit: 10 },
+        args: { schedule_ids: ['PI7DH85'], earliest: true, limit: 10 },
         check(rec, res) {
             common(rec, 'GET', '/oncalls');
-            assert.deepEqual(queryOf(rec), { earliest: 'true', limit: '10' });
-            assert.deepEqual(res.structuredContent.oncalls.map((o) => [o.escalation_level, o.user.summary]), [[1, 'Ana Ortiz'], [2, 'Mandate Agent']]);
+            assert.equal(rec.query, 'schedule_ids%5B%5D=PI7DH85&earliest=true&limit=10');
+            // Level 2 pages a user directly (no schedule): not in the Primary schedule's entries.
+            assert.deepEqual(res.structuredContent.oncalls.map((o) => [o.escalation_level, o.user.summary]), [[1, 'Ana Ortiz']]);
         },
     },
     create_incident: {
@@ -299,4 +329,10 @@ export const errors = [
     { tool: 'resolve_incident', args: { id: 'PT4KHLN', resolution: 'again' }, match: /^pagerduty API error: HTTP 400: Incident Already Resolved$/ },
     { tool: 'acknowledge_incident', args: { id: 'PT4KHLN' }, match: /^pagerduty API error: HTTP 400: Incident Already Resolved$/ },
     { tool: 'list_incidents', args: { since: '2023-01-01T00:00:00Z', until: '2024-06-01T00:00:00Z' }, match: /^pagerduty API error: HTTP 400: Invalid Query Date Range$/ },
+    // error.errors says what was invalid (the connector's response.error: message, then detail).
+    {
+        tool: 'create_incident',
+        args: { incident: { type: 'incident', title: 'Disk full', service: { id: 'PNOSERV', type: 'service_reference' } } },
+        match: /^pagerduty API error: HTTP 400: Invalid Input Provided: Service not found$/,
+    },
 ];

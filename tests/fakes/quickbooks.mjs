@@ -36,6 +36,9 @@ const CLIENT_ID = 'ABqbFakeClientIdFinance0123456789abcdefGHIJ';
 const CLIENT_SECRET = 'qbFakeClientSecretFinance0123456789abcdef';
 const REFRESH = 'AB11795964621FakeRefreshTokenFinance0123456789';
 export const credential = { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, refresh_token: REFRESH };
+// Intuit's token endpoint (https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer), another host
+// than the API: a run against this fake points the connector's token URL at this path of it.
+export const tokenPath = '/oauth2/v1/tokens/bearer';
 
 export function seed() {
     return {
@@ -227,6 +230,18 @@ export const cases = {
 };
 
 export const errors = [
-    { tool: 'get_invoice', args: { invoice_id: '999' }, match: /^quickbooks API error: HTTP 400: .*"Message":"Object Not Found"/ },
-    { tool: 'create_invoice', args: { CustomerRef: { value: '404' }, Line: [{ DetailType: 'SalesItemLineDetail', Amount: 1, SalesItemLineDetail: { ItemRef: { value: '1' } } }] }, match: /^quickbooks API error: HTTP 400: .*"code":"610"/ },
+    // Fault.Error[0]: its Detail repeats its Message and says more, so the Detail stands for both;
+    // its code follows (the connector's response.error).
+    {
+        tool: 'get_invoice', args: { invoice_id: '999' },
+        match: /^quickbooks API error: HTTP 400: Object Not Found : Something you're trying to use has been made inactive\. .* \(code 610\)$/,
+    },
+    {
+        tool: 'create_invoice', args: { CustomerRef: { value: '404' }, Line: [{ DetailType: 'SalesItemLineDetail', Amount: 1, SalesItemLineDetail: { ItemRef: { value: '1' } } }] },
+        match: /^quickbooks API error: HTTP 400: Object Not Found : .* \(code 610\)$/,
+    },
+    {
+        tool: 'query', args: { query: 'SELECT Name FROM Vendor' },
+        match: /^quickbooks API error: HTTP 400: Error parsing query: QueryParserError: Encountered an unexpected token in the query: SELECT Name FROM Vendor \(code 4000\)$/,
+    },
 ];

@@ -302,11 +302,11 @@ export const errors = [
     {
         tool: 'add_transaction_memo',
         args: { transaction_id: 'not-a-uuid', memo: 'x' },
-        match: /^ramp API error: HTTP 422: .*"message":"Not a valid UUID\."/,
+        match: /^ramp API error: HTTP 422: Not a valid UUID\. \(code DEVELOPER_7001\)$/,
     },
     {
         tool: 'get_transaction',
         args: { transaction_id: '00000000-0000-4000-8000-000000000000' },
-        match: /^ramp API error: HTTP 404: .*"message":"Transaction not found"/,
+        match: /^ramp API error: HTTP 404: Transaction not found \(code DEVELOPER_7002\)$/,
     },
 ];

@@ -204,6 +204,15 @@ export const cases = {
 };
 
 export const errors = [
-    // Intacct answers a query it cannot run with HTTP 200 and <status>failure</status>.
-    { tool: 'query_records', args: { object: 'APBILL', fields: '*', query: 'NOT A QUERY', pagesize: 10 }, match: /BL01001973/ },
+    // Intacct answers a query it cannot run with HTTP 200 and <status>failure</status> in the
+    // function's result; the connector's response rules read it and its errormessage.
+    {
+        tool: 'query_records', args: { object: 'APBILL', fields: '*', query: 'NOT A QUERY', pagesize: 10 },
+        match: /^sage_intacct API error: Query Failed: could not run the query on APBILL: Check the query syntax and field names\. \(code BL01001973\)$/,
+    },
+    // A resultId that expired (or was already read to the end) fails the same way.
+    {
+        tool: 'read_more', args: { result_id: '7765623330WU1hA8CoA4QAAHxI9i8AAAA9' },
+        match: /^sage_intacct API error: There was an error processing the request: the resultId is not valid or has expired\. \(code DL02000001\)$/,
+    },
 ];

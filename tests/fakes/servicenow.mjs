@@ -513,9 +513,14 @@ export const errors = [
     {
         tool: 'get_incident',
         args: { sys_id: '0123456789abcdef0123456789abcdef' },
-        match: /^servicenow API error: HTTP 404: No Record found/i,
+        match: /^servicenow API error: HTTP 404: No Record found: Record doesn't exist or ACL restricts the record retrieval$/i,
     },
-    // A data-policy refusal (403, e.g. on hold without a hold reason) is not a case here: the
-    // runtime's generic reading of {"error": {"message", "detail"}} keeps "Operation Failed" and
-    // drops the detail that names the mandatory fields, which is not a clear tool error yet.
+    // A data-policy refusal: 403 "Operation Failed", and the detail names the mandatory fields
+    // (the connector's response.error reads error.message and error.detail; the detail's line
+    // breaks and tab become single spaces).
+    {
+        tool: 'update_incident',
+        args: { sys_id: INC_OPEN, state: '3' },
+        match: /^servicenow API error: HTTP 403: Operation Failed: Data Policy Exception: The following fields are mandatory: On hold reason$/,
+    },
 ];

@@ -729,6 +729,35 @@ describe('/connectors', () => {
         assert.equal(m.body.tools.find((x) => x.full_name === `${name}__get_thing`).level, 'read');
     });
 
+    test('PATCH token_url moves the token endpoint of an OAuth 2.0 connector, and null moves it back', async () => {
+        const name = connectorName();
+        const auth = { type: 'oauth2_client_credentials', token_url: 'https://login.example.com/{credential.tenant}/token', scope: 'read' };
+        await putConnector(name, connectorDoc(name, { auth }));
+        const moved = 'https://login.example.us/{credential.tenant}/oauth2/token';
+        const p = await api('PATCH', `/connectors/${name}`, { token_url: moved });
+        assert.equal(p.status, 200, p.text);
+        assert.equal(p.body.overrides.token_url, moved);
+        assert.deepEqual(p.body.auth, auth, 'the definition is shown as it is');
+        // Refused, naming token_url, and nothing changes.
+        for (const bad of ['/token', 'https://x/token#f', 'ftp://x/token', 'https://x/{credential.client_secret}/token', 42]) {
+            assertProblem(await api('PATCH', `/connectors/${name}`, { token_url: bad, base_url: 'https://sandbox.example.com' }), 400, /token_url/);
+        }
+        const g = await api('GET', `/connectors/${name}`);
+        assert.deepEqual(g.body.overrides, { token_url: moved });
+        assert.equal(g.body.base_url, 'https://api.example.com');
+        // A replaced definition keeps it; null goes back to the definition's.
+        await putConnector(name, connectorDoc(name, { auth, title: 'Again' }));
+        assert.equal((await api('GET', `/connectors/${name}`)).body.overrides.token_url, moved);
+        const n = await api('PATCH', `/connectors/${name}`, { token_url: null });
+        assert.equal(n.status, 200, n.text);
+        assert.deepEqual(n.body.overrides, {});
+        // A connector without a token endpoint has none to move.
+        const plain = connectorName();
+        await putConnector(plain);
+        assertProblem(await api('PATCH', `/connectors/${plain}`, { token_url: 'https://login.example.com/token' }), 400,
+            /no OAuth 2.0 token endpoint/);
+    });
+
     test('bad overrides: 400 and nothing changes; unknown connector: 404', async () => {
         const name = connectorName();
         await putConnector(name);

@@ -45,6 +45,11 @@ before(async () => {
         const fake = await startFake(v);
         env.fakes.set(c.name, fake);
         await apiOk(env.api, 'PATCH', `/connectors/${c.name}`, { base_url: fake.baseUrl });
+        // A token endpoint on another host than the API is pointed at the fake too.
+        if (v.tokenPath) {
+            const view = await apiOk(env.api, 'PATCH', `/connectors/${c.name}`, { token_url: fake.url + v.tokenPath });
+            assert.equal(view.overrides.token_url, fake.url + v.tokenPath);
+        }
         const r = await env.api('PUT', `/connectors/${c.name}/credential`, v.credential);
         assert.equal(r.status, 200, `PUT /connectors/${c.name}/credential: ${r.status} ${r.text}`);
     }

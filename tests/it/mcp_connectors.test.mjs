@@ -250,6 +250,33 @@ describe('configuration', () => {
             /MANDATE_CONNECTOR_GITHUB_BASE_URL/);
     });
 
+    test('MANDATE_CONNECTOR_<NAME>_TOKEN_URL sets the token URL at start, as the admin API shows', async (t) => {
+        // A national cloud's login host, with the tenant placeholder of the connector's own URL.
+        const url = 'https://login.microsoftonline.us/{credential.tenant_id}/oauth2/v2.0/token';
+        const srv = await startMandate({ env: { MANDATE_CONNECTOR_OUTLOOK_TOKEN_URL: url } });
+        t.after(() => srv.close());
+        const env = await setupMcp(srv);
+        const c = await env.api('GET', '/connectors/outlook');
+        assert.equal(c.status, 200, c.text);
+        assert.equal(c.body.overrides.token_url, url);
+        assert.equal(c.body.auth.token_url, 'https://login.microsoftonline.com/{credential.tenant_id}/oauth2/v2.0/token',
+            'the definition is shown as it is');
+    });
+
+    test('a token URL the connector cannot take stops the start with a message', async () => {
+        // GitHub authenticates with a bearer token: it has no token endpoint to move.
+        await assert.rejects(startMandate({ env: { MANDATE_CONNECTOR_GITHUB_TOKEN_URL: 'https://login.example.com/token' } }),
+            /MANDATE_CONNECTOR_GITHUB_TOKEN_URL.*no OAuth 2.0 token endpoint/);
+        // Only the credential fields that the connector's own token URL uses.
+        await assert.rejects(startMandate({
+            env: { MANDATE_CONNECTOR_OUTLOOK_TOKEN_URL: 'https://login.microsoftonline.us/{credential.client_secret}/token' },
+        }), /MANDATE_CONNECTOR_OUTLOOK_TOKEN_URL.*client_secret/);
+        // http:// only for a server that allows plain-http upstreams.
+        await assert.rejects(startMandate({
+            env: { MANDATE_UPSTREAM_HTTP: '', MANDATE_CONNECTOR_GMAIL_TOKEN_URL: 'http://127.0.0.1:9/token' },
+        }), /MANDATE_CONNECTOR_GMAIL_TOKEN_URL.*https/);
+    });
+
     test('without MANDATE_UPSTREAM_HTTP, plain http upstreams are refused', async (t) => {
         const fake = await startFakeUpstream();
         t.after(() => fake.close());

@@ -135,6 +135,29 @@ static const struct ccase ccases[] = {
     {"a relative request path", "tool0", "request", "{\"method\": \"GET\", \"path\": \"x\"}",
      "\"request.path\""},
     {"redact not an array", "tool0", "redact", "\"amount\"", "\"redact\""},
+    /* The runtime's request template is read when the connector is written, not at a call. */
+    {"a query entry with an unknown member", "tool0", "request",
+     "{\"method\": \"GET\", \"path\": \"/x\", \"query\": [{\"name\": \"a[]\", \"argument\": "
+     "\"a\"}]}",
+     "tools[0] refund: request.query[0] must be {\"name\": PARAMETER, \"arg\": ARGUMENT}"},
+    {"a query argument listed twice", "tool0", "request",
+     "{\"method\": \"GET\", \"path\": \"/x\", \"query\": [\"a\", {\"name\": \"a[]\", \"arg\": "
+     "\"a\"}]}",
+     "the argument a is listed twice"},
+    {"a body template that its content type cannot carry", "tool0", "request",
+     "{\"method\": \"POST\", \"path\": \"/x\", \"body\": {\"type\": \"template\", "
+     "\"content_type\": \"text/csv\", \"escape\": \"none\", \"template\": \"{{a}}\"}}",
+     "tools[0] refund: request.body"},
+    {"a request field the runtime does not know", "tool0", "request",
+     "{\"method\": \"GET\", \"path\": \"/x\", \"timeout\": 5}",
+     "request.timeout is not a known field"},
+    /* So are the response rules. */
+    {"a response rule with an unknown test", "doc", "response",
+     "{\"error_when\": {\"pointer\": \"/ok\", \"is\": false}}",
+     "response.error_when.is is not a known field"},
+    {"a response message that is not a pointer", "doc", "response",
+     "{\"error\": {\"message\": \"error\"}}", "response.error.message must be a JSON Pointer"},
+    {"a response that is not an object", "doc", "response", "[]", "response must be an object"},
     {"a duplicate tool name", "tool1", "name", "\"refund\"",
      "tools[1]: the name refund is used twice"},
     {"an error in a later tool is found", "tool1", "level", "\"none\"", "tools[1] charges"},
@@ -261,6 +284,10 @@ static const struct ocase ocases[] = {
     {"a base_url that is not a URL", "{\"base_url\": \"ftp://sandbox\"}", "\"base_url\""},
     {"a base_url that is not a string", "{\"base_url\": 5}", "\"base_url\""},
     {"an unknown override", "{\"colour\": \"red\"}", "unknown override \"colour\""},
+    {"a token_url for a connector without a token endpoint",
+     "{\"token_url\": \"https://login.example.com/token\"}",
+     "this connector's auth (bearer) has no OAuth 2.0 token endpoint"},
+    {"a token_url that is not a string", "{\"token_url\": 5}", "\"token_url\" must be"},
     {"a valid change with an invalid one",
      "{\"base_url\": \"https://sandbox.example.com\","
      " \"levels\": {\"pay__charges\": \"write\", \"pay__nope\": \"read\"}}",
@@ -784,4 +811,87 @@ Test(test_catalog, a_connector_read_and_written_back_keeps_its_definition, WORLD
                              "the override became the definition");
     }
     json_decref(after);
+}
+
+/* ---- token URL overrides ---- */
+
+static void oauth_connector(void)
+{
+    struct md_error e = {0};
+    json_t *doc = fx_connector_doc("graphy", "list:read");
+    bool created = false;
+
+    json_object_set_new(
+        doc, "auth",
+        fx_json("{\"type\": \"oauth2_client_credentials\", \"token_url\": "
+                "\"https://login.microsoftonline.com/{credential.tenant_id}/oauth2/"
+                "v2.0/token\", \"scope\": \"https://graph.microsoft.com/.default\"}"));
+    cr_assert_eq(access_connector_put(fx.a, doc, NULL, &created, &e), MD_OK, "%s", e.msg);
+    json_decref(doc);
+}
+
+Test(test_catalog, token_url_overrides, WORLD)
+{
+    struct md_error e = {0};
+    struct access_tool t;
+    json_t *out = NULL, *before, *after, *patch;
+    static const char *const refused[] = {
+        /* https only: http:// needs the server's MANDATE_UPSTREAM_HTTP=1. */
+        "{\"token_url\": \"http://127.0.0.1:9/{credential.tenant_id}/token\"}",
+        "{\"token_url\": \"/relative/token\"}",
+        /* A credential field that the connector's own token URL does not use. */
+        "{\"token_url\": \"https://login.microsoftonline.us/{credential.client_secret}/token\"}",
+        /* All or nothing: a valid base_url beside it is not written either. */
+        "{\"base_url\": \"https://graph.microsoft.us/v1.0\", \"token_url\": \"ftp://x/token\"}",
+    };
+
+    oauth_connector();
+    patch = fx_json("{\"token_url\": \"https://login.microsoftonline.us/{credential.tenant_id}/"
+                    "oauth2/v2.0/token\"}");
+    cr_assert_eq(access_connector_override(fx.a, "graphy", patch, &out, &e), MD_OK, "%s", e.msg);
+    json_decref(patch);
+    cr_expect_str_eq(jstr(json_object_get(out, "overrides"), "token_url"),
+                     "https://login.microsoftonline.us/{credential.tenant_id}/oauth2/v2.0/token");
+    /* The definition's auth is shown as it is. */
+    cr_expect_str_eq(jstr(json_object_get(out, "auth"), "token_url"),
+                     "https://login.microsoftonline.com/{credential.tenant_id}/oauth2/v2.0/token");
+    json_decref(out);
+
+    /* The runtime gets it with the tool. */
+    cr_assert_eq(access_tool_get(fx.a, "graphy__list", &t, &e), MD_OK, "%s", e.msg);
+    cr_expect_str_eq(t.token_url,
+                     "https://login.microsoftonline.us/{credential.tenant_id}/oauth2/v2.0/token");
+    access_tool_release(&t);
+
+    before = connector_get("graphy");
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        patch = fx_json(refused[i]);
+        out = (json_t *)1;
+        cr_expect_eq(access_connector_override(fx.a, "graphy", patch, &out, &e), MD_ERR_VALUE, "%s",
+                     refused[i]);
+        cr_expect(strstr(e.msg, "token_url") != NULL, "%s: %s", refused[i], e.msg);
+        cr_expect_null(out);
+        after = connector_get("graphy");
+        cr_expect(fx_json_eq(before, after), "%s changed the connector", refused[i]);
+        json_decref(after);
+        json_decref(patch);
+    }
+    json_decref(before);
+
+    /* A server that allows plain-http upstreams (test fakes) takes an http:// one. */
+    access_set_upstream_http(fx.a, true);
+    patch = fx_json("{\"token_url\": \"http://127.0.0.1:9/{credential.tenant_id}/token\"}");
+    cr_expect_eq(access_connector_override(fx.a, "graphy", patch, NULL, &e), MD_OK, "%s", e.msg);
+    json_decref(patch);
+    access_set_upstream_http(fx.a, false);
+
+    /* null goes back to the definition's: the tool has no override then. */
+    patch = fx_json("{\"token_url\": null}");
+    cr_assert_eq(access_connector_override(fx.a, "graphy", patch, &out, &e), MD_OK, "%s", e.msg);
+    cr_expect_null(json_object_get(json_object_get(out, "overrides"), "token_url"));
+    json_decref(out);
+    json_decref(patch);
+    cr_assert_eq(access_tool_get(fx.a, "graphy__list", &t, &e), MD_OK, "%s", e.msg);
+    cr_expect_null(t.token_url);
+    access_tool_release(&t);
 }

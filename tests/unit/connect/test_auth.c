@@ -828,3 +828,87 @@ Test(test_auth, oauth1_signs_the_built_request)
     json_decref(def);
     json_decref(args);
 }
+
+Test(test_auth, token_url_override_checked)
+{
+    json_t *ms = js("{\"type\": \"oauth2_client_credentials\", \"client_auth\": \"post\", "
+                    "\"token_url\": \"https://login.microsoftonline.com/{credential.tenant_id}/"
+                    "oauth2/v2.0/token\", \"scope\": \"https://graph.microsoft.com/.default\"}");
+    json_t *google = js("{\"type\": \"oauth2_jwt_bearer\", \"token_url\": "
+                        "\"https://oauth2.googleapis.com/token\", \"scope\": \"s\"}");
+    json_t *bearer = js("{\"type\": \"bearer\"}");
+    static const struct {
+        int auth; /* 0 ms, 1 google, 2 bearer */
+        const char *url;
+        bool allow_http;
+        const char *msg_has; /* NULL: accepted */
+    } cases[] = {
+        /* A national cloud keeps the tenant placeholder; a sandbox or a fake moves the host. */
+        {0, "https://login.microsoftonline.us/{credential.tenant_id}/oauth2/v2.0/token", false,
+         NULL},
+        {0, "https://login.partner.microsoftonline.cn/contoso/oauth2/v2.0/token", false, NULL},
+        {1, "https://oauth2.sandbox.example/token?x=1", false, NULL},
+        {1, "http://127.0.0.1:8080/token", true, NULL},
+        {1, "http://127.0.0.1:8080/token", false, "MANDATE_UPSTREAM_HTTP=1"},
+        {1, "/token", false, "must be an https:// URL"},
+        {1, "ftp://x/token", false, "must be an https:// URL with a host"},
+        {1, "https://", false, "with a host"},
+        {1, "https://user:pw@evil.example/token", false, "with a host"},
+        {1, "https://x/token#frag", false, "fragment"},
+        {1, "https://x/to ken", false, "spaces"},
+        {1, "", false, "https:// URL"},
+        /* Only the credential fields the connector itself puts in its token URL. */
+        {0, "https://login.microsoftonline.us/{credential.client_secret}/token", false,
+         "{credential.client_secret} is not in the connector's own auth.token_url"},
+        {1, "https://x/{credential.tenant_id}/token", false, "not in the connector's own"},
+        {0, "https://{credential.tenant_id}.example/token", false, "not in the scheme or the host"},
+        {0, "https://x/{tenant}/token", false, "only make {credential.NAME}"},
+        {2, "https://x/token", false,
+         "this connector's auth (bearer) has no OAuth 2.0 token endpoint"},
+    };
+    json_t *auths[] = {ms, google, bearer};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct md_error e = {0};
+        enum md_err rc = connect_auth_token_url_check(auths[cases[i].auth], cases[i].url,
+                                                      cases[i].allow_http, &e);
+        if (!cases[i].msg_has) {
+            cr_expect_eq(rc, MD_OK, "case %zu: %s", i, e.msg);
+        } else {
+            cr_expect_eq(rc, MD_ERR_VALUE, "case %zu", i);
+            cr_expect(strstr(e.msg, cases[i].msg_has) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+                      e.msg, cases[i].msg_has);
+            cr_expect(strstr(e.msg, "token_url") != NULL, "case %zu names the field: %s", i, e.msg);
+        }
+    }
+    cr_expect_eq(connect_auth_token_url_check(google, NULL, false, NULL), MD_ERR_VALUE);
+    json_decref(ms);
+    json_decref(google);
+    json_decref(bearer);
+}
+
+Test(test_auth, token_url_override_used)
+{
+    json_t *auth = js("{\"type\": \"oauth2_client_credentials\", \"token_url\": "
+                      "\"https://login.microsoftonline.com/{credential.tenant_id}/oauth2/v2.0/"
+                      "token\"}");
+    json_t *secret = js("{\"tenant_id\": \"contoso\", \"client_id\": \"c\", \"client_secret\": "
+                        "\"s\"}");
+    struct md_error e = {0};
+    char *u = NULL;
+
+    /* The override stands for auth.token_url, placeholders filled in the same way. */
+    cr_assert_eq(connect_auth_token_url_at(auth,
+                                           "https://login.microsoftonline.us/"
+                                           "{credential.tenant_id}/oauth2/v2.0/token",
+                                           "https://graph.microsoft.us", secret, &u, &e),
+                 MD_OK, "%s", e.msg);
+    cr_expect_str_eq(u, "https://login.microsoftonline.us/contoso/oauth2/v2.0/token");
+    free(u);
+    /* Without one, the definition's. */
+    cr_assert_eq(connect_auth_token_url_at(auth, NULL, NULL, secret, &u, &e), MD_OK);
+    cr_expect_str_eq(u, "https://login.microsoftonline.com/contoso/oauth2/v2.0/token");
+    free(u);
+    json_decref(auth);
+    json_decref(secret);
+}

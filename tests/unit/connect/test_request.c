@@ -1188,3 +1188,115 @@ Test(test_request, credential_fields_listed)
     json_decref(def);
     json_decref(tpl);
 }
+
+Test(test_request, query_parameters_named_apart_from_arguments)
+{
+    static const struct rcase cases[] = {
+        /* PagerDuty's statuses[]: the array repeats the bracketed name; plain entries mix in. */
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/"
+         "incidents\",\"query\":[\"since\",{\"name\":\"statuses[]\","
+         "\"arg\":\"statuses\"},{\"name\":\"urgencies[]\",\"arg\":\"urgencies\"}]}",
+         "{\"statuses\":[\"triggered\",\"acknowledged\"],\"since\":\"2024-06-01\",\"urgencies\":[]"
+         "}",
+         MD_OK, "GET",
+         BASE "/incidents?since=2024-06-01&statuses%5B%5D=triggered&statuses%5B%5D=acknowledged",
+         NULL, NULL, NULL},
+        /* Graph's $top and $search: the name is encoded like any other. */
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/me/messages\",\"query\":[{\"name\":\"$search\",\"arg\":"
+         "\"query\"},{\"name\":\"$top\",\"arg\":\"top\"}]}",
+         "{\"top\":5,\"query\":\"\\\"a b\\\"\"}", MD_OK, "GET",
+         BASE "/me/messages?%24search=%22a%20b%22&%24top=5", NULL, NULL, NULL},
+        /* An absent or null argument sends nothing. */
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"$top\",\"arg\":\"top\"}]}",
+         "{\"top\":null}", MD_OK, "GET", BASE "/s", NULL, NULL, NULL},
+        /* Only the argument's name counts: an argument named like the parameter is not sent. */
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"$top\",\"arg\":\"top\"}]}",
+         "{\"$top\":5}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "$top"},
+        /* The argument the query uses is not in the JSON body too. */
+        {NULL, NULL,
+         "{\"method\":\"POST\",\"path\":\"/x\",\"query\":[{\"name\":\"ids[]\",\"arg\":\"ids\"}],"
+         "\"body\":\"json\"}",
+         "{\"ids\":[1,2],\"note\":\"n\"}", MD_OK, "POST", BASE "/x?ids%5B%5D=1&ids%5B%5D=2",
+         "{\"note\":\"n\"}", JSONCT, NULL},
+        /* Objects are refused as for any query argument, naming the argument. */
+        {NULL, NULL,
+         "{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"f[]\",\"arg\":\"f\"}]}",
+         "{\"f\":[{\"a\":1}]}", MD_ERR_VALUE, NULL, NULL, NULL, NULL, "query argument f:"},
+    };
+    run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(test_request, query_entries_are_validated)
+{
+    static const struct {
+        const char *def;
+        const char *msg_has;
+    } cases[] = {
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"a[]\"}]}",
+         "request.query[0] must have both \"name\" (the parameter) and \"arg\""},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"arg\":\"a\"}]}", "request.query[0]"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[\"x\",{\"name\":\"a[]\",\"arg\":\"a\","
+         "\"explode\":false}]}",
+         "request.query[1] must be {\"name\": PARAMETER, \"arg\": ARGUMENT}"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"\",\"arg\":\"a\"}]}",
+         "request.query[0]"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[{\"name\":\"a\",\"arg\":7}]}",
+         "request.query[0]"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[7]}", "request.query[0]"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":[\"a\",{\"name\":\"a[]\",\"arg\":\"a\"}]}",
+         "the argument a is listed twice"},
+        {"{\"method\":\"GET\",\"path\":\"/"
+         "s\",\"query\":[\"top\",{\"name\":\"top\",\"arg\":\"n\"}]}",
+         "the parameter top is listed twice"},
+        {"{\"method\":\"GET\",\"path\":\"/s/"
+         "{id}\",\"query\":[{\"name\":\"ids[]\",\"arg\":\"id\"}]}",
+         "id is also a path placeholder"},
+        {"{\"method\":\"GET\",\"path\":\"/s\",\"query\":{\"a\":\"b\"}}",
+         "request.query must be an array"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *def = parse(cases[i].def);
+        struct md_error e;
+        md_error_clear(&e);
+        /* The check a connector gets when it is loaded says what every call would say. */
+        cr_expect_eq(connect_request_check(def, &e), MD_ERR_VALUE, "case %zu", i);
+        cr_expect(strstr(e.msg, cases[i].msg_has) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+                  e.msg, cases[i].msg_has);
+        json_decref(def);
+    }
+}
+
+Test(test_request, request_check_reads_every_template)
+{
+    static const char *const good[] = {
+        "{\"method\":\"GET\",\"path\":\"/a/"
+        "{b}\",\"query\":[\"c\",{\"name\":\"$d\",\"arg\":\"d\"}]}",
+        "{\"method\":\"POST\",\"path\":\"/x\",\"body\":{\"type\":\"template\",\"content_type\":"
+        "\"application/xml\",\"escape\":\"xml\",\"template\":\"<a>{{b}}</a>\"}}",
+    };
+    static const char *const bad[] = {
+        "{\"method\":\"POST\",\"path\":\"/x\",\"body\":{\"type\":\"template\",\"content_type\":"
+        "\"text/csv\",\"escape\":\"none\",\"template\":\"{{b}}\"}}",
+        "{\"method\":\"POST\",\"path\":\"/x\",\"body\":{\"type\":\"template\",\"content_type\":"
+        "\"application/json\",\"escape\":\"json\",\"template\":\"{\\\"a\\\": \\\"{{b}}\\\"}\"}}",
+        "{\"method\":\"GET\",\"path\":\"/x\",\"extra\":1}",
+    };
+    struct md_error e;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        json_t *def = parse(good[i]);
+        md_error_clear(&e);
+        cr_expect_eq(connect_request_check(def, &e), MD_OK, "good %zu: %s", i, e.msg);
+        json_decref(def);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *def = parse(bad[i]);
+        md_error_clear(&e);
+        cr_expect_eq(connect_request_check(def, &e), MD_ERR_VALUE, "bad %zu", i);
+        cr_expect_neq(e.msg[0], '\0');
+        json_decref(def);
+    }
+}

@@ -22,10 +22,19 @@ static json_t *parse(const char *text)
     return v;
 }
 
+/* The rules of the current case (a connector's "response" object), or NULL. */
+static json_t *rules;
+
 static json_t *run(int status, const char *ct, const char *body, size_t len, const char *link,
                    const char *connector)
 {
-    struct connect_response_in in = {status, ct, body, len, link, connector};
+    struct connect_response_in in = {.status = status,
+                                     .content_type = ct,
+                                     .body = body,
+                                     .body_len = len,
+                                     .link = link,
+                                     .connector = connector,
+                                     .rules = rules};
     json_t *r = connect_response_result(&in);
     cr_assert_not_null(r, "no result for HTTP %d", status);
     return r;
@@ -63,6 +72,18 @@ struct rcase {
     const char *text;
     const char *sc; /* "": none on success, not compared on error (which always has one) */
 };
+
+/* Sets the rules that the next cases run with (JSON text, or NULL for none). */
+static void use_rules(const char *text)
+{
+    json_decref(rules);
+    rules = text ? parse(text) : NULL;
+    if (rules) {
+        struct md_error e;
+        md_error_clear(&e);
+        cr_assert_eq(connect_response_check(rules, &e), MD_OK, "rules %s: %s", text, e.msg);
+    }
+}
 
 static void run_rcases(const struct rcase *cases, size_t n)
 {
@@ -276,6 +297,8 @@ Test(test_connect_response, vendor_errors)
     run_rcases(cases, N(cases));
 }
 
+#define SLACK_RULES "{\"error_when\": {\"pointer\": \"/ok\", \"equals\": false}}"
+
 Test(test_connect_response, slack_ok_false_is_an_error)
 {
     static const struct rcase cases[] = {
@@ -291,8 +314,21 @@ Test(test_connect_response, slack_ok_false_is_an_error)
          "\"[ERROR] missing required field: channel\"]}}",
          "slack", 1, "Slack API error: invalid_arguments ([ERROR] missing required field: channel)",
          ""},
+        {200, JSON_CT, "{\"ok\":true,\"channel\":\"C1\"}", "slack", 0,
+         "{\"ok\":true,\"channel\":\"C1\"}", "{\"ok\":true,\"channel\":\"C1\"}"},
     };
+    /* Slack's rule, as catalog/connectors/slack.json declares it: nothing about Slack is built in.
+     */
+    use_rules(SLACK_RULES);
     run_rcases(cases, N(cases));
+    use_rules(NULL);
+    {
+        /* Without the rule, ok:false is a success like any other 200. */
+        json_t *r =
+            runs(200, JSON_CT, "{\"ok\":false,\"error\":\"channel_not_found\"}", NULL, "slack");
+        cr_expect(json_is_false(json_object_get(r, "isError")));
+        json_decref(r);
+    }
 }
 
 Test(test_connect_response, generic_and_text_errors)
@@ -534,4 +570,285 @@ Test(test_connect_response, vendor_names)
                   cases[i].connector, text_of(r, 0));
         json_decref(r);
     }
+}
+
+/* ---- the connector's response rules (connect_response_check, error_when, error) ---------- */
+
+Test(test_connect_response, rules_are_checked)
+{
+    static const struct {
+        const char *def;
+        const char *msg_has; /* NULL: valid */
+    } cases[] = {
+        {"{}", NULL},
+        {"{\"error_when\": {\"pointer\": \"/ok\", \"equals\": false}}", NULL},
+        {"{\"error_when\": [{\"pointer\": \"/responseCode\", \"not_equals\": 200}, {\"pointer\": "
+         "\"/errors\", \"present\": true, \"message\": [\"/errors/0/message\"]}], \"error\": "
+         "{\"message\": \"/m\", \"detail\": [\"/d\", \"\"], \"code\": \"/a~1b/~0c\"}}",
+         NULL},
+        {"[]", "response must be an object"},
+        {"{\"errors\": {}}", "response.errors is not a known field"},
+        {"{\"error_when\": {\"equals\": false}}", "response.error_when.pointer is required"},
+        {"{\"error_when\": {\"pointer\": \"ok\", \"equals\": false}}", "JSON Pointer"},
+        {"{\"error_when\": {\"pointer\": \"/a~2\", \"equals\": false}}", "JSON Pointer"},
+        {"{\"error_when\": {\"pointer\": \"/ok\"}}", "exactly one of"},
+        {"{\"error_when\": {\"pointer\": \"/ok\", \"equals\": false, \"present\": true}}",
+         "exactly one of"},
+        {"{\"error_when\": {\"pointer\": \"/ok\", \"equals\": {\"a\": 1}}}",
+         "response.error_when.equals must be a string, a number, a boolean or null"},
+        {"{\"error_when\": {\"pointer\": \"/ok\", \"present\": false}}",
+         "response.error_when.present must be true"},
+        {"{\"error_when\": {\"pointer\": \"/ok\", \"equals\": 1, \"when\": 2}}",
+         "response.error_when.when is not a known field"},
+        {"{\"error_when\": []}", "an array of 1 to 16 rules"},
+        {"{\"error_when\": [{\"pointer\": \"/ok\", \"equals\": 1}, 7]}", "response.error_when[1]"},
+        {"{\"error\": {}}", "response.error must be an object"},
+        {"{\"error\": {\"title\": \"/t\"}}", "response.error.title is not a known field"},
+        {"{\"error\": {\"message\": []}}", "response.error.message must be a JSON Pointer or an "
+                                           "array"},
+        {"{\"error\": {\"message\": [\"/a\", 3]}}", "response.error.message[1]"},
+        {"{\"error\": {\"code\": 5}}", "response.error.code"},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        json_t *def = parse(cases[i].def);
+        struct md_error e;
+        enum md_err rc;
+        md_error_clear(&e);
+        rc = connect_response_check(def, &e);
+        if (!cases[i].msg_has) {
+            cr_expect_eq(rc, MD_OK, "case %zu: %s", i, e.msg);
+        } else {
+            cr_expect_eq(rc, MD_ERR_VALUE, "case %zu", i);
+            cr_expect(strstr(e.msg, cases[i].msg_has) != NULL, "case %zu: \"%s\" lacks \"%s\"", i,
+                      e.msg, cases[i].msg_has);
+        }
+        json_decref(def);
+    }
+    cr_expect_eq(connect_response_check(NULL, NULL), MD_OK);
+}
+
+Test(test_connect_response, json_errors_inside_2xx)
+{
+    /* Expensify: every job answers HTTP 200 with a responseCode. */
+    static const struct rcase expensify[] = {
+        {200, JSON_CT, "{\"responseMessage\":\"Policy X not found\",\"responseCode\":404}",
+         "expensify", 1, "expensify API error: Policy X not found (code 404)",
+         "{\"status\":200,\"error\":{\"responseMessage\":\"Policy X not found\","
+         "\"responseCode\":404}}"},
+        /* 200 and 200.0 are the same number; a missing responseCode never matches. */
+        {200, JSON_CT, "{\"policyList\":[],\"responseCode\":200.0}", "expensify", 0,
+         "{\"policyList\":[],\"responseCode\":200.0}",
+         "{\"policyList\":[],\"responseCode\":200.0}"},
+        {200, JSON_CT, "{\"policyList\":[]}", "expensify", 0, "{\"policyList\":[]}",
+         "{\"policyList\":[]}"},
+        /* A string "200" is not the number 200. */
+        {200, JSON_CT, "{\"responseCode\":\"200\"}", "expensify", 1,
+         "expensify API error: code 200", ""},
+        /* An HTTP error reads the same pointers. */
+        {503, JSON_CT, "{\"responseMessage\":\"Maintenance\",\"responseCode\":503}", "expensify", 1,
+         "expensify API error: HTTP 503: Maintenance (code 503)", ""},
+    };
+    /* GraphQL: errors[] present (not null, not empty) is an error, even beside data. */
+    static const struct rcase graphql[] = {
+        {200, JSON_CT,
+         "{\"data\":{\"issue\":null},\"errors\":[{\"message\":\"Entity not found: Issue\","
+         "\"extensions\":{\"userPresentableMessage\":\"Could not find referenced Issue.\"}}]}",
+         "linear", 1, "linear API error: Entity not found: Issue: Could not find referenced Issue.",
+         ""},
+        {200, JSON_CT, "{\"data\":{\"a\":1},\"errors\":[]}", "linear", 0,
+         "{\"data\":{\"a\":1},\"errors\":[]}", "{\"data\":{\"a\":1},\"errors\":[]}"},
+        {200, JSON_CT, "{\"data\":{\"a\":1},\"errors\":null}", "linear", 0,
+         "{\"data\":{\"a\":1},\"errors\":null}", "{\"data\":{\"a\":1},\"errors\":null}"},
+        /* The userPresentableMessage that repeats the message is not said twice. */
+        {400, JSON_CT,
+         "{\"errors\":[{\"message\":\"Bad input\",\"extensions\":"
+         "{\"userPresentableMessage\":\"Bad input\"}}]}",
+         "linear", 1, "linear API error: HTTP 400: Bad input", ""},
+        /* A body that is not JSON is no match for a JSON rule (nor XML: no such element). */
+        {200, "text/plain", "errors everywhere", "linear", 0, "errors everywhere", ""},
+    };
+    /* Several rules: the first that matches gives its own message pointers first. */
+    static const struct rcase ordered[] = {
+        {200, JSON_CT, "{\"status\":\"failed\",\"reason\":\"quota\",\"msg\":\"generic\"}", "acme",
+         1, "acme API error: quota", ""},
+        {200, JSON_CT, "{\"status\":\"ok\",\"warning\":\"w\",\"msg\":\"generic\"}", "acme", 1,
+         "acme API error: generic", ""},
+        {200, JSON_CT, "{\"status\":\"ok\"}", "acme", 0, "{\"status\":\"ok\"}",
+         "{\"status\":\"ok\"}"},
+        /* A rule without any message found: the body's common members, then the body. */
+        {200, JSON_CT, "{\"status\":\"ok\",\"warning\":[1]}", "acme", 1,
+         "acme API error: {\"status\":\"ok\",\"warning\":[1]}", ""},
+    };
+
+    use_rules("{\"error_when\": {\"pointer\": \"/responseCode\", \"not_equals\": 200}, "
+              "\"error\": {\"message\": \"/responseMessage\", \"code\": \"/responseCode\"}}");
+    run_rcases(expensify, N(expensify));
+    use_rules("{\"error_when\": {\"pointer\": \"/errors\", \"present\": true}, \"error\": "
+              "{\"message\": \"/errors/0/message\", \"detail\": "
+              "\"/errors/0/extensions/userPresentableMessage\"}}");
+    run_rcases(graphql, N(graphql));
+    use_rules("{\"error_when\": [{\"pointer\": \"/status\", \"equals\": \"failed\", \"message\": "
+              "\"/reason\"}, {\"pointer\": \"/warning\", \"present\": true}], \"error\": "
+              "{\"message\": [\"/nothing\", \"/msg\"]}}");
+    run_rcases(ordered, N(ordered));
+    use_rules(NULL);
+}
+
+#define INTACCT_RULES                                                                              \
+    "{\"error_when\": [{\"pointer\": \"/response/control/status\", \"equals\": \"failure\"}, "     \
+    "{\"pointer\": \"/response/operation/result/status\", \"equals\": \"failure\"}], "             \
+    "\"error\": {\"message\": [\"/response/errormessage/error/description2\", "                    \
+    "\"/response/operation/result/errormessage/error/description2\"], \"detail\": "                \
+    "[\"/response/operation/result/errormessage/error/correction\"], \"code\": "                   \
+    "[\"/response/errormessage/error/errorno\", "                                                  \
+    "\"/response/operation/result/errormessage/error/errorno\"]}}"
+
+Test(test_connect_response, xml_errors_inside_2xx)
+{
+    static const struct rcase cases[] = {
+        /* The function's result failed: its errormessage, entities decoded, spaces collapsed. */
+        {200, "text/xml; charset=UTF-8",
+         "\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- gateway -->\n"
+         "<response><control><status>success</status></control><operation>"
+         "<authentication><status>success</status></authentication>"
+         "<result><status>failure</status><function>readByQuery</function><errormessage><error>"
+         "<errorno>BL01001973</errorno><description/><description2>Query &amp; fields\n\t"
+         "failed &lt;here&gt; &#x263A;</description2><correction><![CDATA[Check <the> query.]]>"
+         "</correction></error></errormessage></result></operation></response>",
+         "sage_intacct", 1,
+         "sage_intacct API error: Query & fields failed <here> \xe2\x98\xba: Check <the> query. "
+         "(code BL01001973)",
+         "{\"status\":200}"},
+        /* The sender was refused: the control section's status, its own errormessage. */
+        {200, "text/xml",
+         "<response><control><status>failure</status></control><errormessage><error>"
+         "<errorno>XL03000006</errorno><description2>Incorrect Intacct XML Partner ID or "
+         "password.</description2></error></errormessage></response>",
+         "sage_intacct", 1,
+         "sage_intacct API error: Incorrect Intacct XML Partner ID or password. (code XL03000006)",
+         ""},
+        /* Success: the XML as text. Attributes may hold '>' and quotes. */
+        {200, "text/xml",
+         "<response><control><status>success</status></control><operation><result>"
+         "<status>success</status><data count=\"1\" note='a > b'><X/></data></result>"
+         "</operation></response>",
+         "sage_intacct", 0,
+         "<response><control><status>success</status></control><operation><result>"
+         "<status>success</status><data count=\"1\" note='a > b'><X/></data></result>"
+         "</operation></response>",
+         ""},
+        /* Only the first <result> is looked into, as the first member of a JSON object would. */
+        {200, "text/xml",
+         "<response><control><status>success</status></control><operation><result><status>"
+         "success</status></result><result><status>failure</status></result></operation>"
+         "</response>",
+         "sage_intacct", 0,
+         "<response><control><status>success</status></control><operation><result><status>"
+         "success</status></result><result><status>failure</status></result></operation>"
+         "</response>",
+         ""},
+        /* A DOCTYPE is never read: no entity is defined or expanded, and nothing matches. */
+        {200, "text/xml",
+         "<!DOCTYPE response [<!ENTITY f \"failure\">]><response><control><status>&f;</status>"
+         "</control></response>",
+         "sage_intacct", 0,
+         "<!DOCTYPE response [<!ENTITY f \"failure\">]><response><control><status>&f;</status>"
+         "</control></response>",
+         ""},
+        /* Another root element, or a malformed document, is no match. */
+        {200, "text/xml", "<other><control><status>failure</status></control></other>",
+         "sage_intacct", 0, "<other><control><status>failure</status></control></other>", ""},
+        {200, "text/xml", "<response><control><status>failure", "sage_intacct", 0,
+         "<response><control><status>failure", ""},
+        /* Text around the status is trimmed before it is compared. */
+        {200, "application/xml",
+         "<response>\n  <control>\n    <status> failure </status>\n  </control>\n</response>",
+         "sage_intacct", 1,
+         "sage_intacct API error: <response>   <control>     <status> failure </status>   "
+         "</control> </response>",
+         ""},
+    };
+    use_rules(INTACCT_RULES);
+    run_rcases(cases, N(cases));
+    use_rules(NULL);
+}
+
+Test(test_connect_response, declared_error_messages)
+{
+    /* QuickBooks: a Detail that repeats the Message and says more stands for both. */
+    static const struct rcase quickbooks[] = {
+        {400, JSON_CT,
+         "{\"Fault\":{\"Error\":[{\"Message\":\"Object Not Found\",\"Detail\":\"Object Not Found : "
+         "Something you're trying to use has been made inactive.\",\"code\":\"610\"}],"
+         "\"type\":\"ValidationFault\"}}",
+         "quickbooks", 1,
+         "quickbooks API error: HTTP 400: Object Not Found : Something you're trying to use has "
+         "been made inactive. (code 610)",
+         ""},
+        /* Members of another shape: the common ones, as without a declaration. */
+        {401, JSON_CT, "{\"error\":\"invalid_client\"}", "quickbooks", 1,
+         "quickbooks API error: HTTP 401: invalid_client", ""},
+    };
+    /* PagerDuty: error.errors, an array of strings, joined after the message. */
+    static const struct rcase pagerduty[] = {
+        {400, JSON_CT,
+         "{\"error\":{\"message\":\"Invalid Input Provided\",\"code\":2001,\"errors\":[\"Title "
+         "must not be empty\",\" Service not found \",7]}}",
+         "pagerduty", 1,
+         "pagerduty API error: HTTP 400: Invalid Input Provided: Title must not be empty; Service "
+         "not found",
+         ""},
+        {404, JSON_CT, "{\"error\":{\"message\":\"Not Found\",\"code\":2100}}", "pagerduty", 1,
+         "pagerduty API error: HTTP 404: Not Found", ""},
+    };
+    /* ServiceNow: a detail laid out for a screen reads as one line. */
+    static const struct rcase servicenow[] = {
+        {403, JSON_CT,
+         "{\"error\":{\"message\":\"Operation Failed\",\"detail\":\"Data Policy Exception: "
+         "\\n\\tThe "
+         "following fields are mandatory: On hold reason\\n\"},\"status\":\"failure\"}",
+         "servicenow", 1,
+         "servicenow API error: HTTP 403: Operation Failed: Data Policy Exception: The following "
+         "fields are mandatory: On hold reason",
+         ""},
+    };
+    /* A known vendor keeps its own shape when the declared pointers find nothing. */
+    static const struct rcase github[] = {
+        {422, JSON_CT,
+         "{\"message\":\"Validation Failed\",\"errors\":[{\"resource\":\"Issue\","
+         "\"field\":\"title\",\"code\":\"missing_field\"}]}",
+         "github", 1, "GitHub API error: HTTP 422: Validation Failed (Issue.title: missing_field)",
+         ""},
+        {422, JSON_CT, "{\"why\":\"declared\"}", "github", 1,
+         "GitHub API error: HTTP 422: declared", ""},
+    };
+
+    use_rules("{\"error\": {\"message\": \"/Fault/Error/0/Message\", \"detail\": "
+              "\"/Fault/Error/0/Detail\", \"code\": \"/Fault/Error/0/code\"}}");
+    run_rcases(quickbooks, N(quickbooks));
+    use_rules("{\"error\": {\"message\": \"/error/message\", \"detail\": \"/error/errors\"}}");
+    run_rcases(pagerduty, N(pagerduty));
+    use_rules("{\"error\": {\"message\": \"/error/message\", \"detail\": \"/error/detail\"}}");
+    run_rcases(servicenow, N(servicenow));
+    use_rules("{\"error\": {\"message\": \"/why\"}}");
+    run_rcases(github, N(github));
+    use_rules(NULL);
+}
+
+Test(test_connect_response, declared_message_is_capped)
+{
+    char body[5000];
+    const char *t;
+    json_t *r;
+    memcpy(body, "{\"m\":\"", 6);
+    memset(body + 6, 'x', 3000);
+    memcpy(body + 3006, "\",\"c\":\"C1\"}", 12);
+    use_rules("{\"error\": {\"message\": \"/m\", \"code\": \"/c\"}}");
+    r = runs(500, JSON_CT, body, NULL, "acme");
+    t = text_of(r, 0);
+    cr_expect(strlen(t) <= strlen("acme API error: HTTP 500: ") + CONNECT_ERROR_MESSAGE_MAX,
+              "%zu bytes", strlen(t));
+    cr_expect(strcmp(t + strlen(t) - 3, "\xe2\x80\xa6") == 0, "ends with an ellipsis");
+    json_decref(r);
+    use_rules(NULL);
 }
