@@ -39,7 +39,7 @@ static void build_log(void)
 {
     struct audit_config cfg = fx_config();
     struct audit *a;
-    char t[32];
+    char t[40];
 
     cfg.checkpoint_every = 5;
     a = fx_open(&cfg);
