@@ -49,8 +49,8 @@
 #include "store/store.h"
 
 #define MAX_THREADS 16
-#define SAMPLE_EVERY 4           /* throughput runs: one audit_record in 4 is kept */
-#define SAMPLES_MAX (1u << 21)  /* per thread */
+#define SAMPLE_EVERY 4         /* throughput runs: one audit_record in 4 is kept */
+#define SAMPLES_MAX (1u << 21) /* per thread */
 
 struct cfg {
     int seconds;
@@ -197,8 +197,8 @@ static long long file_size(const char *path)
 
 static void log_remove(const struct cfg *c, struct bench_log *l)
 {
-    static const char *const files[] = {"bench.db",      "bench.db-wal",     "bench.db-shm",
-                                        "audit.journal", "audit.anchor",     "audit.anchor.tmp"};
+    static const char *const files[] = {"bench.db",      "bench.db-wal", "bench.db-shm",
+                                        "audit.journal", "audit.anchor", "audit.anchor.tmp"};
     char path[700];
 
     store_close(l->s);
@@ -247,10 +247,10 @@ static json_t *make_event(int thread, uint64_t i, const json_t *args, const json
         "b1a5f6c0-4c6e-4a77-9a43-0e2c1b5d9f11", "display", "Everyone", "agent", "token_id",
         "7d3c8a52-4a4e-4b8e-9d0c-3f2b1e6a7c90", "token_name", "support-bot", "client", "name",
         "claude-code", "version", "2.1.0", "user_agent", "claude-code/2.1.0", "address",
-        "10.0.3.17", "tool", "stripe__create_refund", "level", "destructive", "decision",
-        "allowed", 1, "grant", "5f1c2b7e-9a0d-4c3e-8f6b-2d4e1a9c7b30", "reason", "allowed",
-        "arguments_sha256", sha, "arguments", red, "outcome", "ok", "upstream", "status", 200,
-        "ms", (json_int_t)(80 + i % 40), "result_bytes", (json_int_t)1873, "ms",
+        "10.0.3.17", "tool", "stripe__create_refund", "level", "destructive", "decision", "allowed",
+        1, "grant", "5f1c2b7e-9a0d-4c3e-8f6b-2d4e1a9c7b30", "reason", "allowed", "arguments_sha256",
+        sha, "arguments", red, "outcome", "ok", "upstream", "status", 200, "ms",
+        (json_int_t)(80 + i % 40), "result_bytes", (json_int_t)1873, "ms",
         (json_int_t)(85 + i % 40));
     if (!ev)
         die("json_pack of the event", NULL);
@@ -492,8 +492,7 @@ static void paced(const struct cfg *c)
     audit_close(l.a);
     l.a = NULL;
     printf("   %zu events, %llu stored in %llu transactions; %llu slots started late\n", n,
-           (unsigned long long)st.stored, (unsigned long long)st.batches,
-           (unsigned long long)late);
+           (unsigned long long)st.stored, (unsigned long long)st.batches, (unsigned long long)late);
     print_head();
     print_lat("audit_record", rec, n);
     print_lat("building the event (incl. audit_redact_args)", build, n);

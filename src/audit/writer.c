@@ -445,8 +445,8 @@ static bool journal_line_ok(const json_t *ev)
     const char *id = json_string_value(json_object_get(ev, "id"));
     const char *type = json_string_value(json_object_get(ev, "type"));
 
-    return json_is_object(ev) && id && id[0] && strlen(id) < sizeof r.event_id && type &&
-           type[0] && strlen(type) < sizeof r.type && strcmp(type, AUDIT_TYPE_CHECKPOINT) != 0;
+    return json_is_object(ev) && id && id[0] && strlen(id) < sizeof r.event_id && type && type[0] &&
+           strlen(type) < sizeof r.type && strcmp(type, AUDIT_TYPE_CHECKPOINT) != 0;
 }
 
 /* Queues each journal line whose event the database lacks; returns how many. */

@@ -401,9 +401,9 @@ static inline void fx_flush(struct audit *a)
 /* A tool.call event numbered n (a new reference). */
 static inline json_t *fx_event(int n)
 {
-    json_t *ev = json_pack("{s:s, s:i, s:s, s:{s:s, s:b}}", "type", AUDIT_TYPE_TOOL_CALL, "n", n,
-                           "tool", "pay__refund", "user", "userName", "ann@example.com", "active",
-                           1);
+    json_t *ev =
+        json_pack("{s:s, s:i, s:s, s:{s:s, s:b}}", "type", AUDIT_TYPE_TOOL_CALL, "n", n, "tool",
+                  "pay__refund", "user", "userName", "ann@example.com", "active", 1);
 
     cr_assert_not_null(ev);
     return ev;

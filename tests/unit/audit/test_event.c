@@ -45,8 +45,9 @@ static bool same(const json_t *a, const json_t *b)
 
 Test(test_event, canonical_sorts_keys_at_every_depth_without_spaces)
 {
-    json_t *ev = parse("{\"type\": \"tool.call\", \"b\": {\"z\": 1, \"a\": [ {\"y\": true, \"x\": null} ]},"
-                       " \"a\": \"s p a c e\", \"seq\": 3}");
+    json_t *ev =
+        parse("{\"type\": \"tool.call\", \"b\": {\"z\": 1, \"a\": [ {\"y\": true, \"x\": null} ]},"
+              " \"a\": \"s p a c e\", \"seq\": 3}");
     char *doc = audit_canonical(ev);
 
     cr_assert_not_null(doc);
@@ -173,8 +174,8 @@ Test(test_event, checkpoint_mac_is_hmac_sha256_of_seq_and_hash)
     /* Another seq, another hash, another key: another MAC. */
     audit_checkpoint_mac(fx_key, 8, hash, h2);
     cr_assert_str_neq(got, h2);
-    audit_checkpoint_mac(fx_key, 7, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4880",
-                         h2);
+    audit_checkpoint_mac(fx_key, 7,
+                         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4880", h2);
     cr_assert_str_neq(got, h2);
     memcpy(other, fx_key, sizeof other);
     other[31] ^= 1;
@@ -190,8 +191,8 @@ Test(test_event, checkpoint_key_is_derived_from_the_vault_key_by_hmac_with_a_lab
     static const char label[] = "mandate audit checkpoint key v1";
 
     audit_key_derive(fx_key, out);
-    cr_assert_not_null(HMAC(EVP_sha256(), fx_key, 32, (const unsigned char *)label,
-                            sizeof label - 1, want, &len));
+    cr_assert_not_null(
+        HMAC(EVP_sha256(), fx_key, 32, (const unsigned char *)label, sizeof label - 1, want, &len));
     cr_assert_eq(memcmp(out, want, 32), 0);
     fx_hex(out, sizeof out, hex);
     /* printf 'mandate audit checkpoint key v1' | openssl dgst -sha256 -mac HMAC -macopt ... */
@@ -252,8 +253,7 @@ Test(test_event, hmac_sha256_rfc4231_vectors)
     hmac_case("4a656665", 0, "what do ya want for nothing?",
               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", 32);
     /* 4.4 Test Case 3: 50 bytes of 0xdd */
-    hmac_case("aa", 20, dd, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
-              32);
+    hmac_case("aa", 20, dd, "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe", 32);
     /* 4.5 Test Case 4 */
     hmac_case("0102030405060708090a0b0c0d0e0f10111213141516171819", 0, cd,
               "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b", 32);
@@ -355,24 +355,25 @@ Test(test_event, scrub_replaces_secrets_at_any_depth_whatever_their_case)
     json_t *doc = parse(
         "{\"userName\": \"ann\", \"password\": \"hunter2\","
         " \"emails\": [{\"value\": \"ann@example.com\", \"primary\": true}],"
-        " \"x\": {\"deep\": [{\"Password\": \"p\", \"TOKEN\": \"t\"}, {\"client_secret\": {\"a\": 1}}]},"
+        " \"x\": {\"deep\": [{\"Password\": \"p\", \"TOKEN\": \"t\"},"
+        "                  {\"client_secret\": {\"a\": 1}}]},"
         " \"conn\": {\"private_key\": \"-----BEGIN\", \"api_key\": \"k\", \"apiKey\": \"k2\","
         "            \"Authorization\": \"Bearer x\", \"refresh_token\": \"r\","
         "            \"access_token\": \"a\", \"consumer_secret\": \"c\", \"token_secret\": \"s\","
         "            \"credential\": \"c1\", \"credentials\": [\"c2\"], \"secret\": 5},"
         " \"tokenish\": \"kept\", \"passwords_policy\": \"kept\"}");
-    json_t *want = parse(
-        "{\"userName\": \"ann\", \"password\": \"[redacted]\","
-        " \"emails\": [{\"value\": \"ann@example.com\", \"primary\": true}],"
-        " \"x\": {\"deep\": [{\"Password\": \"[redacted]\", \"TOKEN\": \"[redacted]\"},"
-        "                   {\"client_secret\": \"[redacted]\"}]},"
-        " \"conn\": {\"private_key\": \"[redacted]\", \"api_key\": \"[redacted]\","
-        "            \"apiKey\": \"[redacted]\", \"Authorization\": \"[redacted]\","
-        "            \"refresh_token\": \"[redacted]\", \"access_token\": \"[redacted]\","
-        "            \"consumer_secret\": \"[redacted]\", \"token_secret\": \"[redacted]\","
-        "            \"credential\": \"[redacted]\", \"credentials\": \"[redacted]\","
-        "            \"secret\": \"[redacted]\"},"
-        " \"tokenish\": \"kept\", \"passwords_policy\": \"kept\"}");
+    json_t *want =
+        parse("{\"userName\": \"ann\", \"password\": \"[redacted]\","
+              " \"emails\": [{\"value\": \"ann@example.com\", \"primary\": true}],"
+              " \"x\": {\"deep\": [{\"Password\": \"[redacted]\", \"TOKEN\": \"[redacted]\"},"
+              "                   {\"client_secret\": \"[redacted]\"}]},"
+              " \"conn\": {\"private_key\": \"[redacted]\", \"api_key\": \"[redacted]\","
+              "            \"apiKey\": \"[redacted]\", \"Authorization\": \"[redacted]\","
+              "            \"refresh_token\": \"[redacted]\", \"access_token\": \"[redacted]\","
+              "            \"consumer_secret\": \"[redacted]\", \"token_secret\": \"[redacted]\","
+              "            \"credential\": \"[redacted]\", \"credentials\": \"[redacted]\","
+              "            \"secret\": \"[redacted]\"},"
+              " \"tokenish\": \"kept\", \"passwords_policy\": \"kept\"}");
     json_t *orig = json_deep_copy(doc);
     json_t *out = audit_scrub(doc);
     char *text = json_dumps(out, JSON_COMPACT);

@@ -24,11 +24,11 @@
 TestSuite(test_verify);
 
 #define BOTH(name)                                                                                 \
-    Test(test_verify, sqlite_##name, .init = fx_sq_setup, .fini = fx_sq_teardown)                 \
+    Test(test_verify, sqlite_##name, .init = fx_sq_setup, .fini = fx_sq_teardown)                  \
     {                                                                                              \
         name();                                                                                    \
     }                                                                                              \
-    Test(test_verify, pg_##name, .init = fx_pg_setup, .fini = fx_pg_teardown)                     \
+    Test(test_verify, pg_##name, .init = fx_pg_setup, .fini = fx_pg_teardown)                      \
     {                                                                                              \
         name();                                                                                    \
     }
@@ -81,8 +81,8 @@ static void row_write(int64_t seq, const char *prev_hash, const char *hash, cons
 static void row_insert(int64_t seq, int64_t time_ms, const char *type, const char *id,
                        const char *prev_hash, const char *hash, const char *doc)
 {
-    char *qt = fx_quote(type), *qi = fx_quote(id), *qp = fx_quote(prev_hash),
-         *qh = fx_quote(hash), *qd = fx_quote(doc);
+    char *qt = fx_quote(type), *qi = fx_quote(id), *qp = fx_quote(prev_hash), *qh = fx_quote(hash),
+         *qd = fx_quote(doc);
 
     fx_execf("INSERT INTO audit_events (seq, time_ms, type, event_id, prev_hash, hash, doc) "
              "VALUES (%" PRId64 ", %" PRId64 ", %s, %s, %s, %s, %s)",

@@ -28,11 +28,11 @@ TestSuite(test_writer);
 
 /* Each case once per backend. */
 #define BOTH(name)                                                                                 \
-    Test(test_writer, sqlite_##name, .init = fx_sq_setup, .fini = fx_sq_teardown)                 \
+    Test(test_writer, sqlite_##name, .init = fx_sq_setup, .fini = fx_sq_teardown)                  \
     {                                                                                              \
         name();                                                                                    \
     }                                                                                              \
-    Test(test_writer, pg_##name, .init = fx_pg_setup, .fini = fx_pg_teardown)                     \
+    Test(test_writer, pg_##name, .init = fx_pg_setup, .fini = fx_pg_teardown)                      \
     {                                                                                              \
         name();                                                                                    \
     }
@@ -608,17 +608,18 @@ static void journal_skips_torn_and_damaged_lines_and_what_is_stored_already(void
      * stored events again (seq and all), a line that is not JSON, objects without an id or a
      * type, two new events, and a last line cut off by the crash.
      */
-    snprintf(journal, sizeof journal,
-             "%s\n%s\n"
-             "not json at all\n"
-             "{\"type\":\"tool.call\",\"n\":90}\n"
-             "{\"id\":\"j-no-type\",\"n\":91}\n"
-             "[1,2,3]\n"
-             "{\"type\":\"tool.call\",\"id\":\"j-1\",\"n\":3,\"time\":\"2021-05-06T07:08:09.010Z\"}\n"
-             "%s\n"
-             "{\"type\":\"tool.call\",\"id\":\"j-2\",\"n\":4}\n"
-             "{\"type\":\"tool.call\",\"id\":\"j-3\",\"n\":5,\"ti",
-             rows.v[0].doc_text, rows.v[1].doc_text, rows.v[2].doc_text);
+    snprintf(
+        journal, sizeof journal,
+        "%s\n%s\n"
+        "not json at all\n"
+        "{\"type\":\"tool.call\",\"n\":90}\n"
+        "{\"id\":\"j-no-type\",\"n\":91}\n"
+        "[1,2,3]\n"
+        "{\"type\":\"tool.call\",\"id\":\"j-1\",\"n\":3,\"time\":\"2021-05-06T07:08:09.010Z\"}\n"
+        "%s\n"
+        "{\"type\":\"tool.call\",\"id\":\"j-2\",\"n\":4}\n"
+        "{\"type\":\"tool.call\",\"id\":\"j-3\",\"n\":5,\"ti",
+        rows.v[0].doc_text, rows.v[1].doc_text, rows.v[2].doc_text);
     fx_rows_free(&rows);
     fx_file_write(fx_journal, journal);
 
