@@ -21,7 +21,11 @@
  *      writer's capacity so that the queue stays short), for --paced-seconds: the time of
  *      audit_record alone, and of all that a tool call adds for its audit event (building it,
  *      audit_redact_args over the arguments, audit_record), each call timed with
- *      clock_gettime(CLOCK_MONOTONIC).
+ *      clock_gettime(CLOCK_MONOTONIC). Then the parts of audit_record measured apart in a tight
+ *      loop (the journal line's json_dumps, its write(2), the id and time), and the paced run
+ *      again without a writer thread (the events wait in the queue and are stored by one
+ *      audit_flush at the end), which shows audit_record's own cost without the writer waking,
+ *      locking and committing beside it.
  * The report also gives the audit_record latencies measured during the throughput runs (every
  * 4th call), where recorders contend for the queue's mutex and, once it is full, wait.
  *
@@ -45,7 +49,9 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "core/crypto.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "store/store.h"
 
 #define MAX_THREADS 16
@@ -164,7 +170,7 @@ struct bench_log {
     struct audit *a;
 };
 
-static void log_open(const struct cfg *c, struct bench_log *l)
+static void log_open(const struct cfg *c, struct bench_log *l, bool writer)
 {
     struct audit_config ac;
     struct md_error e = {0};
@@ -185,6 +191,7 @@ static void log_open(const struct cfg *c, struct bench_log *l)
     ac.key = key;
     ac.journal_path = l->journal;
     ac.anchor_path = l->anchor;
+    ac.no_writer_thread = !writer;
     if (audit_open(&ac, &l->a, &e))
         die("audit_open", &e);
 }
@@ -313,7 +320,7 @@ static void throughput(const struct cfg *c, int nthreads)
 
     printf("\n-- %d recording thread%s, %d s (after 1 s of warm-up)\n", nthreads,
            nthreads > 1 ? "s" : "", c->seconds);
-    log_open(c, &l);
+    log_open(c, &l, true);
     for (int i = 0; i < nthreads; i++) {
         memset(&rec[i], 0, sizeof rec[i]);
         rec[i].a = l.a;
@@ -415,7 +422,7 @@ static void throughput(const struct cfg *c, int nthreads)
  * and its write(2) to a file beside the journal (O_APPEND, as the journal is opened).
  */
 static void parts(const struct bench_log *l, const json_t *args, const json_t *redact,
-                  uint32_t *dump_ns, uint32_t *write_ns, size_t n)
+                  uint32_t *dump_ns, uint32_t *write_ns, uint32_t *idtime_ns, size_t n)
 {
     char path[700];
     int fd;
@@ -426,9 +433,20 @@ static void parts(const struct bench_log *l, const json_t *args, const json_t *r
         die("open of the scratch file", NULL);
     for (size_t i = 0; i < n; i++) {
         json_t *ev = make_event(0, i, args, redact);
-        uint64_t t0 = now_ns(), t1, t2;
-        char *line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+        char id[CRYPTO_UUID_LEN], t[TIME_RFC3339_LEN];
+        uint64_t tu = now_ns(), t0, t1, t2;
+        char *line;
         size_t len;
+
+        /* What fill_id_time does: a UUID and the time in RFC 3339, set on the event. */
+        if (crypto_uuid(id) != MD_OK)
+            die("crypto_uuid", NULL);
+        time_format_ms(time_now_ms(), t);
+        json_object_set_new(ev, "id", json_string(id));
+        json_object_set_new(ev, "time", json_string(t));
+        t0 = now_ns();
+        idtime_ns[i] = clamp32(t0 - tu);
+        line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
 
         t1 = now_ns();
         if (!line)
@@ -448,9 +466,15 @@ static void parts(const struct bench_log *l, const json_t *args, const json_t *r
     printf("   of which, measured apart on %zu events:\n", n);
     print_lat("  the journal line (json_dumps, ~1 KB)", dump_ns, n);
     print_lat("  its write(2) to a file in the same place", write_ns, n);
+    print_lat("  the id and time (crypto_uuid, time format)", idtime_ns, n);
 }
 
-static void paced(const struct cfg *c)
+/*
+ * writer false: the log has no writer thread while the events are recorded (they wait in the
+ * queue and the journal, and are stored by audit_flush at the end), so that audit_record's own
+ * cost shows without the writer waking, locking and committing beside it.
+ */
+static void paced(const struct cfg *c, bool writer)
 {
     struct bench_log l;
     size_t n = (size_t)c->rate * (size_t)c->paced_seconds, i;
@@ -461,11 +485,20 @@ static void paced(const struct cfg *c)
     struct audit_stats st;
     struct md_error e = {0};
     char label[96];
+    double cpu0, busy0, secs;
+    uint64_t w0;
 
-    printf("\n-- one thread at %d events/s for %d s (the queue stays short: the latency a tool "
-           "call gains)\n",
-           c->rate, c->paced_seconds);
-    log_open(c, &l);
+    if (writer)
+        printf("\n-- one thread at %d events/s for %d s, the writer storing them as they come "
+               "(the queue stays short: the latency a tool call gains)\n",
+               c->rate, c->paced_seconds);
+    else
+        printf("\n-- the same without a writer thread: audit_record alone, the events stored by "
+               "one audit_flush at the end\n");
+    log_open(c, &l, writer);
+    cpu0 = cpu_self_s();
+    busy0 = cpu_busy_s();
+    w0 = now_ns();
     next = now_ns();
     for (i = 0; i < n; i++) {
         uint64_t t0, t1, t2, now;
@@ -486,6 +519,11 @@ static void paced(const struct cfg *c)
         rec[i] = clamp32(t2 - t1);
         total[i] = clamp32(t2 - t0);
     }
+    secs = (double)(now_ns() - w0) / 1e9;
+    printf("   CPUs: this process %.2f, other processes %.2f\n", (cpu_self_s() - cpu0) / secs,
+           ((cpu_busy_s() - busy0) - (cpu_self_s() - cpu0)) / secs > 0
+               ? ((cpu_busy_s() - busy0) - (cpu_self_s() - cpu0)) / secs
+               : 0.0);
     if (audit_flush(l.a, &e))
         die("audit_flush", &e);
     audit_stats_get(l.a, &st);
@@ -498,7 +536,8 @@ static void paced(const struct cfg *c)
     print_lat("building the event (incl. audit_redact_args)", build, n);
     snprintf(label, sizeof label, "a tool call's audit cost (both)");
     print_lat(label, total, n);
-    parts(&l, args, redact, build, rec, n < 5000 ? n : 5000);
+    if (writer)
+        parts(&l, args, redact, build, rec, total, n < 5000 ? n : 5000);
     free(rec);
     free(build);
     free(total);
@@ -580,7 +619,9 @@ int main(int argc, char **argv)
            c.dir, AUDIT_CHECKPOINT_EVERY);
     for (int i = 0; i < c.nthreads; i++)
         throughput(&c, c.threads[i]);
-    if (c.paced_seconds > 0)
-        paced(&c);
+    if (c.paced_seconds > 0) {
+        paced(&c, true);
+        paced(&c, false);
+    }
     return 0;
 }

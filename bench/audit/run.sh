@@ -8,8 +8,9 @@
 #                         QUIET_LOAD (default 0.5); the report says whether it did
 #
 # -> OUT/report.txt: the command, the machine, the binary, the load before and after, and the
-#    benchmark's report. About 50 s at the defaults (3 x 11 s of recording, their drains and
-#    verifies, and 5 s paced); the databases, in fresh temporary directories, are removed.
+#    benchmark's report. About 70 s at the defaults (3 x 11 s of recording, their drains and
+#    verifies, and twice 5 s paced); the databases, in fresh temporary directories (up to
+#    ~500 MB each), are removed.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
