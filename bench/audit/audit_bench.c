@@ -6,7 +6,7 @@
  * interface and an audit log on it as `mandate serve` does: the writer thread, a journal file,
  * an anchor file and a checkpoint key. Events look like the tool.call events of mcp/tools.c
  * (user, groups, agent, tool, decision, redacted arguments and their SHA-256, upstream status
- * and timings), about 1 KB each as stored.
+ * and timings), a document of about 1.2 KB each.
  *
  *   1. Throughput, with 1, 2 and 4 recording threads: each thread builds events and calls
  *      audit_record as fast as it can for --seconds (after a 1 s warm-up). The figure is what
@@ -464,7 +464,7 @@ static void parts(const struct bench_log *l, const json_t *args, const json_t *r
     close(fd);
     unlink(path);
     printf("   of which, measured apart on %zu events:\n", n);
-    print_lat("  the journal line (json_dumps, ~1 KB)", dump_ns, n);
+    print_lat("  the journal line (json_dumps, ~1.2 KB)", dump_ns, n);
     print_lat("  its write(2) to a file in the same place", write_ns, n);
     print_lat("  the id and time (crypto_uuid, time format)", idtime_ns, n);
 }
@@ -615,7 +615,7 @@ int main(int argc, char **argv)
     /* The writer logs a line per checkpoint at info: not what is measured here. */
     log_set_level(LOG_WARN);
     printf("audit_bench: SQLite (WAL, synchronous=NORMAL, as mandate opens it), journal and anchor "
-           "in %s; checkpoints every %d events; events of about 1 KB\n",
+           "in %s; checkpoints every %d events; events of about 1.2 KB\n",
            c.dir, AUDIT_CHECKPOINT_EVERY);
     for (int i = 0; i < c.nthreads; i++)
         throughput(&c, c.threads[i]);
