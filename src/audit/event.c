@@ -110,26 +110,43 @@ static bool secret_path(const char *path)
     return name && secret_name(name);
 }
 
+/*
+ * How deep the scrubber looks. A container below it is replaced whole, so that a secret can
+ * never pass by being deep (request bodies are limited to 32 levels before they get here).
+ */
+#define SCRUB_DEPTH 64
+
+static bool too_deep(const json_t *x, int depth)
+{
+    return depth >= SCRUB_DEPTH && (json_is_object(x) || json_is_array(x));
+}
+
 static void scrub_in_place(json_t *v, int depth)
 {
     const char *k;
     json_t *x;
     size_t i;
 
-    if (depth > 64)
+    if (depth > SCRUB_DEPTH)
         return;
     if (json_is_object(v)) {
         const char *op_path = json_string_value(json_object_iget(v, "path"));
         bool is_op = json_object_iget(v, "op") && secret_path(op_path);
         json_object_foreach(v, k, x)
         {
-            if (secret_name(k) || (is_op && strcasecmp(k, "value") == 0))
+            if (secret_name(k) || (is_op && strcasecmp(k, "value") == 0) || too_deep(x, depth))
                 json_object_set_new(v, k, json_string(redacted));
             else
                 scrub_in_place(x, depth + 1);
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) scrub_in_place(x, depth + 1);
+        json_array_foreach(v, i, x)
+        {
+            if (too_deep(x, depth))
+                json_array_set_new(v, i, json_string(redacted));
+            else
+                scrub_in_place(x, depth + 1);
+        }
     }
 }
 

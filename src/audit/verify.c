@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
@@ -36,6 +37,7 @@ struct walk {
     /* Hashes to look up once the walk passes them: the anchors' and the expected one (last). */
     int64_t want_seq[WANTS];
     char want_hash[WANTS][STORE_AUDIT_HASH_MAX];
+    int64_t want_cp[WANTS]; /* the anchors' checkpoint events themselves */
     bool seen[WANTS];
     char seen_hash[WANTS][STORE_AUDIT_HASH_MAX];
     /* The prune record that vouches for the first event's prev_hash. */
@@ -189,7 +191,8 @@ static bool read_anchor(const char *path, int64_t *cp_seq, int64_t *seq, char ha
     json_t *doc = json_load_file(path, 0, &je);
     bool ok;
 
-    *exists = doc != NULL;
+    /* A file that is there but does not parse is damaged, not absent. */
+    *exists = doc != NULL || access(path, F_OK) == 0;
     ok = json_is_object(doc) && json_is_integer(json_object_get(doc, "checkpoint_seq")) &&
          json_is_integer(json_object_get(doc, "seq")) &&
          json_is_string(json_object_get(doc, "hash"));
@@ -233,6 +236,7 @@ static bool load_anchors(struct walk *w, const struct audit_verify_opts *o,
             return false;
         }
         w->want_seq[slot] = seq;
+        w->want_cp[slot] = cp;
         snprintf(w->want_hash[slot], sizeof w->want_hash[slot], "%s", hash);
     }
     return true;
@@ -289,6 +293,16 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                      "the log ends at event %" PRId64 " but %s covers event %" PRId64
                      ": the tail was cut off",
                      r->last_seq, what, w.want_seq[i]);
+            return MD_OK;
+        }
+        /* The checkpoint after the covered event was cut off (on its own, or with events). */
+        if (w.want_cp[i] > r->last_seq) {
+            r->ok = false;
+            r->bad_seq = r->last_seq + 1;
+            snprintf(r->problem, sizeof r->problem,
+                     "the log ends at event %" PRId64 " but %s is event %" PRId64
+                     ": the tail was cut off",
+                     r->last_seq, what, w.want_cp[i]);
             return MD_OK;
         }
         if (!w.seen[i] || strcmp(w.seen_hash[i], w.want_hash[i]) != 0) {

@@ -19,6 +19,7 @@
 #include "audit/audit.h"
 #include "audit/audit_int.h"
 #include "core/crypto.h"
+#include "core/hmap.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -439,16 +440,33 @@ enum md_err audit_flush(struct audit *a, struct md_error *e)
 
 /* ---- the journal at start ---- */
 
+/*
+ * Whether a journal line is an event that audit_record could have written: an object whose id
+ * and type fit their columns whole (a cut one would no longer match its document, and verify
+ * would fail on it), and not a checkpoint, which the writer stores but never journals.
+ */
+static bool journal_line_ok(const json_t *ev)
+{
+    struct store_audit_row r;
+    const char *id = json_string_value(json_object_get(ev, "id"));
+    const char *type = json_string_value(json_object_get(ev, "type"));
+
+    return json_is_object(ev) && id && id[0] && strlen(id) < sizeof r.event_id && type && type[0] &&
+           strlen(type) < sizeof r.type && strcmp(type, AUDIT_TYPE_CHECKPOINT) != 0;
+}
+
 /* Queues each journal line whose event the database lacks; returns how many. */
 static enum md_err journal_recover(struct audit *a, size_t *n, struct md_error *e)
 {
     struct stat st;
     char *buf = NULL, *line, *nl;
     struct store_conn *c = NULL;
+    struct hmap ids; /* the ids queued from this journal: a line written twice is stored once */
     enum md_err rc = MD_OK;
     ssize_t r;
 
     *n = 0;
+    hmap_init(&ids);
     if (fstat(a->jfd, &st) != 0 || st.st_size == 0)
         return MD_OK;
     buf = malloc((size_t)st.st_size + 1);
@@ -473,8 +491,7 @@ static enum md_err journal_recover(struct audit *a, size_t *n, struct md_error *
         }
         *nl++ = '\0';
         ev = json_loads(line, 0, NULL);
-        if (!json_is_object(ev) || !json_string_value(json_object_get(ev, "id")) ||
-            !json_string_value(json_object_get(ev, "type"))) {
+        if (!journal_line_ok(ev)) {
             log_warn("event=audit_journal_bad_line");
             json_decref(ev);
             continue;
@@ -484,13 +501,14 @@ static enum md_err journal_recover(struct audit *a, size_t *n, struct md_error *
             json_decref(ev);
             break;
         }
-        if (has) {
+        if (has || hmap_get(&ids, json_string_value(json_object_get(ev, "id")))) {
             json_decref(ev);
             continue;
         }
         {
             struct pending *p = calloc(1, sizeof *p);
-            if (!p) {
+            if (!p || hmap_put(&ids, json_string_value(json_object_get(ev, "id")), p, NULL)) {
+                free(p);
                 json_decref(ev);
                 rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
                 break;
@@ -504,6 +522,7 @@ static enum md_err journal_recover(struct audit *a, size_t *n, struct md_error *
         }
     }
 out:
+    hmap_free(&ids);
     store_release(c);
     free(buf);
     return rc;
