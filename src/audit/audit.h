@@ -3,9 +3,11 @@
  * authentication, as one append-only, hash-chained sequence of events (docs/audit.md).
  *
  * An event is a JSON object with a "type" (AUDIT_TYPE_*) and that type's fields; audit_record
- * adds "id" (a UUID), "time" (RFC 3339 with milliseconds) and, when the writer stores it,
- * "seq". Stored, an event is its document (the event serialised with sorted keys and no
- * spaces, exactly the bytes hashed) plus prev_hash and hash:
+ * adds "id" (unique: a random prefix per process and a counter), "time" (RFC 3339 with
+ * milliseconds) and, when the writer stores it, "seq". Stored, an event is its document,
+ * {"seq":N, then the event's members serialised with sorted keys and no spaces} (the recorder
+ * serialises once; the writer puts seq in front), exactly the bytes hashed, plus prev_hash and
+ * hash:
  *
  *     hash = hex(SHA-256("mandate-audit-v1\n" || prev_hash || "\n" || document))
  *
@@ -121,7 +123,7 @@ json_t *audit_redact_args(const json_t *args, const json_t *redact, char sha[65]
  * replaced by "[redacted]".
  */
 json_t *audit_scrub(const json_t *doc);
-/* The canonical document of an event: sorted keys, no spaces. Heap; NULL when out of memory. */
+/* An event serialised with sorted keys and no spaces. Heap; NULL when out of memory. */
 char *audit_canonical(const json_t *ev);
 /* hash of a document after prev_hash, as above, into out (65 bytes). */
 void audit_chain_hash(const char *prev_hash, const char *doc, char out[65]);
@@ -137,7 +139,7 @@ struct audit_verify_opts {
     const unsigned char *key; /* NULL: MACs are not checked (and the report says so) */
     /* The anchor file; its slot files (PATH.1 ...) are checked too when they exist. NULL: none */
     const char *anchor_path;
-    int64_t expect_seq;       /* > 0: an externally kept checkpoint (seq, hash) to check */
+    int64_t expect_seq; /* > 0: an externally kept checkpoint (seq, hash) to check */
     const char *expect_hash;
     /* Called every progress_every events (0: never) with the events checked so far. */
     void (*progress)(void *ctx, int64_t checked, int64_t last_seq);
@@ -161,8 +163,7 @@ enum md_err audit_verify(struct store *s, const struct audit_verify_opts *o,
                          struct audit_verify_report *r, struct md_error *e);
 
 /* audit_verify with the open log's key and anchor file (the admin API's "verify now"). */
-enum md_err audit_verify_live(struct audit *a, struct audit_verify_report *r,
-                              struct md_error *e);
+enum md_err audit_verify_live(struct audit *a, struct audit_verify_report *r, struct md_error *e);
 
 /* ---- reading (query.c) ---- */
 

@@ -2,17 +2,16 @@
  * What an event looks like on disk: the canonical document, the chain hash, checkpoint MACs,
  * and the redaction of arguments and secrets before anything is recorded.
  */
-#include <ctype.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "audit/audit.h"
 #include "core/crypto.h"
 #include "core/json.h"
-
-#include <openssl/evp.h>
-#include <strings.h>
 
 static const char redacted[] = "[redacted]";
 
@@ -57,34 +56,49 @@ void audit_key_derive(const unsigned char vault_key[32], unsigned char out[AUDIT
     crypto_hmac_sha256(vault_key, 32, label, sizeof label - 1, out);
 }
 
+/* Whether args has a member that redact names. */
+static bool needs_redaction(const json_t *args, const json_t *redact)
+{
+    size_t i;
+    json_t *name;
+
+    json_array_foreach(redact, i, name)
+    {
+        const char *k = json_string_value(name);
+        if (k && json_object_get(args, k))
+            return true;
+    }
+    return false;
+}
+
 json_t *audit_redact_args(const json_t *args, const json_t *redact, char sha[65])
 {
-    json_t *copy;
+    json_t *out;
     char *canon;
     size_t i;
     json_t *name;
 
     sha[0] = '\0';
     if (!args || !json_is_object(args))
-        copy = json_object();
-    else
-        copy = json_deep_copy(args);
-    if (!copy)
+        args = NULL;
+    canon = args ? audit_canonical(args) : strdup("{}");
+    if (!canon)
         return NULL;
-    canon = audit_canonical(copy);
-    if (!canon) {
-        json_decref(copy);
-        return NULL;
-    }
     crypto_sha256_hex(canon, strlen(canon), sha);
     free(canon);
+    if (!args)
+        return json_object();
+    /* Nothing to hide: the event shares the arguments (nobody changes them) instead of a copy. */
+    if (!needs_redaction(args, redact))
+        return json_incref(json_mut(args));
+    out = json_deep_copy(args);
     json_array_foreach(redact, i, name)
     {
         const char *k = json_string_value(name);
-        if (k && json_object_get(copy, k))
-            json_object_set_new(copy, k, json_string(redacted));
+        if (out && k && json_object_get(out, k))
+            json_object_set_new(out, k, json_string(redacted));
     }
-    return copy;
+    return out;
 }
 
 /* Member names whose values are secrets wherever they appear (compared case-insensitively). */

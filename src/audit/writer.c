@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,9 +30,15 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 5000
 
+/*
+ * A recorded event, serialised once by its recorder: line is the event (without "seq") with
+ * sorted keys, the journal's line and, with "seq" put in front, the stored document.
+ */
 struct pending {
     struct pending *next;
-    json_t *ev;
+    char *line;
+    char type[32];
+    char id[40];
     int64_t time_ms;
     bool journaled; /* in the journal file, so that storing it lets the journal shrink */
 };
@@ -53,6 +60,10 @@ struct audit {
     uint64_t tickets;   /* events recorded so far: the ticket of the last one */
     uint64_t stored_tk; /* every ticket up to this one is stored */
     uint64_t journal_n; /* journaled events not yet stored */
+    /* Recorders between their journal write and enqueue: the journal must not be emptied. */
+    _Atomic uint64_t journal_inflight;
+    char id_prefix[17]; /* random per process: ids are prefix-counter */
+    _Atomic uint64_t id_counter;
     bool stop, thread_started;
     int flushers; /* audit_flush callers waiting: the writer does not linger */
     pthread_t thread;
@@ -65,14 +76,16 @@ struct audit {
     _Atomic uint64_t n_recorded, n_stored, n_batches, n_failures;
 };
 
-static void fill_id_time(json_t *ev, int64_t *time_ms)
+/* Gives ev an "id" (unless it has one) and a "time" (unless it has a valid one). */
+static void fill_id_time(struct audit *a, json_t *ev, int64_t *time_ms)
 {
-    char id[CRYPTO_UUID_LEN], t[TIME_RFC3339_LEN];
+    char id[40], t[TIME_RFC3339_LEN];
     const char *given = json_string_value(json_object_get(ev, "time"));
 
     if (!json_string_value(json_object_get(ev, "id"))) {
-        if (crypto_uuid(id) != MD_OK)
-            snprintf(id, sizeof id, "%016" PRIx64, (uint64_t)time_now_ms());
+        /* Unique without a system call: a random prefix per process and a counter. */
+        snprintf(id, sizeof id, "%s-%012" PRIx64, a->id_prefix,
+                 atomic_fetch_add(&a->id_counter, 1) + 1);
         json_object_set_new(ev, "id", json_string(id));
     }
     if (!given || !time_parse_rfc3339(given, time_ms)) {
@@ -82,23 +95,54 @@ static void fill_id_time(json_t *ev, int64_t *time_ms)
     }
 }
 
-/* Appends the event's line to the journal with one write(2); false when it could not. */
-static bool journal_append(struct audit *a, const json_t *ev)
+/*
+ * A pending event for ev (which it keeps nothing of): id and time filled in, serialised.
+ * NULL when out of memory or when its type or id cannot be stored whole.
+ */
+static struct pending *pending_of(struct audit *a, json_t *ev)
 {
-    char *line;
-    size_t n;
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *id;
+    struct pending *p;
+
+    if (!type || strlen(type) >= sizeof p->type)
+        return NULL;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    json_object_del(ev, "seq");
+    fill_id_time(a, ev, &p->time_ms);
+    id = json_string_value(json_object_get(ev, "id"));
+    if (!id || !id[0] || strlen(id) >= sizeof p->id || !(p->line = audit_canonical(ev))) {
+        free(p);
+        return NULL;
+    }
+    snprintf(p->type, sizeof p->type, "%s", type);
+    snprintf(p->id, sizeof p->id, "%s", id);
+    return p;
+}
+
+static void pending_free(struct pending *p)
+{
+    if (p) {
+        free(p->line);
+        free(p);
+    }
+}
+
+/*
+ * Appends the line to the journal with one writev(2) (O_APPEND: whole lines, whatever other
+ * recorders do meanwhile); false when it could not.
+ */
+static bool journal_append(struct audit *a, const char *line)
+{
+    struct iovec iov[2] = {{(void *)(uintptr_t)line, strlen(line)}, {(void *)(uintptr_t) "\n", 1}};
     ssize_t w;
 
     if (a->jfd < 0)
         return false;
-    line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-    if (!line)
-        return false;
-    n = strlen(line);
-    line[n] = '\n'; /* json_dumps leaves the NUL; the newline takes its place */
-    w = write(a->jfd, line, n + 1);
-    free(line);
-    if (w != (ssize_t)(n + 1)) {
+    w = writev(a->jfd, iov, 2);
+    if (w != (ssize_t)(iov[0].iov_len + 1)) {
         log_error("event=audit_journal_failed error=\"%s\"",
                   w < 0 ? strerror(errno) : "short write");
         return false;
@@ -128,36 +172,39 @@ void audit_record(struct audit *a, json_t *ev)
         json_decref(ev);
         return;
     }
-    p = calloc(1, sizeof *p);
+    /* The costly part, serialising and the journal's write, holds no lock. */
+    p = pending_of(a, ev);
     if (!p) {
-        log_error("event=audit_lost reason=out_of_memory type=%s",
+        log_error("event=audit_lost reason=unstorable_or_out_of_memory type=%s",
                   json_string_value(json_object_get(ev, "type")));
         json_decref(ev);
         return;
     }
-    fill_id_time(ev, &p->time_ms);
-    p->ev = ev;
+    json_decref(ev);
     atomic_fetch_add(&a->n_recorded, 1);
+    atomic_fetch_add(&a->journal_inflight, 1);
+    p->journaled = journal_append(a, p->line);
     pthread_mutex_lock(&a->mu);
     /* A database outage long enough to fill the queue holds callers back rather than drop. */
     while (a->nqueued >= AUDIT_QUEUE_MAX && a->thread_started && !a->stop)
         pthread_cond_wait(&a->done, &a->mu);
-    p->journaled = journal_append(a, ev);
     enqueue(a, p);
+    atomic_fetch_sub(&a->journal_inflight, 1);
     /* Only the first event of a group wakes the writer: the others find it lingering. */
     if (a->nqueued == 1)
         pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mu);
 }
 
-/* A checkpoint event vouching for (seq, hash), the last event stored before it. */
-static json_t *checkpoint_event(struct audit *a, int64_t seq, const char *hash)
+/* A checkpoint event vouching for (seq, hash), the last event stored before it; *mac gets it. */
+static struct pending *checkpoint_event(struct audit *a, int64_t seq, const char *hash,
+                                        char mac[65])
 {
-    char mac[65];
     json_t *ev = json_pack("{s:s, s:{s:I, s:s}}", "type", AUDIT_TYPE_CHECKPOINT, "checkpoint",
                            "seq", (json_int_t)seq, "hash", hash);
-    int64_t t;
+    struct pending *p;
 
+    mac[0] = '\0';
     if (!ev)
         return NULL;
     if (a->has_key) {
@@ -166,8 +213,9 @@ static json_t *checkpoint_event(struct audit *a, int64_t seq, const char *hash)
     } else {
         json_object_set_new(ev, "mac", json_null());
     }
-    fill_id_time(ev, &t);
-    return ev;
+    p = pending_of(a, ev);
+    json_decref(ev);
+    return p;
 }
 
 /* Writes the anchor file: the last checkpoint, outside the database (tmp + rename). */
@@ -195,23 +243,27 @@ static void anchor_write(struct audit *a, int64_t cp_seq, int64_t seq, const cha
     json_decref(doc);
 }
 
-/* Stores one event after (*seq, hash) inside the open transaction; advances both. */
-static enum md_err store_one(struct store_conn *c, json_t *ev, int64_t time_ms, int64_t *seq,
+/*
+ * Stores p after (*seq, hash) inside the open transaction; advances both. The document is p's
+ * line with "seq" put first: {"seq":N,<the line's members>}.
+ */
+static enum md_err store_one(struct store_conn *c, const struct pending *p, int64_t *seq,
                              char hash[STORE_AUDIT_HASH_MAX], struct md_error *e)
 {
     struct store_audit_row r;
+    size_t n = strlen(p->line) + 32;
     enum md_err rc;
 
     memset(&r, 0, sizeof r);
     r.seq = *seq + 1;
-    r.time_ms = time_ms;
-    json_object_set_new(ev, "seq", json_integer(r.seq));
-    snprintf(r.type, sizeof r.type, "%s", json_string_value(json_object_get(ev, "type")));
-    snprintf(r.event_id, sizeof r.event_id, "%s", json_string_value(json_object_get(ev, "id")));
+    r.time_ms = p->time_ms;
+    snprintf(r.type, sizeof r.type, "%s", p->type);
+    snprintf(r.event_id, sizeof r.event_id, "%s", p->id);
     snprintf(r.prev_hash, sizeof r.prev_hash, "%s", hash);
-    r.doc = audit_canonical(ev);
+    r.doc = malloc(n);
     if (!r.doc)
         return md_error_set(e, MD_ERR_NOMEM, "out of memory");
+    snprintf(r.doc, n, "{\"seq\":%" PRId64 ",%s", r.seq, p->line + 1);
     audit_chain_hash(r.prev_hash, r.doc, r.hash);
     rc = store_audit_insert(c, &r, e);
     if (rc == MD_OK) {
@@ -247,7 +299,7 @@ static enum md_err commit_batch(struct audit *a, struct pending *first, size_t n
         goto out;
     /* Recorders append behind the n-th event meanwhile: its next pointer is not read. */
     for (size_t i = 0; i < n && !rc; i++) {
-        rc = store_one(c, p->ev, p->time_ms, &seq, hash, e);
+        rc = store_one(c, p, &seq, hash, e);
         if (i + 1 < n)
             p = p->next;
     }
@@ -257,18 +309,16 @@ static enum md_err commit_batch(struct audit *a, struct pending *first, size_t n
           (a->since_checkpoint + (int)n > 0 &&
            (final || time_mono_ms() - a->last_checkpoint_mono >= a->checkpoint_ms));
     if (due && seq > 0) {
-        json_t *cp = checkpoint_event(a, seq, hash);
-        int64_t t = time_now_ms();
+        struct pending *cp;
+        *covers = seq;
+        snprintf(cover_hash, 72, "%s", hash);
+        cp = checkpoint_event(a, seq, hash, mac);
         if (!cp) {
             rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
             goto out;
         }
-        *covers = seq;
-        snprintf(cover_hash, 72, "%s", hash);
-        snprintf(mac, 65, "%s", jstr(json_object_get(cp, "mac")));
-        time_parse_rfc3339(jstr(json_object_get(cp, "time")), &t);
-        rc = store_one(c, cp, t, &seq, hash, e);
-        json_decref(cp);
+        rc = store_one(c, cp, &seq, hash, e);
+        pending_free(cp);
         if (rc)
             goto out;
         *cp_seq = seq;
@@ -328,16 +378,19 @@ static enum md_err write_round(struct audit *a, bool final)
         p = a->head;
         a->head = p->next;
         journaled += p->journaled;
-        json_decref(p->ev);
-        free(p);
+        pending_free(p);
     }
     if (!a->head)
         a->tail = NULL;
     a->nqueued -= n;
     a->stored_tk = upto;
     a->journal_n -= journaled;
-    /* Everything the journal holds is stored: start it afresh (O_APPEND writes at 0 next). */
-    if (a->jfd >= 0 && a->journal_n == 0 && ftruncate(a->jfd, 0) != 0)
+    /*
+     * Everything the journal holds is stored: start it afresh (O_APPEND writes at 0 next),
+     * unless a recorder has written its line and not yet queued it.
+     */
+    if (a->jfd >= 0 && a->journal_n == 0 && atomic_load(&a->journal_inflight) == 0 &&
+        ftruncate(a->jfd, 0) != 0)
         log_error("event=audit_journal_truncate_failed error=\"%s\"", strerror(errno));
     pthread_cond_broadcast(&a->done);
     return MD_OK;
@@ -506,16 +559,15 @@ static enum md_err journal_recover(struct audit *a, size_t *n, struct md_error *
             continue;
         }
         {
-            struct pending *p = calloc(1, sizeof *p);
-            if (!p || hmap_put(&ids, json_string_value(json_object_get(ev, "id")), p, NULL)) {
-                free(p);
+            /* Serialised again: the stored document is the canonical form, whatever the line. */
+            struct pending *p = pending_of(a, ev);
+            if (!p || hmap_put(&ids, p->id, p, NULL)) {
+                pending_free(p);
                 json_decref(ev);
                 rc = md_error_set(e, MD_ERR_NOMEM, "out of memory");
                 break;
             }
-            json_object_del(ev, "seq");
-            fill_id_time(ev, &p->time_ms);
-            p->ev = ev;
+            json_decref(ev);
             p->journaled = true;
             enqueue(a, p);
             (*n)++;
@@ -533,8 +585,7 @@ static void free_queue(struct audit *a)
     while (a->head) {
         struct pending *p = a->head;
         a->head = p->next;
-        json_decref(p->ev);
-        free(p);
+        pending_free(p);
     }
     a->tail = NULL;
     a->nqueued = 0;
@@ -608,6 +659,14 @@ enum md_err audit_open(const struct audit_config *cfg, struct audit **out, struc
         cfg->checkpoint_every > 0 ? cfg->checkpoint_every : AUDIT_CHECKPOINT_EVERY;
     a->checkpoint_ms = cfg->checkpoint_ms > 0 ? cfg->checkpoint_ms : AUDIT_CHECKPOINT_MS;
     a->last_checkpoint_mono = time_mono_ms();
+    {
+        unsigned char r[8];
+        if (crypto_random(r, sizeof r) != MD_OK) {
+            free(a);
+            return md_error_set(e, MD_ERR_INTERNAL, "no randomness for audit event ids");
+        }
+        crypto_hex(r, sizeof r, a->id_prefix);
+    }
     if (cfg->key) {
         memcpy(a->key, cfg->key, AUDIT_KEY_LEN);
         a->has_key = true;
