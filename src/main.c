@@ -1188,7 +1188,12 @@ static int cmd_serve(const struct opts *o)
     mc.access = a;
     mc.rt = rt;
     mc.server_version = MANDATE_VERSION;
+#ifdef MANDATE_BENCH_NO_TOOL_AUDIT
+    /* A build for bench/audit/latency.sh only: the same server without tool-call events. */
+    mc.audit = NULL;
+#else
     mc.audit = audit;
+#endif
     if (mcp_server_new(&mc, &mcp, &e)) {
         fprintf(stderr, "mandate: %s\n", e.msg);
         goto out;

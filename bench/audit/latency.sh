@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # What auditing adds to a tool call (issue 6: "the latency a tool call gains from auditing,
-# target: under 20 microseconds at p50"): the same tools/call through two builds of mandate, one
-# without the audit log (BASE_BIN, e.g. the commit before it) and one with it (MANDATE_BIN), each
-# on a fresh SQLite database against the same nginx upstream, at concurrency 1 (wrk -t1 -c1, one
-# keep-alive connection), ROUNDS rounds interleaved base, audited, base, audited, ... after a
-# warm-up of each. The figure is the median over rounds of (audited p50 - base p50).
+# target: under 20 microseconds at p50"): the same tools/call through two builds of the same tree,
+# one without tool-call events (BASE_BIN: built here with -DMANDATE_BENCH_NO_TOOL_AUDIT, which only
+# leaves the MCP server's audit log unset) and one as shipped (MANDATE_BIN), each on a fresh SQLite
+# database against the same nginx upstream, at concurrency 1 (wrk -t1 -c1, one keep-alive
+# connection), ROUNDS rounds interleaved base, audited, base, audited, ... after a warm-up of each.
+# The figure is the median over rounds of (audited p50 - base p50).
 #
-#   BASE_BIN=/tmp/preaudit/build/mandate bench/audit/latency.sh [RESULTS_DIR]
-#   env: MANDATE_BIN (default build/mandate), PEERS=/tmp/bench (a copy of ../shared/bench, for
-#        its wrk_req.lua), LAT_DUR=10s, ROUNDS=5
+#   bench/audit/latency.sh [RESULTS_DIR]
+#   env: MANDATE_BIN (default build/mandate), BASE_BIN (default: built into /tmp as above),
+#        PEERS=/tmp/bench (a copy of ../shared/bench, for its wrk_req.lua), LAT_DUR=10s, ROUNDS=5
 # -> RESULTS_DIR (default bench/results/audit-latency-<UTC time>): env.txt, every wrk output,
 #    summary.txt.
 set -euo pipefail
@@ -17,7 +18,13 @@ REPO="$(cd "$HERE/../.." && pwd)"
 PEERS="${PEERS:-/tmp/bench}"; LAT_DUR="${LAT_DUR:-10s}"; ROUNDS="${ROUNDS:-5}"
 MANDATE_BIN="${MANDATE_BIN:-$REPO/build/mandate}"
 PV="2025-06-18"
-[[ -n "${BASE_BIN:-}" && -x "$BASE_BIN" ]] || { echo "set BASE_BIN to a build without the audit log" >&2; exit 2; }
+if [[ -z "${BASE_BIN:-}" ]]; then
+    (cd "$REPO" && make --no-print-directory WERROR=1 build/mandate) >/dev/null
+    (cd "$REPO" && make --no-print-directory WERROR=1 B=/tmp/mandate-bench-noaudit \
+        CFLAGS="-O2 -g -DMANDATE_BENCH_NO_TOOL_AUDIT" /tmp/mandate-bench-noaudit/mandate) >/dev/null
+    BASE_BIN=/tmp/mandate-bench-noaudit/mandate
+fi
+[[ -x "$BASE_BIN" ]] || { echo "BASE_BIN $BASE_BIN is not a binary" >&2; exit 2; }
 [[ -f "$PEERS/lib/wrk_req.lua" ]] || { echo "copy ../shared/bench to $PEERS first" >&2; exit 2; }
 for t in wrk node curl nginx; do command -v "$t" >/dev/null || { echo "$t is required" >&2; exit 2; }; done
 

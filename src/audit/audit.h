@@ -5,9 +5,8 @@
  * An event is a JSON object with a "type" (AUDIT_TYPE_*) and that type's fields; audit_record
  * adds "id" (unique: a random prefix per process and a counter), "time" (RFC 3339 with
  * milliseconds) and, when the writer stores it, "seq". Stored, an event is its document,
- * {"seq":N, then the event's members serialised with sorted keys and no spaces} (the recorder
- * serialises once; the writer puts seq in front), exactly the bytes hashed, plus prev_hash and
- * hash:
+ * {"seq":N, then the event's members as they were set, with no spaces} (the recorder serialises
+ * once; the writer puts seq in front), exactly the bytes hashed, plus prev_hash and hash:
  *
  *     hash = hex(SHA-256("mandate-audit-v1\n" || prev_hash || "\n" || document))
  *
@@ -123,7 +122,10 @@ json_t *audit_redact_args(const json_t *args, const json_t *redact, char sha[65]
  * replaced by "[redacted]".
  */
 json_t *audit_scrub(const json_t *doc);
-/* An event serialised with sorted keys and no spaces. Heap; NULL when out of memory. */
+/*
+ * A JSON value serialised with sorted keys and no spaces, non-ASCII as \uXXXX: one text for one
+ * value (arguments_sha256 hashes it). Heap; NULL when out of memory.
+ */
 char *audit_canonical(const json_t *ev);
 /* hash of a document after prev_hash, as above, into out (65 bytes). */
 void audit_chain_hash(const char *prev_hash, const char *doc, char out[65]);

@@ -31,8 +31,10 @@
 #define RETRY_MAX_MS 5000
 
 /*
- * A recorded event, serialised once by its recorder: line is the event (without "seq") with
- * sorted keys, the journal's line and, with "seq" put in front, the stored document.
+ * A recorded event, serialised once by its recorder: line is the event (without "seq"), its
+ * members in the order they were set and no spaces (the chain hashes the stored bytes, whatever
+ * their order, so sorting would only cost), the journal's line and, with "seq" put in front,
+ * the stored document.
  */
 struct pending {
     struct pending *next;
@@ -113,7 +115,8 @@ static struct pending *pending_of(struct audit *a, json_t *ev)
     json_object_del(ev, "seq");
     fill_id_time(a, ev, &p->time_ms);
     id = json_string_value(json_object_get(ev, "id"));
-    if (!id || !id[0] || strlen(id) >= sizeof p->id || !(p->line = audit_canonical(ev))) {
+    if (!id || !id[0] || strlen(id) >= sizeof p->id ||
+        !(p->line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII))) {
         free(p);
         return NULL;
     }
