@@ -2,6 +2,7 @@
  * tools/list and tools/call: the user's entitlements as MCP tools, and a call decided by the
  * access module before the connector runtime executes it.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,9 +240,18 @@ static json_t *call_event(struct mcp_server *m, const struct mcp_request *req,
     return ev;
 }
 
+/*
+ * One tools/call in flight. Two parties finish it: the upstream call's completion (call_done)
+ * and the request thread, which builds the audit event while the upstream works, so that the
+ * event costs the answer nothing but its last fields. Whichever comes second answers.
+ */
 struct call_ctx {
     struct mcp_server *m;
-    json_t *event; /* the audit event, completed by call_done; NULL: none */
+    atomic_int parties; /* 2 at start; the one that takes it to 0 answers */
+    json_t *event;      /* the audit event, completed at the answer; NULL: none */
+    json_t *result;     /* call_done's CallToolResult, until the answer */
+    struct connect_outcome outcome;
+    bool has_outcome;
     json_t *id;
     const char *version;
     mcp_reply_fn fn;
@@ -260,11 +270,12 @@ static const char *caller_value(const char *v, size_t cap)
     return n == 0 || n >= cap - 1 ? NULL : v;
 }
 
-static void call_done(void *cls, json_t *result, const struct connect_outcome *o)
+/* Answers the call: its log line, its audit event (before the answer leaves), the reply. */
+static void call_finish(struct call_ctx *cx)
 {
-    struct call_ctx *cx = cls;
+    const struct connect_outcome *o = cx->has_outcome ? &cx->outcome : NULL;
+    bool is_error = json_is_true(json_object_get(cx->result, "isError"));
     struct mcp_reply r;
-    bool is_error = json_is_true(json_object_get(result, "isError"));
 
     log_set_request_id(cx->rid);
     log_info("mcp_call user=%s tool=%s decision=allowed grant=%s outcome=%s upstream_status=%d "
@@ -276,7 +287,8 @@ static void call_done(void *cls, json_t *result, const struct connect_outcome *o
              o ? o->upstream_status : 0, o ? o->upstream_ms : 0L,
              (long long)(time_mono_ms() - cx->t0));
     memset(&r, 0, sizeof r);
-    mcp__reply_result(&r, cx->id, result, cx->version);
+    mcp__reply_result(&r, cx->id, cx->result, cx->version);
+    cx->result = NULL;
     if (cx->event) {
         /* Recorded before the answer leaves, so that an answered call is never unaudited. */
         json_object_set_new(cx->event, "outcome",
@@ -295,6 +307,20 @@ static void call_done(void *cls, json_t *result, const struct connect_outcome *o
     json_decref(cx->id);
     cx->fn(cx->cls, &r);
     free(cx);
+}
+
+/* The upstream call ended: keep its result; answer if the event is built already. */
+static void call_done(void *cls, json_t *result, const struct connect_outcome *o)
+{
+    struct call_ctx *cx = cls;
+
+    cx->result = result;
+    if (o) {
+        cx->outcome = *o;
+        cx->has_outcome = true;
+    }
+    if (atomic_fetch_sub(&cx->parties, 1) == 1)
+        call_finish(cx);
 }
 
 bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const struct mcp_msg *msg,
@@ -369,7 +395,7 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
         goto out;
     }
     cx->m = m;
-    cx->event = call_event(m, req, msg, d, args, tool.tool);
+    atomic_init(&cx->parties, 2);
     cx->id = json_incref(msg->id);
     cx->version = version;
     cx->fn = fn;
@@ -396,9 +422,16 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
             .caller_user_name = caller_value(d->user_name, sizeof d->user_name),
             .caller_email = caller_value(d->user_email, sizeof d->user_email),
         };
-        /* From here the reply belongs to call_done, which may run before this returns. */
+        /*
+         * From here the reply belongs to whichever of call_done and this thread finishes
+         * second; call_done may run before connect_runtime_call returns. Meanwhile this thread
+         * builds the audit event (everything it reads stays valid until this function returns).
+         */
         ready = false;
         connect_runtime_call(m->cfg.rt, &call, call_done, cx);
+        cx->event = call_event(m, req, msg, d, args, tool.tool);
+        if (atomic_fetch_sub(&cx->parties, 1) == 1)
+            call_finish(cx);
     }
 out:
     access_tool_release(&tool);
