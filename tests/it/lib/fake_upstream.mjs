@@ -52,6 +52,8 @@
 
 import http from 'node:http';
 
+import { basic, bearer, formPairs, JSON_UTF8, mediaType, send } from '../../fakes/lib.mjs';
+
 /* The secrets the fake accepts; tests hand the same values to mandate's vault. */
 export const DEFAULT_SECRETS = Object.freeze({
     github: 'ghp_FakeUpstreamToken0123456789abcdefABCD',
@@ -72,7 +74,6 @@ export const DEFAULT_SECRETS = Object.freeze({
 /* Stripe's test charge whose refund the card network declines (402 card_error). */
 export const CHARGE_DECLINED = 'ch_3FakeDeclinedCharge0000';
 
-const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /* ---- seeded data, in the vendors' documented shapes ---- */
 
@@ -168,46 +169,7 @@ function seedSalesforce() {
     return { opportunities, tokens: new Map(), nextToken: 1 };
 }
 
-/* ---- helpers ---- */
-
-function send(res, status, body, headers = {}) {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, {
-        'Content-Type': JSON_UTF8,
-        'Content-Length': Buffer.byteLength(text),
-        ...headers,
-    });
-    res.end(text);
-}
-
-/* The bearer token of an Authorization header ("Bearer x", any case of the scheme), or null. */
-function bearer(headers) {
-    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(headers.authorization || '');
-    return m ? m[1] : null;
-}
-
-/* {user, pass} of a Basic Authorization header, or null (RFC 7617). */
-function basic(headers) {
-    const m = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(headers.authorization || '');
-    if (!m) return null;
-    const s = Buffer.from(m[1], 'base64').toString('utf8');
-    const i = s.indexOf(':');
-    if (i < 0) return null;
-    return { user: s.slice(0, i), pass: s.slice(i + 1) };
-}
-
-/* The media type of a Content-Type header, lower-cased, without parameters. */
-function mediaType(headers) {
-    return (headers['content-type'] || '').split(';')[0].trim().toLowerCase();
-}
-
-/*
- * Parses an application/x-www-form-urlencoded body into [name, value] pairs (WHATWG
- * URLSearchParams rules: '+' is a space, %XX decoded).
- */
-function formPairs(body) {
-    return [...new URLSearchParams(body).entries()];
-}
+/* ---- helpers: shared with the vendor fakes (tests/fakes/lib.mjs) ---- */
 
 /* ---- GitHub ---- */
 
