@@ -389,12 +389,22 @@ describe('audit webhook sink on two nodes', { timeout: 120000 }, () => {
             await holder.restart();
             await createUser(holder);
             log = await waitDelivered(recv, holder);
+            const ackedBeforeKill = recv.ackedSeqs().length;
             await other.kill9();
             const killedAt = Date.now();
             for (let i = 0; i < 3; i++) await createUser(holder);
             log = await waitDelivered(recv, holder, 'delivery after the lease expired');
             assert.ok(Date.now() - killedAt >= 800, 'taken over before the lease expired');
-            assert.deepEqual(recv.ackedSeqs(), upTo(log.length), 'no gap, no repeat across the takeover');
+            // SIGKILL can land after the receiver's 2xx and before the cursor is stored: the
+            // documented at-least-once repeat. Only events acknowledged before the kill may come
+            // again, in order, and nothing is missing.
+            const seqs = recv.ackedSeqs();
+            const before = seqs.slice(0, ackedBeforeKill);
+            const after = seqs.slice(ackedBeforeKill);
+            assert.deepEqual(before, upTo(ackedBeforeKill), 'no gap, no repeat before the kill');
+            assert.ok(after.length > 0 && after[0] >= 1 && after[0] <= ackedBeforeKill + 1,
+                `the new node resumes at or below the last acknowledged event, not after a gap (${after[0]})`);
+            assert.deepEqual(after, upTo(log.length).slice(after[0] - 1), 'from there on, every seq once, in order');
             assertSameAsStored(recv, log);
         } finally {
             await b.close();
