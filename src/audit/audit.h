@@ -93,6 +93,19 @@ void audit_close(struct audit *a);
  * journaled is still queued and the failure logged. a NULL: ev is released.
  */
 void audit_record(struct audit *a, json_t *ev);
+/*
+ * Recording in two steps, for an event whose last fields are known only when the work it
+ * describes ends (a tool call's outcome), so that the costly part happens before: audit_draft_new
+ * serialises ev now (the reference is taken; "id" and "time" are filled in now), and
+ * audit_draft_record adds the members of more (an object, the reference taken, NULL: none; its
+ * names must not repeat ev's) after ev's own and records the whole as audit_record does. Every
+ * draft is either recorded or discarded. NULL (a NULL, or out of memory, logged) is a draft that
+ * both accept and ignore.
+ */
+struct audit_draft;
+struct audit_draft *audit_draft_new(struct audit *a, json_t *ev);
+void audit_draft_record(struct audit *a, struct audit_draft *d, json_t *more);
+void audit_draft_discard(struct audit_draft *d);
 /* Waits until every event recorded before the call is stored (or the store fails). */
 enum md_err audit_flush(struct audit *a, struct md_error *e);
 

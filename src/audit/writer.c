@@ -21,6 +21,7 @@
 #include "audit/audit_int.h"
 #include "core/crypto.h"
 #include "core/hmap.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -39,6 +40,7 @@
 struct pending {
     struct pending *next;
     char *line;
+    size_t len; /* of line */
     char type[32];
     char id[40];
     int64_t time_ms;
@@ -116,7 +118,7 @@ static struct pending *pending_of(struct audit *a, json_t *ev)
     fill_id_time(a, ev, &p->time_ms);
     id = json_string_value(json_object_get(ev, "id"));
     if (!id || !id[0] || strlen(id) >= sizeof p->id ||
-        !(p->line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII))) {
+        !(p->line = json_text(ev, JSON_COMPACT | JSON_ENSURE_ASCII, &p->len))) {
         free(p);
         return NULL;
     }
@@ -137,9 +139,9 @@ static void pending_free(struct pending *p)
  * Appends the line to the journal with one writev(2) (O_APPEND: whole lines, whatever other
  * recorders do meanwhile); false when it could not.
  */
-static bool journal_append(struct audit *a, const char *line)
+static bool journal_append(struct audit *a, const char *line, size_t len)
 {
-    struct iovec iov[2] = {{(void *)(uintptr_t)line, strlen(line)}, {(void *)(uintptr_t) "\n", 1}};
+    struct iovec iov[2] = {{(void *)(uintptr_t)line, len}, {(void *)(uintptr_t) "\n", 1}};
     ssize_t w;
 
     if (a->jfd < 0)
@@ -167,26 +169,12 @@ static void enqueue(struct audit *a, struct pending *p)
         a->journal_n++;
 }
 
-void audit_record(struct audit *a, json_t *ev)
+/* Journals p and queues it for the writer (which owns it from here). */
+static void submit(struct audit *a, struct pending *p)
 {
-    struct pending *p;
-
-    if (!a || !ev || !json_is_object(ev)) {
-        json_decref(ev);
-        return;
-    }
-    /* The costly part, serialising and the journal's write, holds no lock. */
-    p = pending_of(a, ev);
-    if (!p) {
-        log_error("event=audit_lost reason=unstorable_or_out_of_memory type=%s",
-                  json_string_value(json_object_get(ev, "type")));
-        json_decref(ev);
-        return;
-    }
-    json_decref(ev);
     atomic_fetch_add(&a->n_recorded, 1);
     atomic_fetch_add(&a->journal_inflight, 1);
-    p->journaled = journal_append(a, p->line);
+    p->journaled = journal_append(a, p->line, p->len);
     pthread_mutex_lock(&a->mu);
     /* A database outage long enough to fill the queue holds callers back rather than drop. */
     while (a->nqueued >= AUDIT_QUEUE_MAX && a->thread_started && !a->stop)
@@ -197,6 +185,117 @@ void audit_record(struct audit *a, json_t *ev)
     if (a->nqueued == 1)
         pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mu);
+}
+
+/* ev serialised as a pending event (the reference is released), or NULL, logged as lost. */
+static struct pending *prepare(struct audit *a, json_t *ev)
+{
+    struct pending *p;
+
+    if (!ev || !json_is_object(ev)) {
+        json_decref(ev);
+        return NULL;
+    }
+    /* The costly part, serialising (and then the journal's write), holds no lock. */
+    p = pending_of(a, ev);
+    if (!p)
+        log_error("event=audit_lost reason=unstorable_or_out_of_memory type=%s",
+                  json_string_value(json_object_get(ev, "type")));
+    json_decref(ev);
+    return p;
+}
+
+void audit_record(struct audit *a, json_t *ev)
+{
+    struct pending *p;
+
+    if (!a) {
+        json_decref(ev);
+        return;
+    }
+    if ((p = prepare(a, ev)))
+        submit(a, p);
+}
+
+struct audit_draft {
+    struct pending *p;
+};
+
+struct audit_draft *audit_draft_new(struct audit *a, json_t *ev)
+{
+    struct audit_draft *d;
+    struct pending *p;
+
+    if (!a) {
+        json_decref(ev);
+        return NULL;
+    }
+    if (!(p = prepare(a, ev)))
+        return NULL;
+    if (!(d = malloc(sizeof *d))) {
+        log_error("event=audit_lost reason=out_of_memory type=%s", p->type);
+        pending_free(p);
+        return NULL;
+    }
+    d->p = p;
+    return d;
+}
+
+/*
+ * The draft's line with more's members after its own: "{a...}" and "{b...}" make "{a...,b...}".
+ * False when out of memory or when more is not an object (the line is then left as it was).
+ */
+static bool draft_extend(struct pending *p, const json_t *more)
+{
+    char *tail, *line;
+    size_t n, m;
+
+    if (!json_is_object(more))
+        return false;
+    if (json_object_size(more) == 0)
+        return true;
+    if (!(tail = json_text(more, JSON_COMPACT | JSON_ENSURE_ASCII, &m)))
+        return false;
+    n = p->len;
+    /* pending_of's line is an object; one with no members takes no comma. */
+    line = n >= 2 && p->line[n - 1] == '}' ? realloc(p->line, n + m + 1) : NULL;
+    if (line) {
+        size_t at = n - 1;
+        if (at > 1)
+            line[at++] = ',';
+        memcpy(line + at, tail + 1, m); /* more's members and its '}', and the NUL */
+        p->line = line;
+        p->len = at + m - 1;
+    }
+    free(tail);
+    return line != NULL;
+}
+
+void audit_draft_record(struct audit *a, struct audit_draft *d, json_t *more)
+{
+    struct pending *p;
+
+    if (!d) {
+        json_decref(more);
+        return;
+    }
+    p = d->p;
+    free(d);
+    if (more && !draft_extend(p, more))
+        log_error("event=audit_incomplete reason=out_of_memory type=%s id=%s", p->type, p->id);
+    json_decref(more);
+    if (a)
+        submit(a, p);
+    else
+        pending_free(p);
+}
+
+void audit_draft_discard(struct audit_draft *d)
+{
+    if (d) {
+        pending_free(d->p);
+        free(d);
+    }
 }
 
 /* A checkpoint event vouching for (seq, hash), the last event stored before it; *mac gets it. */
@@ -254,7 +353,7 @@ static enum md_err store_one(struct store_conn *c, const struct pending *p, int6
                              char hash[STORE_AUDIT_HASH_MAX], struct md_error *e)
 {
     struct store_audit_row r;
-    size_t n = strlen(p->line) + 32;
+    size_t n = p->len + 32;
     enum md_err rc;
 
     memset(&r, 0, sizeof r);

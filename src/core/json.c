@@ -1,6 +1,8 @@
 #include "core/json.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -59,7 +61,276 @@ enum md_err json_parse_limited(const char *text, size_t len, size_t max_size, in
 
 char *json_dump_compact(const json_t *v)
 {
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return json_text(v, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
+}
+
+/* ---- json_text: jansson's compact output, written into one growing buffer ---- */
+
+#define TEXT_MAX_DEPTH 2048
+
+struct tbuf {
+    char *p;
+    size_t n, cap;
+    bool ascii; /* JSON_ENSURE_ASCII */
+    bool fail;
+};
+
+static bool tb_room(struct tbuf *b, size_t more)
+{
+    size_t cap;
+    char *p;
+
+    if (b->fail)
+        return false;
+    if (b->n + more + 1 <= b->cap)
+        return true;
+    cap = b->cap ? b->cap : 256;
+    while (cap < b->n + more + 1) {
+        if (cap > SIZE_MAX / 2) {
+            b->fail = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    if (!(p = realloc(b->p, cap))) {
+        b->fail = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+static void tb_put(struct tbuf *b, const char *s, size_t n)
+{
+    if (tb_room(b, n)) {
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+    }
+}
+
+static void tb_char(struct tbuf *b, char c)
+{
+    if (tb_room(b, 1))
+        b->p[b->n++] = c;
+}
+
+static void tb_u16(struct tbuf *b, unsigned u)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char seq[6] = {'\\',       'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
+                   hex[u & 15]};
+    tb_put(b, seq, sizeof seq);
+}
+
+/*
+ * The code point of the UTF-8 sequence at s (n bytes left) and its length, or 0 when it is not
+ * valid UTF-8 (truncated, overlong, a surrogate, beyond U+10FFFF), as jansson's utf8_iterate.
+ */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len;
+    uint32_t c = s[0];
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        c &= 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        c &= 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        c &= 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) || (len == 3 && c < 0x800) ||
+        (len == 4 && c < 0x10000))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+static void tb_string(struct tbuf *b, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run = 0;
+
+    tb_char(b, '"');
+    while (i < len && !b->fail) {
+        unsigned char c = s[i];
+        uint32_t cp;
+        size_t k;
+
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80 && !b->ascii) {
+            if (!(k = utf8_next(s + i, len - i, &cp)))
+                b->fail = true;
+            i += k;
+            continue;
+        }
+        tb_put(b, str + run, i - run);
+        switch (c) {
+        case '"':
+            tb_put(b, "\\\"", 2);
+            k = 1;
+            break;
+        case '\\':
+            tb_put(b, "\\\\", 2);
+            k = 1;
+            break;
+        case '\b':
+            tb_put(b, "\\b", 2);
+            k = 1;
+            break;
+        case '\f':
+            tb_put(b, "\\f", 2);
+            k = 1;
+            break;
+        case '\n':
+            tb_put(b, "\\n", 2);
+            k = 1;
+            break;
+        case '\r':
+            tb_put(b, "\\r", 2);
+            k = 1;
+            break;
+        case '\t':
+            tb_put(b, "\\t", 2);
+            k = 1;
+            break;
+        default:
+            if (c < 0x20) {
+                tb_u16(b, c);
+                k = 1;
+            } else if (!(k = utf8_next(s + i, len - i, &cp))) {
+                b->fail = true;
+            } else if (cp < 0x10000) {
+                tb_u16(b, cp);
+            } else {
+                cp -= 0x10000;
+                tb_u16(b, 0xD800 | ((cp >> 10) & 0x3FF));
+                tb_u16(b, 0xDC00 | (cp & 0x3FF));
+            }
+        }
+        i += k;
+        run = i;
+    }
+    tb_put(b, str + run, i - run);
+    tb_char(b, '"');
+}
+
+static void tb_value(struct tbuf *b, const json_t *v, int depth)
+{
+    char num[32];
+    int n;
+
+    if (b->fail)
+        return;
+    if (depth > TEXT_MAX_DEPTH) {
+        b->fail = true;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *item;
+        size_t key_len;
+        bool first = true;
+
+        tb_char(b, '{');
+        json_object_keylen_foreach(json_mut(v), key, key_len, item)
+        {
+            if (!first)
+                tb_char(b, ',');
+            first = false;
+            tb_string(b, key, key_len);
+            tb_char(b, ':');
+            tb_value(b, item, depth + 1);
+            if (b->fail)
+                return;
+        }
+        tb_char(b, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        tb_char(b, '[');
+        for (size_t i = 0, n_items = json_array_size(v); i < n_items && !b->fail; i++) {
+            if (i)
+                tb_char(b, ',');
+            tb_value(b, json_array_get(v, i), depth + 1);
+        }
+        tb_char(b, ']');
+        break;
+    case JSON_STRING:
+        tb_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        tb_put(b, num, (size_t)n);
+        break;
+    case JSON_REAL: {
+        /* jansson's own formatting of reals (precision, exponent, ".0"): rare in our output. */
+        char *r = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!r)
+            b->fail = true;
+        else
+            tb_put(b, r, strlen(r));
+        free(r);
+        break;
+    }
+    case JSON_TRUE:
+        tb_put(b, "true", 4);
+        break;
+    case JSON_FALSE:
+        tb_put(b, "false", 5);
+        break;
+    case JSON_NULL:
+        tb_put(b, "null", 4);
+        break;
+    }
+}
+
+char *json_text(const json_t *v, size_t flags, size_t *len)
+{
+    const size_t handled = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY;
+    struct tbuf b = {.ascii = (flags & JSON_ENSURE_ASCII) != 0};
+
+    if (len)
+        *len = 0;
+    if (!v)
+        return NULL;
+    if ((flags & ~handled) || !(flags & JSON_COMPACT)) {
+        char *t = json_dumps(v, flags);
+        if (t && len)
+            *len = strlen(t);
+        return t;
+    }
+    if (!(flags & JSON_ENCODE_ANY) && !json_is_object(v) && !json_is_array(v))
+        return NULL;
+    tb_value(&b, v, 0);
+    if (!tb_room(&b, 0)) {
+        free(b.p);
+        return NULL;
+    }
+    b.p[b.n] = '\0';
+    if (len)
+        *len = b.n;
+    return b.p;
 }
 
 const char *json_object_ikey(const json_t *obj, const char *key)

@@ -7,9 +7,9 @@
 #define MANDATE_CORE_JSON_H
 
 #include <jansson.h>
-#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -25,6 +25,16 @@ enum md_err json_parse_limited(const char *text, size_t len, size_t max_size, in
 
 /* Serialises compactly; caller frees. NULL on allocation failure. */
 char *json_dump_compact(const json_t *v);
+
+/*
+ * json_dumps(v, flags), byte for byte, several times faster for compact output (JSON_COMPACT,
+ * with or without JSON_ENSURE_ASCII and JSON_ENCODE_ANY): one growing buffer instead of
+ * jansson's callback per piece. Other flags are passed to json_dumps. *len (may be NULL)
+ * receives the length. Heap, NUL-terminated; NULL when out of memory or when jansson would
+ * refuse too (a string that is not UTF-8, a scalar without JSON_ENCODE_ANY, nesting beyond
+ * 2048 levels).
+ */
+char *json_text(const json_t *v, size_t flags, size_t *len);
 
 /* Case-insensitive object lookup (SCIM attribute names are case-insensitive). Borrowed. */
 json_t *json_object_iget(const json_t *obj, const char *key);

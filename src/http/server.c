@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -156,7 +157,7 @@ void http_resp_add_header(struct http_resp *resp, const char *name, const char *
 
 void http_resp_json(struct http_resp *resp, int status, const char *content_type, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_text(body, JSON_COMPACT, NULL) : NULL;
     if (body && !text) {
         http_resp_set_body(resp, 500, "text/plain", NULL, 0);
         return;

@@ -247,9 +247,9 @@ static json_t *call_event(struct mcp_server *m, const struct mcp_request *req,
  */
 struct call_ctx {
     struct mcp_server *m;
-    atomic_int parties; /* 2 at start; the one that takes it to 0 answers */
-    json_t *event;      /* the audit event, completed at the answer; NULL: none */
-    json_t *result;     /* call_done's CallToolResult, until the answer */
+    atomic_int parties;        /* 2 at start; the one that takes it to 0 answers */
+    struct audit_draft *event; /* the audit event, completed at the answer; NULL: none */
+    json_t *result;            /* call_done's CallToolResult, until the answer */
     struct connect_outcome outcome;
     bool has_outcome;
     json_t *id;
@@ -291,16 +291,15 @@ static void call_finish(struct call_ctx *cx)
     cx->result = NULL;
     if (cx->event) {
         /* Recorded before the answer leaves, so that an answered call is never unaudited. */
-        json_object_set_new(cx->event, "outcome",
-                            json_string(!is_error               ? "ok"
-                                        : o && o->error_kind[0] ? o->error_kind
-                                                                : "tool_error"));
-        json_object_set_new(cx->event, "upstream",
-                            json_pack("{s:i, s:I, s:I}", "status", o ? o->upstream_status : 0, "ms",
-                                      (json_int_t)(o ? o->upstream_ms : 0), "result_bytes",
-                                      (json_int_t)r.body_len));
-        json_object_set_new(cx->event, "ms", json_integer(time_mono_ms() - cx->t0));
-        audit_record(cx->m->cfg.audit, cx->event);
+        audit_draft_record(cx->m->cfg.audit, cx->event,
+                           json_pack("{s:s, s:{s:i, s:I, s:I}, s:I}", "outcome",
+                                     !is_error               ? "ok"
+                                     : o && o->error_kind[0] ? o->error_kind
+                                                             : "tool_error",
+                                     "upstream", "status", o ? o->upstream_status : 0, "ms",
+                                     (json_int_t)(o ? o->upstream_ms : 0), "result_bytes",
+                                     (json_int_t)r.body_len, "ms",
+                                     (json_int_t)(time_mono_ms() - cx->t0)));
         cx->event = NULL;
     }
     log_set_request_id(NULL);
@@ -429,7 +428,7 @@ bool mcp__tools_call(struct mcp_server *m, const struct mcp_request *req, const 
          */
         ready = false;
         connect_runtime_call(m->cfg.rt, &call, call_done, cx);
-        cx->event = call_event(m, req, msg, d, args, tool.tool);
+        cx->event = audit_draft_new(m->cfg.audit, call_event(m, req, msg, d, args, tool.tool));
         if (atomic_fetch_sub(&cx->parties, 1) == 1)
             call_finish(cx);
     }

@@ -383,6 +383,57 @@ static void record_keeps_a_given_time_and_id_and_adds_them_otherwise(void)
 }
 BOTH(record_keeps_a_given_time_and_id_and_adds_them_otherwise)
 
+/*
+ * A draft is serialised when it is made (id and time then), and recorded with the members
+ * given at the end after its own, in the journal and in the stored document alike.
+ */
+static void draft_takes_its_last_members_at_the_end(void)
+{
+    struct audit_config cfg = fx_config();
+    struct fx_rows rows;
+    struct audit_draft *d, *gone;
+    json_t *lines[4];
+    size_t nl;
+    struct audit *a = fx_open(&cfg);
+    int64_t before = time_now_ms();
+    const char *doc;
+
+    d = audit_draft_new(a, fx_event(0));
+    cr_assert_not_null(d);
+    gone = audit_draft_new(a, fx_event(1));
+    audit_draft_discard(gone);
+    audit_draft_record(a, audit_draft_new(a, json_pack("{s:s}", "type", "tool.call")),
+                       json_pack("{s:s}", "outcome", "ok")); /* the smallest draft */
+    audit_draft_record(a, d,
+                       json_pack("{s:s, s:{s:i}, s:s}", "outcome", "ok", "upstream", "status", 200,
+                                 "note", "caf\xc3\xa9"));
+    audit_draft_record(a, audit_draft_new(a, fx_event(2)), NULL);
+    audit_draft_record(a, NULL, json_pack("{s:s}", "outcome", "ok")); /* released */
+    nl = journal_lines(fx_journal, lines, 4);
+    cr_assert_eq(nl, 3, "%zu journal lines", nl);
+    for (size_t i = 0; i < nl; i++)
+        json_decref(lines[i]);
+    fx_flush(a);
+    fx_rows_read(&rows);
+    cr_assert_eq(rows.n, 3);
+    cr_assert_str_eq(json_string_value(json_object_get(rows.v[0].doc, "outcome")), "ok");
+    doc = rows.v[1].doc_text;
+    /* Its own members, then id and time from when it was drafted, then the last ones. */
+    cr_assert_not_null(strstr(doc, "\"outcome\":\"ok\",\"upstream\":{\"status\":200},"
+                                   "\"note\":\"caf\\u00E9\"}"),
+                       "%s", doc);
+    cr_assert_eq(event_n(&rows.v[1]), 0);
+    cr_assert_geq(rows.v[1].time_ms, before - 1);
+    cr_assert_null(json_object_get(rows.v[2].doc, "outcome"));
+    cr_assert_eq(event_n(&rows.v[2]), 2);
+    fx_rows_free(&rows);
+    audit_close(a);
+    /* No log: no draft, and nothing leaks (LeakSanitizer). */
+    cr_assert_null(audit_draft_new(NULL, fx_event(3)));
+    audit_draft_discard(NULL);
+}
+BOTH(draft_takes_its_last_members_at_the_end)
+
 static void flush_returns_once_everything_recorded_is_stored(void)
 {
     struct audit_config cfg = fx_config();
