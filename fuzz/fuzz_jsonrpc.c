@@ -3,7 +3,9 @@
  * is parsed; a refusal must carry a pre-defined code and a message, and the error response built
  * for it must parse back as an error response with that code and the same id (or null). An
  * accepted message must have what its kind promises; when it has an id, the result response
- * built for it must parse back as a result response with an equal id. Anything else aborts.
+ * built for it must parse back as a result response with an equal id. An accepted message,
+ * serialised by json_text, must be byte for byte what json_dumps writes (compact, with and
+ * without JSON_ENSURE_ASCII). Anything else aborts.
  */
 #include <jansson.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "mcp/jsonrpc.h"
 
 static void check_id(const json_t *id)
@@ -105,6 +108,22 @@ static void check_echo(const struct mcp_msg *m)
     json_decref(result);
 }
 
+/* json_text is json_dumps, faster: the same bytes, or a refusal by both. */
+static void check_text(const json_t *v)
+{
+    static const size_t flags[] = {JSON_COMPACT, JSON_COMPACT | JSON_ENSURE_ASCII};
+
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
+        char *want = json_dumps(v, flags[i]);
+        size_t len = 0;
+        char *got = json_text(v, flags[i], &len);
+        if ((want == NULL) != (got == NULL) || (want && (strcmp(want, got) || len != strlen(want))))
+            abort();
+        free(want);
+        free(got);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct mcp_rpc_error e;
@@ -117,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_msg(&m);
         check_echo(&m);
+        check_text(m.root);
     }
     mcp_msg_free(&m);
     return 0;
