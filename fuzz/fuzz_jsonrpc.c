@@ -5,7 +5,7 @@
  * accepted message must have what its kind promises; when it has an id, the result response
  * built for it must parse back as a result response with an equal id. An accepted message,
  * serialised by json_text, must be byte for byte what json_dumps writes (compact, with and
- * without JSON_ENSURE_ASCII). Anything else aborts.
+ * without JSON_ENSURE_ASCII, and with sorted keys). Anything else aborts.
  */
 #include <jansson.h>
 #include <stddef.h>
@@ -111,7 +111,8 @@ static void check_echo(const struct mcp_msg *m)
 /* json_text is json_dumps, faster: the same bytes, or a refusal by both. */
 static void check_text(const json_t *v)
 {
-    static const size_t flags[] = {JSON_COMPACT, JSON_COMPACT | JSON_ENSURE_ASCII};
+    static const size_t flags[] = {JSON_COMPACT, JSON_COMPACT | JSON_ENSURE_ASCII,
+                                   JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII};
 
     for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
         char *want = json_dumps(v, flags[i]);

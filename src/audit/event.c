@@ -18,7 +18,7 @@ static const char redacted[] = "[redacted]";
 char *audit_canonical(const json_t *ev)
 {
     /* Sorted keys and no spaces make one text per event; reals keep jansson's 17 digits. */
-    return json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    return json_text(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII, NULL);
 }
 
 void audit_chain_hash(const char *prev_hash, const char *doc, char out[65])

@@ -24,6 +24,7 @@
 #include "audit/audit.h"
 #include "audit/sink.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
@@ -315,7 +316,7 @@ static char *short_msg(const json_t *ev, size_t full)
     }
     json_object_set_new(s, "truncated", json_true());
     json_object_set_new(s, "bytes", json_integer((json_int_t)full));
-    out = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    out = json_text(s, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII, NULL);
     json_decref(s);
     return out;
 }
@@ -323,7 +324,7 @@ static char *short_msg(const json_t *ev, size_t full)
 void audit_syslog_format(const json_t *ev, const struct audit_syslog_fmt *f, struct buf *out)
 {
     /* ASCII JSON: MSG is then MSG-ANY (RFC 5424 6.4), with no BOM for collectors to trip on. */
-    char *msg = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    char *msg = json_text(ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII, NULL);
     size_t start = out->len, mlen;
 
     if (!msg) {
@@ -667,8 +668,8 @@ static void webhook_deliver(struct sink *k, struct outcome *o)
     buf_reset(&k->body);
     buf_append_char(&k->body, '[');
     for (; n < k->batch.n; n++) {
-        char *doc =
-            json_dumps(k->batch.items[n].ev, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        char *doc = json_text(k->batch.items[n].ev,
+                              JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII, NULL);
         size_t dl = doc ? strlen(doc) : 0;
         if (!doc) {
             k->body.err = MD_ERR_NOMEM;

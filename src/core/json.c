@@ -72,6 +72,7 @@ struct tbuf {
     char *p;
     size_t n, cap;
     bool ascii; /* JSON_ENSURE_ASCII */
+    bool sort;  /* JSON_SORT_KEYS */
     bool fail;
 };
 
@@ -234,6 +235,75 @@ static void tb_string(struct tbuf *b, const char *str, size_t len)
     tb_char(b, '"');
 }
 
+static void tb_value(struct tbuf *b, const json_t *v, int depth);
+
+static void tb_member(struct tbuf *b, bool first, const char *key, size_t key_len,
+                      const json_t *item, int depth)
+{
+    if (!first)
+        tb_char(b, ',');
+    tb_string(b, key, key_len);
+    tb_char(b, ':');
+    tb_value(b, item, depth + 1);
+}
+
+static void tb_object(struct tbuf *b, const json_t *v, int depth)
+{
+    const char *key;
+    json_t *item;
+    size_t key_len;
+    bool first = true;
+
+    tb_char(b, '{');
+    json_object_keylen_foreach(json_mut(v), key, key_len, item)
+    {
+        tb_member(b, first, key, key_len, item, depth);
+        first = false;
+        if (b->fail)
+            return;
+    }
+    tb_char(b, '}');
+}
+
+struct tkey {
+    const char *key;
+    size_t len;
+    const json_t *item;
+};
+
+/* jansson's order of JSON_SORT_KEYS: bytes compared, then the shorter first. */
+static int tkey_cmp(const void *x, const void *y)
+{
+    const struct tkey *a = x, *b = y;
+    int r = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+    return r ? r : (a->len > b->len) - (a->len < b->len);
+}
+
+static void tb_object_sorted(struct tbuf *b, const json_t *v, int depth)
+{
+    struct tkey small[16], *keys = small;
+    size_t n = json_object_size(v), i = 0;
+    const char *key;
+    json_t *item;
+    size_t key_len;
+
+    if (n > sizeof small / sizeof *small && !(keys = malloc(n * sizeof *keys))) {
+        b->fail = true;
+        return;
+    }
+    json_object_keylen_foreach(json_mut(v), key, key_len, item)
+    {
+        keys[i++] = (struct tkey){key, key_len, item};
+    }
+    qsort(keys, i, sizeof *keys, tkey_cmp);
+    tb_char(b, '{');
+    for (size_t k = 0; k < i && !b->fail; k++)
+        tb_member(b, k == 0, keys[k].key, keys[k].len, keys[k].item, depth);
+    tb_char(b, '}');
+    if (keys != small)
+        free(keys);
+}
+
 static void tb_value(struct tbuf *b, const json_t *v, int depth)
 {
     char num[32];
@@ -246,27 +316,12 @@ static void tb_value(struct tbuf *b, const json_t *v, int depth)
         return;
     }
     switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *item;
-        size_t key_len;
-        bool first = true;
-
-        tb_char(b, '{');
-        json_object_keylen_foreach(json_mut(v), key, key_len, item)
-        {
-            if (!first)
-                tb_char(b, ',');
-            first = false;
-            tb_string(b, key, key_len);
-            tb_char(b, ':');
-            tb_value(b, item, depth + 1);
-            if (b->fail)
-                return;
-        }
-        tb_char(b, '}');
+    case JSON_OBJECT:
+        if (b->sort)
+            tb_object_sorted(b, v, depth);
+        else
+            tb_object(b, v, depth);
         break;
-    }
     case JSON_ARRAY:
         tb_char(b, '[');
         for (size_t i = 0, n_items = json_array_size(v); i < n_items && !b->fail; i++) {
@@ -307,8 +362,9 @@ static void tb_value(struct tbuf *b, const json_t *v, int depth)
 
 char *json_text(const json_t *v, size_t flags, size_t *len)
 {
-    const size_t handled = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY;
-    struct tbuf b = {.ascii = (flags & JSON_ENSURE_ASCII) != 0};
+    const size_t handled = JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY | JSON_SORT_KEYS;
+    struct tbuf b = {.ascii = (flags & JSON_ENSURE_ASCII) != 0,
+                     .sort = (flags & JSON_SORT_KEYS) != 0};
 
     if (len)
         *len = 0;

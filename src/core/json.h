@@ -28,8 +28,8 @@ char *json_dump_compact(const json_t *v);
 
 /*
  * json_dumps(v, flags), byte for byte, several times faster for compact output (JSON_COMPACT,
- * with or without JSON_ENSURE_ASCII and JSON_ENCODE_ANY): one growing buffer instead of
- * jansson's callback per piece. Other flags are passed to json_dumps. *len (may be NULL)
+ * with or without JSON_ENSURE_ASCII, JSON_SORT_KEYS and JSON_ENCODE_ANY): one growing buffer
+ * instead of jansson's callback per piece. Other flags are passed to json_dumps. *len (may be NULL)
  * receives the length. Heap, NUL-terminated; NULL when out of memory or when jansson would
  * refuse too (a string that is not UTF-8, a scalar without JSON_ENCODE_ANY, nesting beyond
  * 2048 levels).

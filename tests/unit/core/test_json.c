@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,26 @@ Test(test_json, text_is_jansson_byte_for_byte)
             same_as_jansson(v, flag_sets[f]);
         json_decref(v);
     }
+}
+
+Test(test_json, text_sorts_keys_as_jansson_does)
+{
+    /* Prefixes of one another, NUL inside, non-ASCII, and more keys than fit on the stack. */
+    static const char *const keys[] = {"k", "ka", "", "K", "\xc3\xa9", "k\x01", "z", "a"};
+    json_t *o = json_object();
+    char key[8];
+
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        json_object_set_new(o, keys[i], json_integer((json_int_t)i));
+    json_object_setn_new(o, "k\0", 2, json_integer(100));
+    json_object_setn_new(o, "\0", 1, json_integer(101));
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "m%d", (i * 7) % 40);
+        json_object_set_new(o, key, json_integer(i));
+    }
+    same_as_jansson(o, JSON_COMPACT | JSON_SORT_KEYS);
+    same_as_jansson(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(o);
 }
 
 Test(test_json, text_refuses_what_jansson_refuses)
