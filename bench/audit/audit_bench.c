@@ -18,13 +18,14 @@
  *      whole chain under the key and the anchor: it must pass, and its row count must equal
  *      what the counters say was stored.
  *   2. Latency, on one thread at a steady --rate (events per second, a busy server, below the
- *      writer's capacity so that the queue stays short), for --paced-seconds: the time of
- *      audit_record alone, and of all that a tool call adds for its audit event (building it,
- *      audit_redact_args over the arguments, audit_record), each call timed with
- *      clock_gettime(CLOCK_MONOTONIC). Then the parts of audit_record measured apart in a tight
- *      loop (the journal line's json_dumps, its write(2), the id and time), and the paced run
- *      again without a writer thread (the events wait in the queue and are stored by one
- *      audit_flush at the end), which shows audit_record's own cost without the writer waking,
+ *      writer's capacity so that the queue stays short), for --paced-seconds, recording as
+ *      mcp/tools.c does: the event built (audit_redact_args over the arguments included) and
+ *      drafted (audit_draft_new: serialised) while the upstream call would be in flight, then
+ *      at the answer audit_draft_record with the outcome (journal write and queue). Each part
+ *      timed with clock_gettime(CLOCK_MONOTONIC). Then the journal line measured apart in a
+ *      tight loop (json_text, and jansson's json_dumps it replaced), its write(2), and the
+ *      paced run again without a writer thread (the events wait in the queue and are stored by
+ *      one audit_flush at the end), which shows recording's own cost without the writer waking,
  *      locking and committing beside it.
  * The report also gives the audit_record latencies measured during the throughput runs (every
  * 4th call), where recorders contend for the queue's mutex and, once it is full, wait.
@@ -50,6 +51,7 @@
 
 #include "audit/audit.h"
 #include "core/crypto.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "store/store.h"
@@ -236,7 +238,17 @@ static json_t *make_args(uint64_t i)
  * A tool.call event as mcp/tools.c builds it (call_event, then call_done), with the arguments
  * already redacted; the card is the field the connector marks sensitive.
  */
-static json_t *make_event(int thread, uint64_t i, const json_t *args, const json_t *redact)
+/* What the answer adds to a tool call's draft: the outcome, the upstream's figures, the time. */
+static json_t *make_outcome(uint64_t i)
+{
+    return json_pack("{s:s, s:{s:i, s:I, s:I}, s:I}", "outcome", "ok", "upstream", "status", 200,
+                     "ms", (json_int_t)(80 + i % 40), "result_bytes", (json_int_t)1873, "ms",
+                     (json_int_t)(85 + i % 40));
+}
+
+/* outcome false: the event as it is drafted, before the upstream call ends. */
+static json_t *make_event(int thread, uint64_t i, const json_t *args, const json_t *redact,
+                          bool outcome)
 {
     char sha[65], rid[32];
     json_t *ev, *red = audit_redact_args(args, redact, sha);
@@ -244,8 +256,7 @@ static json_t *make_event(int thread, uint64_t i, const json_t *args, const json
     snprintf(rid, sizeof rid, "r-%d-%llu", thread, (unsigned long long)i);
     ev = json_pack(
         "{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:b}, s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}],"
-        " s:{s:s, s:s, s:{s:s, s:s}, s:s, s:s}, s:s, s:s, s:{s:b, s:s, s:s}, s:s, s:o, s:s,"
-        " s:{s:i, s:I, s:I}, s:I}",
+        " s:{s:s, s:s, s:{s:s, s:s}, s:s, s:s}, s:s, s:s, s:{s:b, s:s, s:s}, s:s, s:o}",
         "type", AUDIT_TYPE_TOOL_CALL, "request_id", rid, "endpoint", "/mcp/packs/finance", "pack",
         "finance", "user", "id", "2819c223-7f76-453a-919d-413861904646", "userName",
         "ann.example@example.com", "displayName", "Ann Example", "active", 1, "groups", "id",
@@ -256,10 +267,8 @@ static json_t *make_event(int thread, uint64_t i, const json_t *args, const json
         "claude-code", "version", "2.1.0", "user_agent", "claude-code/2.1.0", "address",
         "10.0.3.17", "tool", "stripe__create_refund", "level", "destructive", "decision", "allowed",
         1, "grant", "5f1c2b7e-9a0d-4c3e-8f6b-2d4e1a9c7b30", "reason", "allowed", "arguments_sha256",
-        sha, "arguments", red, "outcome", "ok", "upstream", "status", 200, "ms",
-        (json_int_t)(80 + i % 40), "result_bytes", (json_int_t)1873, "ms",
-        (json_int_t)(85 + i % 40));
-    if (!ev)
+        sha, "arguments", red);
+    if (!ev || (outcome && json_object_update_new(ev, make_outcome(i))))
         die("json_pack of the event", NULL);
     return ev;
 }
@@ -281,7 +290,7 @@ static void *record_loop(void *arg)
     json_t *args = make_args(0), *redact = json_pack("[s]", "card");
 
     while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
-        json_t *ev = make_event(r->thread, r->calls, args, redact);
+        json_t *ev = make_event(r->thread, r->calls, args, redact, true);
         uint64_t t0 = now_ns(), t1;
         audit_record(r->a, ev);
         t1 = now_ns();
@@ -417,12 +426,13 @@ static void throughput(const struct cfg *c, int nthreads)
 /* ---- 2. latency at a steady rate ---- */
 
 /*
- * What audit_record spends its time on, measured apart on n events like the paced ones (into
- * two of the paced arrays, reused): the journal line (json_dumps, as journal_append makes it)
- * and its write(2) to a file beside the journal (O_APPEND, as the journal is opened).
+ * What recording spends its time on, measured apart on n events like the paced ones (into the
+ * paced arrays, reused): the journal line (json_text, as pending_of makes it), the same with
+ * jansson's json_dumps (what it replaced, for comparison), and its write(2) to a file beside the
+ * journal (O_APPEND, as the journal is opened).
  */
 static void parts(const struct bench_log *l, const json_t *args, const json_t *redact,
-                  uint32_t *dump_ns, uint32_t *write_ns, uint32_t *idtime_ns, size_t n)
+                  uint32_t *text_ns, uint32_t *write_ns, uint32_t *dumps_ns, size_t n)
 {
     char path[700];
     int fd;
@@ -432,41 +442,37 @@ static void parts(const struct bench_log *l, const json_t *args, const json_t *r
     if (fd < 0)
         die("open of the scratch file", NULL);
     for (size_t i = 0; i < n; i++) {
-        json_t *ev = make_event(0, i, args, redact);
-        char id[CRYPTO_UUID_LEN], t[TIME_RFC3339_LEN];
-        uint64_t tu = now_ns(), t0, t1, t2;
-        char *line;
+        json_t *ev = make_event(0, i, args, redact, true);
+        uint64_t t0, t1, t2, t3;
+        char *line, *old;
         size_t len;
 
-        /* What fill_id_time does: a UUID and the time in RFC 3339, set on the event. */
-        if (crypto_uuid(id) != MD_OK)
-            die("crypto_uuid", NULL);
-        time_format_ms(time_now_ms(), t);
-        json_object_set_new(ev, "id", json_string(id));
-        json_object_set_new(ev, "time", json_string(t));
+        json_object_set_new(ev, "id", json_string("1194e5b9516eaef5-000000024212"));
+        json_object_set_new(ev, "time", json_string("2026-11-28T20:46:45.846Z"));
         t0 = now_ns();
-        idtime_ns[i] = clamp32(t0 - tu);
-        line = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
-
+        line = json_text(ev, JSON_COMPACT | JSON_ENSURE_ASCII, &len);
         t1 = now_ns();
-        if (!line)
-            die("json_dumps", NULL);
-        len = strlen(line);
+        old = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
+        t2 = now_ns();
+        if (!line || !old || strcmp(line, old) != 0)
+            die("json_text and json_dumps differ", NULL);
         line[len] = '\n';
         if (write(fd, line, len + 1) != (ssize_t)(len + 1))
             die("write of the scratch file", NULL);
-        t2 = now_ns();
-        dump_ns[i] = clamp32(t1 - t0);
-        write_ns[i] = clamp32(t2 - t1);
+        t3 = now_ns();
+        text_ns[i] = clamp32(t1 - t0);
+        dumps_ns[i] = clamp32(t2 - t1);
+        write_ns[i] = clamp32(t3 - t2);
         free(line);
+        free(old);
         json_decref(ev);
     }
     close(fd);
     unlink(path);
     printf("   of which, measured apart on %zu events:\n", n);
-    print_lat("  the journal line (json_dumps, ~1.2 KB)", dump_ns, n);
+    print_lat("  the journal line (json_text, ~1.2 KB)", text_ns, n);
+    print_lat("  the same with jansson's json_dumps", dumps_ns, n);
     print_lat("  its write(2) to a file in the same place", write_ns, n);
-    print_lat("  the id and time (crypto_uuid, time format)", idtime_ns, n);
 }
 
 /*
@@ -502,6 +508,7 @@ static void paced(const struct cfg *c, bool writer)
     next = now_ns();
     for (i = 0; i < n; i++) {
         uint64_t t0, t1, t2, now;
+        struct audit_draft *d;
         json_t *ev;
 
         next += period;
@@ -510,10 +517,12 @@ static void paced(const struct cfg *c, bool writer)
             sleep_ns(next - now);
         else
             late++;
+        /* As mcp/tools.c: drafted while the upstream call is in flight, completed at the answer. */
         t0 = now_ns();
-        ev = make_event(0, i, args, redact);
+        ev = make_event(0, i, args, redact, false);
+        d = audit_draft_new(l.a, ev);
         t1 = now_ns();
-        audit_record(l.a, ev);
+        audit_draft_record(l.a, d, make_outcome(i));
         t2 = now_ns();
         build[i] = clamp32(t1 - t0);
         rec[i] = clamp32(t2 - t1);
@@ -532,8 +541,8 @@ static void paced(const struct cfg *c, bool writer)
     printf("   %zu events, %llu stored in %llu transactions; %llu slots started late\n", n,
            (unsigned long long)st.stored, (unsigned long long)st.batches, (unsigned long long)late);
     print_head();
-    print_lat("audit_record", rec, n);
-    print_lat("building the event (incl. audit_redact_args)", build, n);
+    print_lat("at the answer: audit_draft_record", rec, n);
+    print_lat("before it: the event built and drafted", build, n);
     snprintf(label, sizeof label, "a tool call's audit cost (both)");
     print_lat(label, total, n);
     if (writer)
