@@ -163,6 +163,29 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+/* The letter of a two-character escape for c ("\\n" ...), or 0 when c has none. */
+static char short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+        return '"';
+    case '\\':
+        return '\\';
+    case '\b':
+        return 'b';
+    case '\f':
+        return 'f';
+    case '\n':
+        return 'n';
+    case '\r':
+        return 'r';
+    case '\t':
+        return 't';
+    default:
+        return 0;
+    }
+}
+
 static void tb_string(struct tbuf *b, const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -173,6 +196,7 @@ static void tb_string(struct tbuf *b, const char *str, size_t len)
         unsigned char c = s[i];
         uint32_t cp;
         size_t k;
+        char esc;
 
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
             i++;
@@ -185,48 +209,21 @@ static void tb_string(struct tbuf *b, const char *str, size_t len)
             continue;
         }
         tb_put(b, str + run, i - run);
-        switch (c) {
-        case '"':
-            tb_put(b, "\\\"", 2);
+        if ((esc = short_escape(c))) {
+            char two[2] = {'\\', esc};
+            tb_put(b, two, 2);
             k = 1;
-            break;
-        case '\\':
-            tb_put(b, "\\\\", 2);
+        } else if (c < 0x20) {
+            tb_u16(b, c);
             k = 1;
-            break;
-        case '\b':
-            tb_put(b, "\\b", 2);
-            k = 1;
-            break;
-        case '\f':
-            tb_put(b, "\\f", 2);
-            k = 1;
-            break;
-        case '\n':
-            tb_put(b, "\\n", 2);
-            k = 1;
-            break;
-        case '\r':
-            tb_put(b, "\\r", 2);
-            k = 1;
-            break;
-        case '\t':
-            tb_put(b, "\\t", 2);
-            k = 1;
-            break;
-        default:
-            if (c < 0x20) {
-                tb_u16(b, c);
-                k = 1;
-            } else if (!(k = utf8_next(s + i, len - i, &cp))) {
-                b->fail = true;
-            } else if (cp < 0x10000) {
-                tb_u16(b, cp);
-            } else {
-                cp -= 0x10000;
-                tb_u16(b, 0xD800 | ((cp >> 10) & 0x3FF));
-                tb_u16(b, 0xDC00 | (cp & 0x3FF));
-            }
+        } else if (!(k = utf8_next(s + i, len - i, &cp))) {
+            b->fail = true;
+        } else if (cp < 0x10000) {
+            tb_u16(b, cp);
+        } else {
+            cp -= 0x10000;
+            tb_u16(b, 0xD800 | ((cp >> 10) & 0x3FF));
+            tb_u16(b, 0xDC00 | (cp & 0x3FF));
         }
         i += k;
         run = i;
