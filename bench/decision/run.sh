@@ -1,60 +1,9 @@
 #!/usr/bin/env bash
 # The decision benchmark of issue 4 (decision_bench.c beside this script): builds the library and
-# the benchmark, runs it once on a fresh SQLite database and keeps the report.
+# the benchmark, runs it once on a fresh SQLite database and keeps the report (bench/c_bench.sh).
 #
 #   bench/decision/run.sh [decision_bench options]      e.g. --users 10000 --decisions 200000
-#   env: OUT=DIR          results folder (default bench/results/decision-<UTC time>)
-#        QUIET_WAIT=SECS  first wait up to SECS for the 1-minute load average to fall below
-#                         QUIET_LOAD (default 0.5); the report says whether it did
+#   env: OUT=DIR (default bench/results/decision-<UTC time>), QUIET_WAIT=SECS, QUIET_LOAD
 #
-# -> OUT/report.txt: the command, the machine, the binary, the load before and after, and the
-#    benchmark's report. About a minute at the default size (100,000 users) on 2 vCPUs.
-set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$REPO"
-PKGS="libmicrohttpd jansson sqlite3 openssl libpq"
-WARN="-Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
-      -Wcast-qual -Wwrite-strings -fno-common"
-OUT="${OUT:-$REPO/bench/results/decision-$(date -u +%Y%m%dT%H%M%SZ)}"
-QUIET_LOAD="${QUIET_LOAD:-0.5}"
-
-make --no-print-directory build/libmandate.a
-# shellcheck disable=SC2046,SC2086
-cc -O2 -std=c17 -D_GNU_SOURCE -Isrc $WARN $(pkg-config --cflags $PKGS) \
-    bench/decision/decision_bench.c build/libmandate.a $(pkg-config --libs $PKGS) -lpthread \
-    -o build/decision_bench
-
-load1() { cut -d' ' -f1 /proc/loadavg; }
-is_quiet() { awk -v l="$(load1)" -v q="$QUIET_LOAD" 'BEGIN { exit !(l < q) }'; }
-if [[ -n "${QUIET_WAIT:-}" ]]; then
-    deadline=$(( $(date +%s) + QUIET_WAIT ))
-    until is_quiet || (( $(date +%s) >= deadline )); do sleep 10; done
-fi
-
-mkdir -p "$OUT"
-R="$OUT/report.txt"
-{
-    echo "command: bench/decision/run.sh $*"
-    echo "ran: build/decision_bench $*"
-    echo "built: cc -O2 -std=c17 -D_GNU_SOURCE -Isrc <warnings> \$(pkg-config --cflags $PKGS)" \
-         "bench/decision/decision_bench.c build/libmandate.a \$(pkg-config --libs $PKGS) -lpthread"
-    echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "git: HEAD $(git rev-parse --short HEAD 2>/dev/null || echo '?'), uncommitted files" \
-         "under src/: $(git status --porcelain -- src 2>/dev/null | wc -l)"
-    echo "libmandate.a sha256: $(sha256sum build/libmandate.a | cut -c1-16)," \
-         "decision_bench sha256: $(sha256sum build/decision_bench | cut -c1-16)"
-    echo "machine: nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
-         "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)," \
-         "$(cc --version | head -1), SQLite $(pkg-config --modversion sqlite3)"
-    echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)$(is_quiet || echo "  (BUSY: the 1-minute load is not below $QUIET_LOAD)")"
-    echo "busiest processes before (top, over 2 s):"
-    top -b -n 2 -d 2 -o %CPU -w 120 | awk '/^top -/ {f++} f == 2' | sed -n '7,12p' | sed 's/^/   /'
-    echo
-} > "$R"
-cat "$R"
-build/decision_bench "$@" | tee -a "$R"
-{
-    echo
-    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-} | tee -a "$R"
-echo "report: $R"
+# -> OUT/report.txt. About a minute at the default size (100,000 users) on 2 vCPUs.
+RUN_AS=bench/decision/run.sh exec "$(dirname "${BASH_SOURCE[0]}")/../c_bench.sh" decision "$@"
