@@ -56,6 +56,9 @@
 #include "core/time.h"
 #include "store/store.h"
 
+#define BENCH_NAME "audit_bench"
+#include "../bench_util.h"
+
 #define MAX_THREADS 16
 #define SAMPLE_EVERY 4         /* throughput runs: one audit_record in 4 is kept */
 #define SAMPLES_MAX (1u << 21) /* per thread */
@@ -73,32 +76,6 @@ struct cfg {
 static const unsigned char key[AUDIT_KEY_LEN] = "audit-bench-checkpoint-key-32byt";
 
 /* ---- small things ---- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t clamp32(uint64_t v)
-{
-    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
-static void die(const char *what, const struct md_error *e)
-{
-    fprintf(stderr, "audit_bench: %s failed%s%s\n", what, e ? ": " : "", e ? e->msg : "");
-    exit(1);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        die("calloc", NULL);
-    return p;
-}
 
 static double cpu_self_s(void)
 {
@@ -126,12 +103,6 @@ static double cpu_busy_s(void)
     if (f)
         fclose(f);
     return busy;
-}
-
-static int u32_cmp(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
 }
 
 /* Nearest rank on sorted values. */

@@ -44,6 +44,9 @@
 #include "core/time.h"
 #include "store/store.h"
 
+#define BENCH_NAME "decision_bench"
+#include "../bench_util.h"
+
 #define ID_LEN 37
 #define N_CONNECTORS 8
 #define TOOLS_PER_CONNECTOR 10
@@ -131,36 +134,10 @@ static long rnd_below(uint64_t *s, long n)
     return (long)(rnd(s) % (uint64_t)n);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t clamp32(uint64_t v)
-{
-    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
-static void die(const char *what, const struct md_error *e)
-{
-    fprintf(stderr, "decision_bench: %s failed%s%s\n", what, e ? ": " : "", e ? e->msg : "");
-    exit(1);
-}
-
 static void check(enum md_err err, const struct md_error *e, const char *what)
 {
     if (err)
         die(what, e);
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        die("calloc", NULL);
-    return p;
 }
 
 /* A SCIM id as the service makes them (a v4 UUID), but from the seeded generator. */
@@ -260,12 +237,6 @@ struct summary {
     size_t n;
     double p50, p90, p99, p999, max, mean; /* microseconds */
 };
-
-static int u32_cmp(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return (a > b) - (a < b);
-}
 
 /* Nearest rank on the sorted values. */
 static double rank_us(const uint32_t *v, size_t n, double pct)
@@ -388,9 +359,8 @@ static uint32_t timed_decide(struct world *w, const struct call *c, struct acces
 
     md_error_clear(&e);
     t0 = now_ns();
-    err =
-        access_decide(w->access, w->user_ids[c->user], w->tools[c->tool], NULL, w->args[c->args],
-                      d, &e);
+    err = access_decide(w->access, w->user_ids[c->user], w->tools[c->tool], NULL, w->args[c->args],
+                        d, &e);
     t1 = now_ns();
     check(err, &e, "access_decide");
     if (allowed)
