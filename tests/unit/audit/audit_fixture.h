@@ -111,36 +111,7 @@ static inline void fx_pg_teardown(void)
  */
 static inline char *fx_sql(const char *sql)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    char *v;
-    int rc;
-
-    if (fx_pg)
-        return sql_db(sql);
-    cr_assert_eq(sqlite3_open(url, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    while (sql && *sql) {
-        const char *tail = NULL;
-
-        sqlite3_finalize(st);
-        st = NULL;
-        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, &tail), SQLITE_OK, "%s: %s", sql,
-                     sqlite3_errmsg(db));
-        sql = tail;
-        while (sql && (*sql == ' ' || *sql == ';' || *sql == '\n'))
-            sql++;
-        if (!st)
-            continue;
-        rc = sqlite3_step(st);
-        cr_assert(rc == SQLITE_ROW || rc == SQLITE_DONE, "%s", sqlite3_errmsg(db));
-    }
-    v = strdup(st && sqlite3_data_count(st) > 0 && sqlite3_column_text(st, 0)
-                   ? (const char *)sqlite3_column_text(st, 0)
-                   : "");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
+    return fx_pg ? sql_db(sql) : sql_sqlite(url, sql);
 }
 
 static inline void fx_exec(const char *sql)

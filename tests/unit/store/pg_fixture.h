@@ -21,6 +21,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,42 @@ static inline char *sql_db(const char *sql)
     char *v = sql_on(db, sql);
 
     PQfinish(db);
+    return v;
+}
+
+/*
+ * The same for a SQLite test database, the file at path: several statements run in turn (all
+ * but the last for their effect); the last one's first value, or "" (heap).
+ */
+static inline char *sql_sqlite(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char *v;
+    int rc;
+
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    while (sql && *sql) {
+        const char *tail = NULL;
+
+        sqlite3_finalize(st);
+        st = NULL;
+        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, &tail), SQLITE_OK, "%s: %s", sql,
+                     sqlite3_errmsg(db));
+        sql = tail;
+        while (sql && (*sql == ' ' || *sql == ';' || *sql == '\n'))
+            sql++;
+        if (!st)
+            continue;
+        rc = sqlite3_step(st);
+        cr_assert(rc == SQLITE_ROW || rc == SQLITE_DONE, "%s", sqlite3_errmsg(db));
+    }
+    v = strdup(st && sqlite3_data_count(st) > 0 && sqlite3_column_text(st, 0)
+                   ? (const char *)sqlite3_column_text(st, 0)
+                   : "");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     return v;
 }
 

@@ -59,42 +59,7 @@ static void pg_setup(void)
 /* Runs SQL on the test database behind the store's back; the first value, or "" (heap). */
 static char *raw(const char *sql)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    char *v;
-    int rc;
-
-    if (on_pg)
-        return sql_db(sql);
-    cr_assert_eq(sqlite3_open(url, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    /* Several statements: all but the last are run for their effect. */
-    while (sql && *sql) {
-        const char *tail = NULL;
-
-        sqlite3_finalize(st);
-        st = NULL;
-        cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, &tail), SQLITE_OK, "%s: %s", sql,
-                     sqlite3_errmsg(db));
-        sql = tail;
-        while (sql && (*sql == ' ' || *sql == ';'))
-            sql++;
-        if (!st)
-            break;
-        rc = sqlite3_step(st);
-        cr_assert(rc == SQLITE_ROW || rc == SQLITE_DONE, "%s", sqlite3_errmsg(db));
-        if (sql && *sql)
-            continue;
-        v = strdup(rc == SQLITE_ROW && sqlite3_column_text(st, 0)
-                       ? (const char *)sqlite3_column_text(st, 0)
-                       : "");
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        return v;
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return strdup("");
+    return on_pg ? sql_db(sql) : sql_sqlite(url, sql);
 }
 
 static void raw_eq(const char *sql, const char *want)
